@@ -1,0 +1,53 @@
+"""dcompile: a derivative compiler for Python and SymPy functions.
+
+Decorate a function with ``@dc.compile`` (or hand a SymPy expression to
+``dc.from_sympy``) and get machine code for it and its derivatives::
+
+    import dcompile as dc
+
+    @dc.compile
+    def f(x1, x2, w1, w2):
+        return (x1 + w1) ** 2 * (x1 * w1 + x2 * w2)
+
+    dc.grad(f)(1.0, 2.0, 3.0, 4.0)
+    print(dc.grad(f, wrt=("w1", "w2")).source)
+"""
+
+__version__ = "0.1.0"
+
+from dcompile import primitives as _primitives  # noqa: F401  (registers primitives)
+from dcompile.api import (
+    Derivative,
+    Function,
+    compile,
+    from_sympy,
+    grad,
+    hessian,
+    hvp,
+    jvp,
+    value_and_grad,
+    vjp,
+)
+from dcompile.errors import DcompileError, SignatureError, TraceError, UnsupportedError
+from dcompile.primitives.elementwise import logsumexp, sigmoid, softplus, where
+
+__all__ = [
+    "DcompileError",
+    "Derivative",
+    "Function",
+    "SignatureError",
+    "TraceError",
+    "UnsupportedError",
+    "compile",
+    "from_sympy",
+    "grad",
+    "hessian",
+    "hvp",
+    "jvp",
+    "logsumexp",
+    "sigmoid",
+    "softplus",
+    "value_and_grad",
+    "vjp",
+    "where",
+]

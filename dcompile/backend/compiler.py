@@ -1,0 +1,88 @@
+"""Load generated modules and compile their function with numba or run it as Python.
+
+``backend="numba"`` (the default) compiles with ``numba.njit(signature,
+cache=True)``: the explicit signature compiles eagerly (so compile time is
+measured where it happens) and the dispatcher never compiles again behind the
+user's back; numba loads machine code from its on-disk cache when another
+process compiled the same module before. ``backend="python"`` runs the very
+same source as plain Python, for fast tests and debugging.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dcompile.backend.cache import write_module
+from dcompile.backend.emitter import Emitted
+from dcompile.ir.types import DType, VType
+
+BACKENDS = ("numba", "python")
+
+
+@dataclass
+class Kernel:
+    """A loaded generated function.
+
+    Attributes:
+        fn: what to call (the numba dispatcher, or the Python function).
+        py_function: the plain Python function in the generated module.
+        path: the module's file.
+        compile_seconds: time spent loading and compiling (or loading from cache).
+        cache_hit: whether numba loaded machine code from its disk cache.
+    """
+
+    fn: Callable[..., Any]
+    py_function: Callable[..., Any]
+    path: Path
+    backend: str
+    compile_seconds: float
+    cache_hit: bool
+
+    @property
+    def njit(self) -> Any:
+        """The numba dispatcher, callable from the user's own ``@numba.njit`` code."""
+        if self.backend != "numba":
+            raise AttributeError("this function runs on the Python backend; compile it with backend='numba'")
+        return self.fn
+
+
+def _load_module(path: Path) -> Any:
+    name = f"dcompile_generated.{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    return module
+
+
+def _numba_type(t: VType) -> Any:
+    import numba
+
+    if t.rank != 0:
+        raise NotImplementedError("array arguments")
+    return {DType.F64: numba.float64, DType.BOOL: numba.boolean, DType.I64: numba.int64}[t.dtype]
+
+
+def load_kernel(emitted: Emitted, arg_types: list[VType], backend: str) -> Kernel:
+    """Write, load and (for numba) compile ``emitted``."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    start = time.perf_counter()
+    path = write_module(emitted.function, emitted.source)
+    module = _load_module(path)
+    py_fn = getattr(module, emitted.function)
+    if backend == "python":
+        return Kernel(py_fn, py_fn, path, backend, time.perf_counter() - start, False)
+    import numba
+
+    sig = tuple(_numba_type(t) for t in arg_types)
+    dispatcher = numba.njit(sig, cache=True)(py_fn)
+    hits = sum(dispatcher.stats.cache_hits.values())
+    return Kernel(dispatcher, py_fn, path, backend, time.perf_counter() - start, hits > 0)

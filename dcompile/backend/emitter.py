@@ -1,0 +1,152 @@
+"""The emitter: print a graph as a readable Python module.
+
+One statement per equation, in graph order. Constants are printed as exact
+literals; an unnamed temporary used exactly once is inlined into its consumer
+(with the parentheses its precedence needs), so ``f = (x1 + w1)**2 * (...)``
+stays one line. Display blocks become comments quoting the primal statement
+an adjoint block differentiates, and alias lines such as ``df_dd = e`` record
+a derivative that needed no new code.
+
+The module depends on numpy only; the backend decides whether the function
+runs as Python or under ``numba.njit``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from dcompile import __version__
+from dcompile.backend.layout import Layout, Matrix, Pack, Scalar, Vector, layout_values
+from dcompile.backend.literals import format_literal
+from dcompile.ir.graph import Block, Eqn, Graph, Value
+from dcompile.ir.naming import Namer
+from dcompile.ir.primitive import PREC_ATOM, PREC_TERNARY
+
+INDENT = "    "
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """A generated module: its source and the name of its function."""
+
+    source: str
+    function: str
+    n_statements: int
+
+
+class _Printer:
+    def __init__(self, graph: Graph, layout: Layout) -> None:
+        self.graph = graph
+        self.namer = Namer(dict(graph.hints))
+        self.consts = {e.out: e.kwargs["value"] for e in graph.eqns if e.prim.name == "const"}
+        self.producer = {e.out: e for e in graph.eqns}
+        uses: Counter[Value] = Counter(v for e in graph.eqns for v in e.inputs)
+        uses.update(layout_values(layout))
+        pinned: set[Value] = set(graph.outputs) | set(graph.inputs)
+        for b in graph.blocks:
+            pinned.update(v for _, v in b.aliases)
+            if b.source is not None:
+                pinned.update(b.source.inputs)
+                pinned.add(b.source.out)
+        self.inlined = {
+            e.out
+            for e in graph.eqns
+            if e.out not in self.consts and uses[e.out] == 1 and e.out not in pinned and e.out not in graph.hints
+        }
+        for v in graph.inputs:
+            self.namer(v)
+        for e in graph.eqns:
+            if e.out not in self.consts and e.out not in self.inlined:
+                self.namer(e.out)
+
+    def expr(self, v: Value) -> tuple[str, int]:
+        """Source and precedence of ``v`` where it is used."""
+        if v in self.consts:
+            return format_literal(self.consts[v])
+        if v in self.inlined:
+            return self.eqn_expr(self.producer[v])
+        return self.namer(v), PREC_ATOM
+
+    def eqn_expr(self, e: Eqn) -> tuple[str, int]:
+        args = [self.expr(v) for v in e.inputs]
+        return e.prim.emit(args, e.kwargs, [v.type for v in e.inputs])
+
+    def body(self) -> list[str]:
+        lines: list[str] = []
+        blocks = sorted(self.graph.blocks, key=lambda b: b.position)
+        k = 0
+        for i, e in enumerate(self.graph.eqns):
+            while k < len(blocks) and blocks[k].position <= i:
+                lines += self.block(blocks[k])
+                k += 1
+            if e.out in self.consts or e.out in self.inlined:
+                continue
+            lines.append(f"{self.namer(e.out)} = {self.eqn_expr(e)[0]}")
+        for b in blocks[k:]:
+            lines += self.block(b)
+        return lines
+
+    def block(self, b: Block) -> list[str]:
+        out = []
+        if b.title:
+            out.append(f"# {b.title}")
+        if b.source is not None:
+            out.append(f"# {self.namer(b.source.out)} = {self.eqn_expr_plain(b.source)}")
+        for name, v in b.aliases:
+            out.append(f"{self.namer.fresh(name)} = {self.expr(v)[0]}")
+        return out
+
+    def eqn_expr_plain(self, e: Eqn) -> str:
+        args = [format_literal(self.consts[v]) if v in self.consts else (self.namer(v), PREC_ATOM) for v in e.inputs]
+        return e.prim.emit(args, e.kwargs, [v.type for v in e.inputs])[0]
+
+    def returns(self, layout: Layout) -> list[str]:
+        if isinstance(layout, Matrix):
+            lines = [f"_out = np.empty(({layout.n}, {layout.n}))"]
+            for (i, j), v in sorted(layout.entries.items()):
+                target = f"_out[{i}, {j}]"
+                if layout.symmetric and i != j:
+                    target += f" = _out[{j}, {i}]"
+                lines.append(f"{target} = {self.expr(v)[0]}")
+            return [*lines, "return _out"]
+        return [f"return {self.value_expr(layout)}"]
+
+    def value_expr(self, layout: Layout) -> str:
+        if isinstance(layout, Scalar):
+            src, prec = self.expr(layout.value)
+            return f"({src})" if prec <= PREC_TERNARY else src
+        if isinstance(layout, Vector):
+            if not layout.values:
+                return "np.empty(0)"
+            return "np.array([" + ", ".join(self.expr(v)[0] for v in layout.values) + "])"
+        if isinstance(layout, Pack) and not any(isinstance(i, Matrix) for i in layout.items):
+            return ", ".join(self.value_expr(item) for item in layout.items)
+        raise NotImplementedError("a matrix inside a tuple")
+
+
+def emit_module(graph: Graph, function: str, layout: Layout, doc: str) -> Emitted:
+    """The Python module computing ``graph``'s outputs, packed by ``layout``."""
+    p = _Printer(graph, layout)
+    params = ", ".join(p.namer(v) for v in graph.inputs)
+    body = p.body() + p.returns(layout)
+    doc_lines = doc.strip().splitlines()
+    lines = [
+        f'"""Generated by dcompile {__version__}: {doc_lines[0]}',
+        "",
+        "Needs only NumPy; compile with numba.njit for machine code.",
+        '"""',
+        "",
+        "import numpy as np",
+        "",
+        "",
+        f"def {function}({params}):",
+        f'{INDENT}"""{doc_lines[0]}',
+        *(f"{INDENT}{line}" if line else "" for line in doc_lines[1:]),
+        f'{INDENT}"""' if len(doc_lines) > 1 else "",
+    ]
+    if len(doc_lines) == 1:
+        lines[-2] += '"""'
+        lines.pop()
+    lines += [f"{INDENT}{line}" for line in body]
+    return Emitted("\n".join(lines) + "\n", function, graph.n_statements)

@@ -1,0 +1,87 @@
+"""Errors that name the user's construct, their source line and the fix.
+
+Every error dcompile raises for a user mistake is a :class:`DcompileError`.
+Tracing errors carry the location of the offending line in the user's code,
+found by walking the stack to the innermost frame outside dcompile (and
+outside NumPy), and show that line with a caret under the expression.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+from dataclasses import dataclass
+from types import FrameType
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_NUMPY_MARK = os.sep + "numpy" + os.sep
+
+
+class DcompileError(Exception):
+    """Base class of every error dcompile raises for a user mistake."""
+
+
+class TraceError(DcompileError, TypeError):
+    """The traced function did something that cannot be compiled."""
+
+
+class UnsupportedError(DcompileError, TypeError):
+    """A function or construct dcompile has no rule for."""
+
+
+class SignatureError(DcompileError, TypeError):
+    """Bad arguments: wrong count, wrong type, unknown ``wrt``."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in the user's source: file, line, function, caret columns."""
+
+    filename: str
+    lineno: int
+    function: str
+    col: int | None = None
+    end_col: int | None = None
+
+    def render(self) -> str:
+        text = f'  File "{self.filename}", line {self.lineno}, in {self.function}'
+        line = linecache.getline(self.filename, self.lineno)
+        if line:
+            stripped = line.rstrip("\n")
+            indent = len(stripped) - len(stripped.lstrip())
+            text += "\n    " + stripped.strip()
+            if self.col is not None and self.end_col is not None and self.end_col > self.col:
+                text += "\n    " + " " * (self.col - indent) + "^" * (self.end_col - self.col)
+        return text
+
+    @property
+    def source_line(self) -> str:
+        return linecache.getline(self.filename, self.lineno).strip()
+
+
+def _is_internal(filename: str) -> bool:
+    path = os.path.abspath(filename)
+    return path.startswith(_PACKAGE_DIR + os.sep) or _NUMPY_MARK in path or filename.startswith("<frozen")
+
+
+def user_location(frame: FrameType | None = None) -> Location | None:
+    """The innermost frame on the stack that belongs to user code."""
+    f = frame if frame is not None else sys._getframe(1)
+    while f is not None and _is_internal(f.f_code.co_filename):
+        f = f.f_back
+    if f is None:
+        return None
+    col = end_col = None
+    positions = list(f.f_code.co_positions())
+    index = f.f_lasti // 2
+    if 0 <= index < len(positions):
+        _, _, col, end_col = positions[index]
+    return Location(f.f_code.co_filename, f.f_lineno, f.f_code.co_name, col, end_col)
+
+
+def trace_error(problem: str, fix: str, cls: type[DcompileError] = TraceError) -> DcompileError:
+    """Build an error that says what went wrong, where, and how to fix it."""
+    loc = user_location()
+    where = f"\n{loc.render()}" if loc else ""
+    return cls(f"{problem}{where}\nFix: {fix}")

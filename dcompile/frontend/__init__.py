@@ -1,0 +1,1 @@
+"""Front ends: Python tracing and SymPy lowering, both producing IR graphs."""

@@ -1,0 +1,195 @@
+"""SymPy front end: lower an expression tree to IR, and raise IR back to SymPy.
+
+Lowering walks the expression bottom-up with a memo, so a subexpression that
+SymPy shares is lowered once (and the builder's hash-consing merges equal ones
+anyway). n-ary ``Add``/``Mul`` become chains of binary operations; ``Pow``
+becomes ``integer_pow`` for integer exponents, ``sqrt`` for 1/2, division for
+-1 and ``pow`` otherwise; ``Piecewise`` becomes nested selects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sympy as sp
+
+from dcompile.errors import SignatureError, UnsupportedError
+from dcompile.ir.builder import Builder
+from dcompile.ir.graph import Graph, Value
+from dcompile.ir.naming import sanitize
+from dcompile.ir.tracer import Tracer, lift
+from dcompile.ir.types import F64
+from dcompile.primitives import elementwise as E
+
+_FUNCTIONS: dict[type, Callable[..., Any]] = {
+    sp.exp: E.exp,
+    sp.log: E.log,
+    sp.sin: E.sin,
+    sp.cos: E.cos,
+    sp.tan: E.tan,
+    sp.asin: E.arcsin,
+    sp.acos: E.arccos,
+    sp.atan: E.arctan,
+    sp.atan2: E.arctan2,
+    sp.sinh: E.sinh,
+    sp.cosh: E.cosh,
+    sp.tanh: E.tanh,
+    sp.Abs: E.absolute,
+    sp.sign: E.sign,
+}
+_RELATIONS: dict[type, Callable[..., Any]] = {
+    sp.StrictLessThan: E.less,
+    sp.LessThan: E.less_equal,
+    sp.StrictGreaterThan: E.greater,
+    sp.GreaterThan: E.greater_equal,
+    sp.Equality: E.equal,
+    sp.Unequality: E.not_equal,
+}
+
+
+def arg_names(args: Sequence[sp.Symbol]) -> list[str]:
+    """Safe, unique argument names for the symbols (``x); import os`` -> ``x_import_os``)."""
+    names: list[str] = []
+    for s in args:
+        if not isinstance(s, sp.Symbol):
+            raise SignatureError(f"from_sympy args must be SymPy symbols; got {s!r} ({type(s).__name__})")
+        base = name = sanitize(s.name)
+        k = 0
+        while name in names:
+            k += 1
+            name = f"{base}_{k}"
+        names.append(name)
+    return names
+
+
+def _chain(fn: Callable[[Any, Any], Any], items: list[Any]) -> Any:
+    out = items[0]
+    for x in items[1:]:
+        out = fn(out, x)
+    return out
+
+
+class _Lowerer:
+    def __init__(self, builder: Builder, env: dict[sp.Basic, Tracer]) -> None:
+        self.b = builder
+        self.memo: dict[sp.Basic, Any] = dict(env)
+
+    def __call__(self, e: sp.Basic) -> Any:
+        hit = self.memo.get(e)
+        if hit is None:
+            hit = self.memo[e] = self.lower(e)
+        return hit
+
+    def lower(self, e: sp.Basic) -> Any:  # noqa: C901, PLR0911, PLR0912 - one case per node kind
+        if isinstance(e, sp.Symbol):
+            raise SignatureError(
+                f"the expression uses symbol {e.name!r}, which is not among args.\n"
+                f"Fix: add it to args=[...] or substitute a number with expr.subs({e.name}, value)."
+            )
+        if e is sp.true or e is sp.false:
+            return lift(self.b, bool(e))
+        if e.is_Number or e.is_NumberSymbol:
+            if not e.is_real:
+                raise UnsupportedError(f"complex constant {e} in the expression")
+            return lift(self.b, float(e))
+        if isinstance(e, sp.Add):
+            return _chain(E.add, [self(a) for a in e.args])
+        if isinstance(e, sp.Mul):
+            return self.mul(e)
+        if isinstance(e, sp.Pow):
+            return self.pow(e.base, e.exp)
+        if isinstance(e, sp.Piecewise):
+            return self.piecewise(e)
+        if isinstance(e, (sp.Max, sp.Min)):
+            return _chain(E.maximum if isinstance(e, sp.Max) else E.minimum, [self(a) for a in e.args])
+        if isinstance(e, sp.log) and len(e.args) == 2:
+            return E.div(E.log(self(e.args[0])), E.log(self(e.args[1])))
+        for cls, fn in _FUNCTIONS.items():
+            if isinstance(e, cls):
+                return fn(*(self(a) for a in e.args))
+        for cls, fn in _RELATIONS.items():
+            if isinstance(e, cls):
+                return fn(self(e.lhs), self(e.rhs))
+        if isinstance(e, sp.And):
+            return _chain(E.logical_and, [self(a) for a in e.args])
+        if isinstance(e, sp.Or):
+            return _chain(E.logical_or, [self(a) for a in e.args])
+        if isinstance(e, sp.Not):
+            return E.logical_not(self(e.args[0]))
+        raise UnsupportedError(
+            f"SymPy {type(e).__name__} ({e}) is not supported by dcompile.\n"
+            "Fix: rewrite it with supported functions (e.g. expr.rewrite(sp.exp)), or define a "
+            "primitive with dcompile.extend."
+        )
+
+    def mul(self, e: sp.Mul) -> Any:
+        """``c * a * b / d``: the coefficient first, negative powers as divisions."""
+        coeff, factors = e.as_coeff_mul()
+        numer = [f for f in factors if not (f.is_Pow and f.exp.is_number and f.exp.is_negative)]
+        denom = [1 / f for f in factors if f not in numer]
+        c = float(coeff)
+        if not numer:
+            out = lift(self.b, c)
+        else:
+            out = _chain(E.mul, [self(f) for f in numer])
+            out = E.neg(out) if c == -1.0 else out if c == 1.0 else E.mul(c, out)
+        for d in denom:
+            out = E.div(out, self(d))
+        return out
+
+    def pow(self, base: sp.Basic, exp: sp.Basic) -> Any:
+        b = self(base)
+        if exp.is_Integer:
+            return E.integer_pow(b, int(exp))
+        if exp == sp.Rational(1, 2):
+            return E.sqrt(b)
+        if exp == sp.Rational(-1, 2):
+            return E.div(1.0, E.sqrt(b))
+        if exp.is_number:
+            return E.power(b, float(exp))
+        return E.power(b, self(exp))
+
+    def piecewise(self, e: sp.Piecewise) -> Any:
+        out = None
+        for value, cond in reversed(e.args):
+            v = self(value)
+            if cond is sp.true:
+                out = v
+                continue
+            if out is None:
+                out = lift(self.b, float("nan"))  # no branch applies: undefined
+            out = E.where(self(cond), v, out)
+        return out
+
+
+def lower(expr: sp.Basic, args: Sequence[sp.Symbol], name: str) -> Graph:
+    """The IR graph of ``expr`` as a function of ``args``."""
+    expr = sp.sympify(expr)
+    names = arg_names(args)
+    builder = Builder()
+    inputs: list[Value] = [builder.new_input(F64, n) for n in names]
+    lowerer = _Lowerer(builder, {s: Tracer(builder, v) for s, v in zip(args, inputs, strict=True)})
+    out = lift(builder, lowerer(expr))
+    if not out.type.dtype.differentiable:
+        raise SignatureError("the expression is a condition (boolean); it must be a number")
+    builder.set_hint(out.value, name)
+    return builder.build(name, inputs, [out.value])
+
+
+def to_sympy(graph: Graph, symbols: Sequence[sp.Symbol] | None = None) -> list[sp.Expr]:
+    """Raise ``graph`` to SymPy: one expression per output, in the given symbols."""
+    if symbols is None:
+        symbols = [sp.Symbol(graph.hints.get(v, f"x{i}"), real=True) for i, v in enumerate(graph.inputs)]
+    env: dict[Value, Any] = dict(zip(graph.inputs, symbols, strict=True))
+    for e in graph.eqns:
+        if e.prim.name == "const":
+            value = e.kwargs["value"]
+            env[e.out] = sp.true if value is True else sp.false if value is False else sp.Float(value)
+            if isinstance(value, float) and value.is_integer():
+                env[e.out] = sp.Integer(int(value))
+            continue
+        if e.prim.to_sympy is None:
+            raise UnsupportedError(f"primitive {e.prim.name!r} has no SymPy form")
+        env[e.out] = e.prim.to_sympy(*(env[v] for v in e.inputs), **e.kwargs)
+    return [env[v] for v in graph.outputs]

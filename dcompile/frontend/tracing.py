@@ -1,0 +1,127 @@
+"""Tracing: run a Python function on tracers and record its SSA graph.
+
+The function is called once per argument signature with one tracer per
+argument. Python control flow over plain values (``for i in range(3)``)
+unrolls; control flow on traced values is an error that names the line.
+While tracing, a ``sys.settrace`` hook reads the local variables of the user's
+frames so that values keep the user's names (``a = x1 + w1`` makes the value
+``a`` in every listing and in the generated code).
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+import numpy as np
+
+from dcompile.errors import TraceError, _is_internal
+from dcompile.frontend.mathpatch import traceable_math, with_traceable_globals
+from dcompile.ir.builder import Builder
+from dcompile.ir.graph import Graph, Value
+from dcompile.ir.tracer import Tracer
+from dcompile.ir.types import VType
+
+
+@contextmanager
+def _capture_names(builder: Builder) -> Iterator[None]:
+    """Name traced values after the user's local variables that hold them."""
+    previous = sys.gettrace()
+
+    def scan(frame: FrameType) -> None:
+        for name, val in frame.f_locals.items():
+            if isinstance(val, Tracer) and val.builder is builder and not name.startswith("_"):
+                builder.set_hint(val.value, name)
+
+    def local(frame: FrameType, event: str, arg: Any) -> Any:
+        if event in ("line", "return"):
+            scan(frame)
+        return local
+
+    def global_(frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "call" and not _is_internal(frame.f_code.co_filename):
+            return local
+        return None
+
+    sys.settrace(global_)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
+
+
+def _check_output(out: Any, fn_name: str) -> Any:
+    if isinstance(out, Tracer):
+        if out.type.rank != 0:
+            raise TraceError(f"{fn_name} returned an array of shape {out.shape}; it must return a scalar.")
+        if not out.type.dtype.differentiable:
+            raise TraceError(
+                f"{fn_name} returned a boolean (a comparison); it must return a number.\n"
+                "Fix: select numbers with dcompile.where(cond, a, b)."
+            )
+        return out
+    if out is None:
+        raise TraceError(f"{fn_name} returned None; it must return a scalar.\nFix: add a `return` statement.")
+    if isinstance(out, (bool, np.bool_)):
+        raise TraceError(f"{fn_name} returned a bool; it must return a number.")
+    if isinstance(out, (int, float, np.integer, np.floating)):
+        return out
+    if isinstance(out, np.ndarray) and out.ndim == 0:
+        return out.item()
+    kind = type(out).__name__
+    raise TraceError(
+        f"{fn_name} returned a {kind}; a dcompile function returns one scalar.\n"
+        "Fix: return a single value (compile one function per output, or sum the outputs)."
+    )
+
+
+def trace(
+    fn: Callable[..., Any],
+    arg_names: Sequence[str],
+    arg_types: Sequence[VType],
+    name: str,
+    *,
+    capture_names: bool = True,
+) -> Graph:
+    """Trace ``fn`` on one tracer per argument and return its graph."""
+    builder = Builder()
+    inputs: list[Value] = [builder.new_input(t, n) for n, t in zip(arg_names, arg_types, strict=True)]
+    args = [Tracer(builder, v) for v in inputs]
+    target = with_traceable_globals(fn)
+    with traceable_math():
+        if capture_names:
+            with _capture_names(builder):
+                out = target(*args)
+        else:
+            out = target(*args)
+    out = _check_output(out, name)
+    value = out.value if isinstance(out, Tracer) else builder.const(out)
+    if value not in builder.hints and value not in inputs:
+        builder.set_hint(value, name)
+    return builder.build(name, inputs, [value])
+
+
+def positional_names(fn: Callable[..., Any]) -> list[str]:
+    """The names of ``fn``'s parameters, which all become traced inputs."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise TraceError(f"cannot read the signature of {fn!r}: {exc}") from None
+    names = []
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise TraceError(
+                f"{getattr(fn, '__name__', fn)} takes *{p.name}; dcompile needs a fixed list of "
+                "named arguments.\nFix: name each argument (or pass a vector once arrays are supported)."
+            )
+        if p.kind is p.KEYWORD_ONLY:
+            raise TraceError(
+                f"{getattr(fn, '__name__', fn)} has keyword-only argument {p.name!r}.\n"
+                "Fix: make it positional, or bind it with functools.partial before compiling."
+            )
+        names.append(p.name)
+    return names

@@ -1,0 +1,186 @@
+"""The graph builder: hash-consing construction of SSA graphs.
+
+Equal equations (same primitive, same input values, same parameters) are built
+once, so common subexpressions are shared by construction. Constant folding and
+algebraic identities are applied one level up, in
+:func:`dcompile.ir.tracer.bind`, because they are written with tracers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from dcompile.backend.literals import format_literal
+from dcompile.ir.graph import Block, Eqn, Graph, Value
+from dcompile.ir.primitive import Primitive
+from dcompile.ir.types import BOOL, F64, DType, VType
+
+
+def _const_key(value: Any) -> tuple[str, str]:
+    """A hash key that tells ``0.0`` from ``-0.0`` and makes ``nan == nan``."""
+    if isinstance(value, (bool, np.bool_)):
+        return ("b", str(bool(value)))
+    return ("f", float(value).hex())
+
+
+@dataclass
+class _BlockDraft:
+    position: int
+    title: str | None
+    source: Eqn | None
+    aliases: list[tuple[str, Value]] = field(default_factory=list)
+
+
+class Builder:
+    """Accumulates equations for one graph."""
+
+    def __init__(self) -> None:
+        self.eqns: list[Eqn] = []
+        self.producer: dict[Value, Eqn] = {}
+        self.hints: dict[Value, str] = {}
+        self._table: dict[tuple[Any, ...], Value] = {}
+        self._blocks: list[_BlockDraft] = []
+
+    # -- values -----------------------------------------------------------
+    def new_input(self, vtype: VType, hint: str | None = None) -> Value:
+        v = Value(vtype)
+        if hint:
+            self.hints[v] = hint
+        return v
+
+    def const(self, value: Any) -> Value:
+        """The constant ``value`` (a Python or NumPy scalar) as a value."""
+        if isinstance(value, (bool, np.bool_)):
+            return self.emit_raw(CONST, (), (("value", bool(value)),), BOOL)
+        return self.emit_raw(CONST, (), (("value", float(value)),), F64)
+
+    def const_of(self, v: Value) -> Any | None:
+        e = self.producer.get(v)
+        if e is not None and e.prim is CONST:
+            return e.params[0][1]
+        return None
+
+    def emit_raw(
+        self,
+        prim: Primitive,
+        inputs: tuple[Value, ...],
+        params: tuple[tuple[str, Any], ...],
+        out_type: VType,
+    ) -> Value:
+        """Append ``prim(*inputs; params)`` unless an equal equation exists."""
+        if prim is CONST:
+            key: tuple[Any, ...] = (prim, _const_key(params[0][1]))
+        else:
+            key = (prim, tuple(v.id for v in inputs), params)
+        found = self._table.get(key)
+        if found is not None:
+            return found
+        out = Value(out_type)
+        eqn = Eqn(prim, inputs, params, out)
+        self.eqns.append(eqn)
+        self.producer[out] = eqn
+        self._table[key] = out
+        return out
+
+    def set_hint(self, v: Value, hint: str) -> bool:
+        """Give ``v`` a name hint unless it has one or is a constant."""
+        if v in self.hints or self.const_of(v) is not None:
+            return False
+        self.hints[v] = hint
+        return True
+
+    # -- display blocks ---------------------------------------------------
+    def open_block(self, title: str | None = None, source: Eqn | None = None) -> None:
+        """Start a display block at the next equation."""
+        self._blocks.append(_BlockDraft(len(self.eqns), title, source))
+
+    def alias(self, name: str, v: Value) -> None:
+        """Record a display alias ``name = v`` in the current block."""
+        if not self._blocks:
+            self.open_block()
+        self._blocks[-1].aliases.append((name, v))
+
+    def name_derivative(self, v: Value, hint: str) -> None:
+        """Name a derivative value: a hint if fresh, else a display alias."""
+        if not self.set_hint(v, hint):
+            self.alias(hint, v)
+
+    # -- result -----------------------------------------------------------
+    def build(
+        self,
+        name: str,
+        inputs: Sequence[Value],
+        outputs: Sequence[Value],
+        extra_blocks: Iterable[Block] = (),
+    ) -> Graph:
+        """Freeze into a :class:`Graph`, dropping equations no output needs."""
+        blocks = [Block(b.position, b.title, b.source, tuple(b.aliases)) for b in self._blocks]
+        blocks.extend(extra_blocks)
+        blocks.sort(key=lambda b: b.position)
+        return eliminate_dead_code(
+            Graph(
+                name=name,
+                inputs=tuple(inputs),
+                eqns=tuple(self.eqns),
+                outputs=tuple(outputs),
+                hints=MappingProxyType(dict(self.hints)),
+                blocks=tuple(blocks),
+            )
+        )
+
+
+def eliminate_dead_code(graph: Graph) -> Graph:
+    """Drop equations whose values reach no output; remap block positions."""
+    live: set[Value] = set(graph.outputs)
+    keep = [False] * len(graph.eqns)
+    for i in range(len(graph.eqns) - 1, -1, -1):
+        e = graph.eqns[i]
+        if e.out in live:
+            keep[i] = True
+            live.update(e.inputs)
+    defined = live | set(graph.inputs)
+    # Positions: number of kept equations before each old index.
+    new_pos = [0] * (len(graph.eqns) + 1)
+    for i, k in enumerate(keep):
+        new_pos[i + 1] = new_pos[i] + int(k)
+    blocks = tuple(
+        Block(
+            new_pos[b.position],
+            b.title,
+            b.source,
+            tuple((n, v) for n, v in b.aliases if v in defined),
+        )
+        for b in graph.blocks
+    )
+    return Graph(
+        name=graph.name,
+        inputs=graph.inputs,
+        eqns=tuple(e for e, k in zip(graph.eqns, keep, strict=True) if k),
+        outputs=graph.outputs,
+        hints=graph.hints,
+        blocks=blocks,
+    )
+
+
+def _const_type(value: Any) -> VType:
+    return BOOL if isinstance(value, (bool, np.bool_)) else F64
+
+
+def _const_emit(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Sequence[VType]) -> tuple[str, int]:
+    return format_literal(params["value"])
+
+
+CONST = Primitive(
+    name="const",
+    type_rule=lambda *, value: _const_type(value),
+    impl=lambda *, value: np.asarray(value),
+    emit=_const_emit,
+    foldable=False,
+)
+
+__all__ = ["CONST", "Builder", "DType", "eliminate_dead_code"]

@@ -1,0 +1,67 @@
+"""Names belong to the printer: hints become unique, safe Python identifiers.
+
+A value's hint may come from anywhere (a user's variable, a SymPy symbol such
+as ``"x); import os"``, a derivative convention); :func:`sanitize` turns any
+string into a valid identifier that cannot be a keyword or shadow a name the
+generated module uses, and :class:`Namer` makes names unique in order of
+first request (``a``, ``a_1``, ...). Unnamed temporaries are ``t0, t1, ...``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+
+from dcompile.ir.graph import Value
+
+# Names the generated module itself uses.
+RESERVED = frozenset({"np", "numba", "math", "_out", "_f", "_g"}) | frozenset(dir(builtins))
+_INVALID = re.compile(r"[^0-9A-Za-z_]+")
+
+
+def sanitize(hint: str) -> str:
+    """A valid identifier derived from ``hint`` (never a keyword or reserved name)."""
+    name = _INVALID.sub("_", hint).strip("_") or "v"
+    if name[0].isdigit():
+        name = "v" + name
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in RESERVED:
+        name += "_"
+    return name
+
+
+class Namer:
+    """Assigns each value a unique identifier, stable in order of request."""
+
+    def __init__(self, hints: dict[Value, str] | None = None, taken: set[str] | None = None) -> None:
+        self._hints = hints or {}
+        self._names: dict[Value, str] = {}
+        self._used: set[str] = set(taken or ())
+        self._temps = 0
+
+    def fresh(self, hint: str) -> str:
+        """A new unique identifier based on ``hint``."""
+        base = sanitize(hint)
+        name, k = base, 0
+        while name in self._used:
+            k += 1
+            name = f"{base}_{k}"
+        self._used.add(name)
+        return name
+
+    def __call__(self, v: Value) -> str:
+        name = self._names.get(v)
+        if name is None:
+            hint = self._hints.get(v)
+            if hint is None:
+                while f"t{self._temps}" in self._used:
+                    self._temps += 1
+                name = f"t{self._temps}"
+                self._used.add(name)
+            else:
+                name = self.fresh(hint)
+            self._names[v] = name
+        return name
+
+    def has(self, v: Value) -> bool:
+        return v in self._names

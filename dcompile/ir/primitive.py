@@ -1,0 +1,85 @@
+"""The primitive interface: what every operation of the IR provides.
+
+A :class:`Primitive` bundles, side by side, everything the compiler needs to
+know about one operation: its shape rule, a NumPy reference implementation
+(constant folding and the reference interpreter), the code template the
+emitter prints, algebraic simplifications, and its forward (JVP) and reverse
+(VJP) derivative rules. Rules are written with the same tracer API that user
+code is traced with, so a derivative is just more IR.
+
+Primitives are registered by name in :data:`REGISTRY`; the AD transforms look
+rules up on the primitive object and never mention a primitive by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dcompile.ir.types import VType
+
+# Operator precedence used by the emitter to parenthesise inlined expressions
+# (higher binds tighter), following Python's grammar.
+PREC_ATOM = 100
+PREC_POW = 16
+PREC_UNARY = 14
+PREC_MUL = 12
+PREC_ADD = 11
+PREC_CMP = 6
+PREC_NOT = 5
+PREC_AND = 4
+PREC_OR = 3
+PREC_TERNARY = 1
+
+ShapeRule = Callable[..., VType]
+# emit(args, params, input_types) -> (expression source, precedence); args are
+# (source, precedence) pairs of the operands.
+EmitRule = Callable[[Sequence[tuple[str, int]], dict[str, Any], Sequence[VType]], tuple[str, int]]
+
+
+@dataclass(eq=False)
+class Primitive:
+    """One operation of the IR with all its rules.
+
+    Attributes:
+        name: the primitive's name in IR listings.
+        type_rule: ``(*input_types, **params) -> VType``.
+        impl: NumPy reference implementation ``(*arrays, **params) -> array``.
+        emit: code template, see :data:`EmitRule`.
+        jvp: one rule per input, ``(t, ans, *inputs, **params) -> tangent``,
+            the contribution of that input's (nonzero) tangent ``t`` to the
+            output's tangent; ``None`` for an input with no derivative.
+        vjp: one rule per input, ``(g, ans, *inputs, **params) -> cotangent``,
+            that input's share of the output cotangent ``g``; ``None`` for an
+            input with no derivative. Zeros are never passed in (symbolic).
+        simplify: ``(*inputs, **params) -> tracer | None``: an algebraic
+            identity applied when the equation is built (``x * 1 -> x``).
+        to_sympy: ``(*sympy_args, **params) -> sympy expression``.
+        foldable: whether constant inputs may be folded with ``impl``.
+    """
+
+    name: str
+    type_rule: ShapeRule
+    impl: Callable[..., Any]
+    emit: EmitRule
+    jvp: tuple[Callable[..., Any] | None, ...] = ()
+    vjp: tuple[Callable[..., Any] | None, ...] = ()
+    simplify: Callable[..., Any] | None = None
+    to_sympy: Callable[..., Any] | None = None
+    foldable: bool = True
+    params_doc: tuple[str, ...] = field(default=())
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+REGISTRY: dict[str, Primitive] = {}
+
+
+def register(prim: Primitive) -> Primitive:
+    """Add ``prim`` to the registry; names are unique."""
+    if prim.name in REGISTRY:
+        raise ValueError(f"primitive {prim.name!r} is already registered")
+    REGISTRY[prim.name] = prim
+    return prim

@@ -1,0 +1,215 @@
+"""Tracers: symbolic values that record operations into a :class:`Builder`.
+
+A :class:`Tracer` stands for one IR value while a function is traced. Python
+operators, NumPy ufuncs and ``math`` functions applied to it call
+:func:`bind`, which folds constants, applies the primitive's algebraic
+identities and appends (or reuses) an equation. Derivative rules are written
+with the same tracers, so every transform is just more tracing.
+
+Anything that needs a concrete number (``if x > 0:``, ``float(x)``) raises a
+:class:`~dcompile.errors.TraceError` that points at the user's line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from dcompile.errors import TraceError, UnsupportedError, trace_error, user_location
+from dcompile.ir.builder import Builder
+from dcompile.ir.graph import Value
+from dcompile.ir.primitive import Primitive
+from dcompile.ir.types import VType
+
+Scalar = int | float | bool | np.number | np.bool_
+
+# Filled by dcompile.primitives: numpy ufunc -> function on tracers.
+UFUNC_RULES: dict[np.ufunc, Callable[..., Any]] = {}
+ARRAY_FUNCTION_RULES: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+
+class Tracer:
+    """A traced value: an IR value plus the builder that records into."""
+
+    __slots__ = ("builder", "value")
+    __array_priority__ = 1000.0
+
+    def __init__(self, builder: Builder, value: Value) -> None:
+        self.builder = builder
+        self.value = value
+
+    # -- static information -------------------------------------------------
+    @property
+    def type(self) -> VType:
+        return self.value.type
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.type.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.value.type.rank
+
+    @property
+    def const(self) -> Any | None:
+        """The literal value if this tracer is a constant, else ``None``."""
+        return self.builder.const_of(self.value)
+
+    def is_const(self, literal: float) -> bool:
+        c = self.const
+        return c is not None and not isinstance(c, bool) and c == literal
+
+    def __repr__(self) -> str:
+        return f"Tracer({self.value.type})"
+
+    __hash__ = object.__hash__
+
+    # -- things that need a concrete value --------------------------------
+    def __bool__(self) -> bool:
+        loc = user_location()
+        line = loc.source_line if loc else ""
+        if line.startswith("while"):
+            construct, fix = (
+                "a `while` loop whose condition depends on a traced value",
+                "loop a fixed number of times (`for _ in range(n)`) and select results with dcompile.where(cond, a, b)",
+            )
+        elif line.startswith(("if", "elif")):
+            construct, fix = (
+                "an `if` on a traced value",
+                "compute both branches and select with dcompile.where(cond, a, b), e.g. `y = dc.where(x > 0, x, 0.0)`",
+            )
+        else:
+            construct, fix = (
+                "the truth value of a traced value (`and`, `or`, `not`, `if`, `assert`, `min`/`max` of Python)",
+                "use dcompile.where(cond, a, b), np.maximum/np.minimum, or `&`, `|`, `~` on comparisons",
+            )
+        raise trace_error(
+            f"dcompile cannot trace {construct}: the value is only known when the compiled code runs.",
+            fix,
+        )
+
+    def _concrete(self, what: str) -> TraceError:
+        return trace_error(  # type: ignore[return-value]
+            f"dcompile cannot trace {what} of a traced value: it would need the number, "
+            "which is only known when the compiled code runs (a function from `math` "
+            "imported with `from math import ...` inside a helper does this too).",
+            "keep the value symbolic: drop the conversion, use np.* functions or "
+            "`import math` and math.*, or pass the number in as a constant",
+        )
+
+    def __float__(self) -> float:
+        raise self._concrete("float()")
+
+    def __int__(self) -> int:
+        raise self._concrete("int()")
+
+    def __index__(self) -> int:
+        raise self._concrete("an integer use (range(), indexing)")
+
+    def __complex__(self) -> complex:
+        raise self._concrete("complex()")
+
+    def __iter__(self) -> Any:
+        raise trace_error(
+            "dcompile cannot iterate over a scalar traced value.",
+            "index scalars directly; arrays are not iterable either — use slicing",
+        )
+
+    def __len__(self) -> int:
+        raise trace_error("len() of a scalar traced value.", "scalars have no length")
+
+    # -- numpy protocols ----------------------------------------------------
+    def __array__(self, *args: Any, **kwargs: Any) -> Any:
+        raise trace_error(
+            "a traced value was converted to a NumPy array (np.asarray, np.array, or a "
+            "NumPy function dcompile does not know).",
+            "use the NumPy functions dcompile supports (see dcompile.supported()) on traced values",
+            UnsupportedError,
+        )
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        rule = UFUNC_RULES.get(ufunc)
+        if method != "__call__" or rule is None or kwargs:
+            what = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+            if kwargs:
+                what += f" with keyword arguments {sorted(kwargs)}"
+            raise trace_error(
+                f"{what} is not supported on traced values.",
+                "use a supported function (dcompile.supported() lists them) or define a primitive with dcompile.extend",
+                UnsupportedError,
+            )
+        return rule(*inputs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        rule = ARRAY_FUNCTION_RULES.get(func)
+        if rule is None:
+            raise trace_error(
+                f"numpy.{func.__name__} is not supported on traced values.",
+                "use a supported function (dcompile.supported() lists them)",
+                UnsupportedError,
+            )
+        return rule(*args, **kwargs)
+
+
+def _builder_of(args: tuple[Any, ...]) -> Builder | None:
+    builder = None
+    for a in args:
+        if isinstance(a, Tracer):
+            if builder is None:
+                builder = a.builder
+            elif a.builder is not builder:
+                raise trace_error(
+                    "a traced value from one dcompile trace was used in another "
+                    "(it escaped its function, e.g. through a global or a closure).",
+                    "pass values in as arguments instead of storing tracers",
+                )
+    return builder
+
+
+def _as_value(builder: Builder, a: Any) -> Value:
+    if isinstance(a, Tracer):
+        return a.value
+    if isinstance(a, (bool, np.bool_, int, float, np.integer, np.floating)):
+        return builder.const(a)
+    if isinstance(a, np.ndarray) and a.ndim == 0:
+        return builder.const(a.item())
+    raise trace_error(
+        f"a value of type {type(a).__name__} met a traced value.",
+        "use numbers (float, int, bool) with traced scalars",
+        UnsupportedError,
+    )
+
+
+def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
+    """Apply ``prim`` to tracers or numbers; the one entry to the builder.
+
+    With no tracer among ``args`` the NumPy implementation runs eagerly.
+    Otherwise constants are folded, the primitive's ``simplify`` identities are
+    tried, and the equation is appended unless an equal one exists.
+    """
+    builder = _builder_of(args)
+    if builder is None:
+        with np.errstate(all="ignore"):
+            return np.asarray(prim.impl(*args, **params))[()]
+    values = tuple(_as_value(builder, a) for a in args)
+    consts = [builder.const_of(v) for v in values]
+    if prim.foldable and all(c is not None for c in consts):
+        with np.errstate(all="ignore"):
+            folded = np.asarray(prim.impl(*[np.asarray(c) for c in consts], **params))
+        return Tracer(builder, builder.const(folded.item()))
+    if prim.simplify is not None:
+        tracers = [Tracer(builder, v) for v in values]
+        simpler = prim.simplify(*tracers, **params)
+        if simpler is not None:
+            return simpler if isinstance(simpler, Tracer) else Tracer(builder, builder.const(simpler))
+    out_type = prim.type_rule(*(v.type for v in values), **params)
+    out = builder.emit_raw(prim, values, tuple(sorted(params.items())), out_type)
+    return Tracer(builder, out)
+
+
+def lift(builder: Builder, x: Any) -> Tracer:
+    """``x`` as a tracer of ``builder`` (numbers become constants)."""
+    return x if isinstance(x, Tracer) else Tracer(builder, _as_value(builder, x))

@@ -1,0 +1,607 @@
+"""Elementwise primitives: arithmetic, elementary functions, comparisons, select.
+
+Each primitive is defined in one place with all its rules side by side: the
+NumPy reference implementation, the emitted code, the SymPy raising, the
+algebraic identities, and one JVP and one VJP rule per input. Derivative rules
+are written with the functions of this module acting on tracers, so the AD
+transforms never mention a primitive by name. ``t`` is an input's tangent,
+``g`` the output's cotangent, ``ans`` the primitive's output; a rule is only
+called for a nonzero ``t`` or ``g``.
+
+Shapes follow NumPy broadcasting; the results are float64, except comparisons
+and logical operations, which are boolean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from dcompile.ir.primitive import (
+    PREC_ADD,
+    PREC_AND,
+    PREC_ATOM,
+    PREC_CMP,
+    PREC_MUL,
+    PREC_NOT,
+    PREC_OR,
+    PREC_POW,
+    PREC_TERNARY,
+    PREC_UNARY,
+    EmitRule,
+    Primitive,
+    register,
+)
+from dcompile.ir.tracer import Tracer, bind
+from dcompile.ir.types import BOOL, DType, VType, broadcast_shapes
+
+Rule = Callable[..., Any] | None
+
+# -- type rules and code templates ---------------------------------------------
+
+
+def _float_rule(*types: VType, **params: Any) -> VType:
+    return VType(broadcast_shapes(*(t.shape for t in types)), DType.F64)
+
+
+def _bool_rule(*types: VType, **params: Any) -> VType:
+    return VType(broadcast_shapes(*(t.shape for t in types)), BOOL.dtype)
+
+
+def _select_rule(c: VType, a: VType, b: VType) -> VType:
+    dtype = DType.BOOL if a.dtype is b.dtype is DType.BOOL else DType.F64
+    return VType(broadcast_shapes(c.shape, a.shape, b.shape), dtype)
+
+
+def _call(fn: str) -> EmitRule:
+    """Template ``fn(a, b)``."""
+
+    def emit(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Any) -> tuple[str, int]:
+        return f"{fn}({', '.join(a for a, _ in args)})", PREC_ATOM
+
+    return emit
+
+
+def _paren(arg: tuple[str, int], need: bool) -> str:
+    return f"({arg[0]})" if need else arg[0]
+
+
+def _infix(op: str, prec: int) -> EmitRule:
+    """Template ``a op b`` for a left-associative operator.
+
+    The right operand is parenthesised at equal precedence, so ``a + (b + c)``
+    keeps its evaluation order (floating-point addition is not associative);
+    comparisons parenthesise both sides because Python chains them.
+    """
+
+    def emit(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Any) -> tuple[str, int]:
+        left, right = args
+        left_needs = left[1] < prec or (prec == PREC_CMP and left[1] <= prec)
+        return f"{_paren(left, left_needs)} {op} {_paren(right, right[1] <= prec)}", prec
+
+    return emit
+
+
+def _emit_neg(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Any) -> tuple[str, int]:
+    (x,) = args
+    return f"-{_paren(x, x[1] < PREC_UNARY)}", PREC_UNARY
+
+
+def _emit_not(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Any) -> tuple[str, int]:
+    (x,) = args
+    return f"not {_paren(x, x[1] < PREC_NOT)}", PREC_NOT
+
+
+def _emit_integer_pow(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Any) -> tuple[str, int]:
+    (x,) = args
+    n = params["n"]
+    exponent = str(n) if n >= 0 else f"({n})"
+    return f"{_paren(x, x[1] <= PREC_POW)}**{exponent}", PREC_POW
+
+
+def _emit_pow(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Any) -> tuple[str, int]:
+    x, y = args
+    return f"{_paren(x, x[1] <= PREC_POW)}**{_paren(y, y[1] < PREC_UNARY)}", PREC_POW
+
+
+def _emit_select(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Sequence[VType]) -> tuple[str, int]:
+    c, a, b = args
+    if all(t.rank == 0 for t in types):
+        # A scalar select evaluates only the chosen branch: no NaN or overflow
+        # from the other one, and no wasted work.
+        return (
+            f"{_paren(a, a[1] <= PREC_TERNARY)} if {_paren(c, c[1] <= PREC_TERNARY)} "
+            f"else {_paren(b, b[1] < PREC_TERNARY)}",
+            PREC_TERNARY,
+        )
+    return f"np.where({c[0]}, {a[0]}, {b[0]})", PREC_ATOM
+
+
+def _emit_sigmoid(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Any) -> tuple[str, int]:
+    (x,) = args
+    return f"1.0 / (1.0 + np.exp(-{_paren(x, x[1] < PREC_UNARY)}))", PREC_MUL
+
+
+def _emit_softplus(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Any) -> tuple[str, int]:
+    return f"np.logaddexp(0.0, {args[0][0]})", PREC_ATOM
+
+
+def _define(
+    name: str,
+    impl: Callable[..., Any],
+    emit: EmitRule,
+    to_sympy: Callable[..., Any],
+    *,
+    type_rule: Callable[..., VType] = _float_rule,
+    simplify: Callable[..., Any] | None = None,
+) -> Primitive:
+    return register(Primitive(name, type_rule, impl, emit, to_sympy=to_sympy, simplify=simplify))
+
+
+def defjvp(prim: Primitive, *rules: Rule) -> None:
+    """Set the forward rules of ``prim``, one per input (``None``: no derivative)."""
+    prim.jvp = tuple(rules)
+
+
+def defvjp(prim: Primitive, *rules: Rule) -> None:
+    """Set the reverse rules of ``prim``, one per input (``None``: no derivative)."""
+    prim.vjp = tuple(rules)
+
+
+# -- primitives ------------------------------------------------------------------
+
+
+def _simplify_neg(x: Tracer) -> Any:
+    e = x.builder.producer.get(x.value)
+    if e is not None and e.prim is neg_p:
+        return Tracer(x.builder, e.inputs[0])
+    return None
+
+
+def _select_parts(x: Tracer) -> tuple[Any, Any, Any] | None:
+    e = x.builder.producer.get(x.value)
+    if e is not None and e.prim is select_p:
+        c, a, b = (Tracer(x.builder, v) for v in e.inputs)
+        return c, a, b
+    return None
+
+
+def _simplify_add(x: Tracer, y: Tracer) -> Any:
+    if x.is_const(0.0):
+        return y
+    if y.is_const(0.0):
+        return x
+    # where(c, a, 0) + where(c, 0, b) -> where(c, a, b): the shape of a
+    # forward derivative through a select.
+    sx, sy = _select_parts(x), _select_parts(y)
+    if sx and sy and sx[0].value is sy[0].value and sx[2].is_const(0.0) and sy[1].is_const(0.0):
+        return where(sx[0], sx[1], sy[2])
+    if _producer_is(y, neg_p):
+        return sub(x, neg(y))
+    return None
+
+
+def _simplify_sub(x: Tracer, y: Tracer) -> Any:
+    if y.is_const(0.0):
+        return x
+    if x.is_const(0.0):
+        return neg(y)
+    if x.value is y.value:
+        return 0.0
+    if _producer_is(y, neg_p):
+        return add(x, neg(y))
+    return None
+
+
+def _simplify_mul(x: Tracer, y: Tracer) -> Any:
+    for a, b in ((x, y), (y, x)):
+        if a.is_const(1.0):
+            return b
+        if a.is_const(0.0):
+            return 0.0
+        if a.is_const(-1.0):
+            return neg(b)
+    if _producer_is(x, neg_p) and _producer_is(y, neg_p):
+        return mul(neg(x), neg(y))
+    return None
+
+
+def _simplify_div(x: Tracer, y: Tracer) -> Any:
+    if y.is_const(1.0):
+        return x
+    if x.is_const(0.0):
+        return 0.0
+    return None
+
+
+def _simplify_integer_pow(x: Tracer, *, n: int) -> Any:
+    if n == 0:
+        return 1.0
+    if n == 1:
+        return x
+    return None
+
+
+def _simplify_pow(x: Tracer, y: Tracer) -> Any:
+    c = y.const
+    if c is not None and float(c).is_integer() and abs(c) <= 64:
+        return integer_pow(x, int(c))
+    if c == 0.5:
+        return sqrt(x)
+    return None
+
+
+def _simplify_select(c: Tracer, a: Tracer, b: Tracer) -> Any:
+    if c.const is not None:
+        return a if c.const else b
+    if a.value is b.value:
+        return a
+    return None
+
+
+def _producer_is(x: Tracer, prim: Primitive) -> bool:
+    e = x.builder.producer.get(x.value)
+    return e is not None and e.prim is prim
+
+
+neg_p = _define("neg", np.negative, _emit_neg, lambda x: -x, simplify=_simplify_neg)
+add_p = _define("add", np.add, _infix("+", PREC_ADD), lambda x, y: x + y, simplify=_simplify_add)
+sub_p = _define("sub", np.subtract, _infix("-", PREC_ADD), lambda x, y: x - y, simplify=_simplify_sub)
+mul_p = _define("mul", np.multiply, _infix("*", PREC_MUL), lambda x, y: x * y, simplify=_simplify_mul)
+div_p = _define("div", np.divide, _infix("/", PREC_MUL), lambda x, y: x / y, simplify=_simplify_div)
+integer_pow_p = _define(
+    "integer_pow",
+    lambda x, *, n: np.power(np.asarray(x, dtype=np.float64), n),
+    _emit_integer_pow,
+    lambda x, *, n: x**n,
+    simplify=_simplify_integer_pow,
+)
+pow_p = _define("pow", np.power, _emit_pow, lambda x, y: x**y, simplify=_simplify_pow)
+exp_p = _define("exp", np.exp, _call("np.exp"), sp.exp)
+log_p = _define("log", np.log, _call("np.log"), sp.log)
+log1p_p = _define("log1p", np.log1p, _call("np.log1p"), lambda x: sp.log(1 + x))
+expm1_p = _define("expm1", np.expm1, _call("np.expm1"), lambda x: sp.exp(x) - 1)
+sqrt_p = _define("sqrt", np.sqrt, _call("np.sqrt"), sp.sqrt)
+sin_p = _define("sin", np.sin, _call("np.sin"), sp.sin)
+cos_p = _define("cos", np.cos, _call("np.cos"), sp.cos)
+tan_p = _define("tan", np.tan, _call("np.tan"), sp.tan)
+arcsin_p = _define("arcsin", np.arcsin, _call("np.arcsin"), sp.asin)
+arccos_p = _define("arccos", np.arccos, _call("np.arccos"), sp.acos)
+arctan_p = _define("arctan", np.arctan, _call("np.arctan"), sp.atan)
+arctan2_p = _define("arctan2", np.arctan2, _call("np.arctan2"), sp.atan2)
+sinh_p = _define("sinh", np.sinh, _call("np.sinh"), sp.sinh)
+cosh_p = _define("cosh", np.cosh, _call("np.cosh"), sp.cosh)
+tanh_p = _define("tanh", np.tanh, _call("np.tanh"), sp.tanh)
+abs_p = _define("abs", np.abs, _call("np.abs"), sp.Abs)
+sign_p = _define("sign", np.sign, _call("np.sign"), sp.sign)
+maximum_p = _define("maximum", np.maximum, _call("np.maximum"), sp.Max)
+minimum_p = _define("minimum", np.minimum, _call("np.minimum"), sp.Min)
+sigmoid_p = _define(
+    "sigmoid",
+    lambda x: 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64))),
+    _emit_sigmoid,
+    lambda x: 1 / (1 + sp.exp(-x)),
+)
+softplus_p = _define("softplus", lambda x: np.logaddexp(0.0, x), _emit_softplus, lambda x: sp.log(1 + sp.exp(x)))
+logaddexp_p = _define("logaddexp", np.logaddexp, _call("np.logaddexp"), lambda x, y: sp.log(sp.exp(x) + sp.exp(y)))
+select_p = _define(
+    "select",
+    np.where,
+    _emit_select,
+    lambda c, a, b: sp.Piecewise((a, c), (b, True)),
+    type_rule=_select_rule,
+    simplify=_simplify_select,
+)
+
+lt_p = _define("lt", np.less, _infix("<", PREC_CMP), sp.Lt, type_rule=_bool_rule)
+le_p = _define("le", np.less_equal, _infix("<=", PREC_CMP), sp.Le, type_rule=_bool_rule)
+gt_p = _define("gt", np.greater, _infix(">", PREC_CMP), sp.Gt, type_rule=_bool_rule)
+ge_p = _define("ge", np.greater_equal, _infix(">=", PREC_CMP), sp.Ge, type_rule=_bool_rule)
+eq_p = _define("eq", np.equal, _infix("==", PREC_CMP), sp.Eq, type_rule=_bool_rule)
+ne_p = _define("ne", np.not_equal, _infix("!=", PREC_CMP), sp.Ne, type_rule=_bool_rule)
+and_p = _define("logical_and", np.logical_and, _infix("and", PREC_AND), sp.And, type_rule=_bool_rule)
+or_p = _define("logical_or", np.logical_or, _infix("or", PREC_OR), sp.Or, type_rule=_bool_rule)
+not_p = _define("logical_not", np.logical_not, _emit_not, sp.Not, type_rule=_bool_rule)
+
+# -- the functions tracing and rules use ------------------------------------------------
+
+
+def neg(x: Any) -> Any:
+    return bind(neg_p, x)
+
+
+def add(x: Any, y: Any) -> Any:
+    return bind(add_p, x, y)
+
+
+def sub(x: Any, y: Any) -> Any:
+    return bind(sub_p, x, y)
+
+
+def mul(x: Any, y: Any) -> Any:
+    return bind(mul_p, x, y)
+
+
+def div(x: Any, y: Any) -> Any:
+    return bind(div_p, x, y)
+
+
+def integer_pow(x: Any, n: int) -> Any:
+    return bind(integer_pow_p, x, n=int(n))
+
+
+def power(x: Any, y: Any) -> Any:
+    """``x ** y``: an integral constant exponent becomes ``integer_pow``."""
+    if not isinstance(y, Tracer) and float(y).is_integer() and abs(y) <= 64:
+        return integer_pow(x, int(y))
+    return bind(pow_p, x, y)
+
+
+def exp(x: Any) -> Any:
+    return bind(exp_p, x)
+
+
+def log(x: Any) -> Any:
+    return bind(log_p, x)
+
+
+def log1p(x: Any) -> Any:
+    return bind(log1p_p, x)
+
+
+def expm1(x: Any) -> Any:
+    return bind(expm1_p, x)
+
+
+def sqrt(x: Any) -> Any:
+    return bind(sqrt_p, x)
+
+
+def sin(x: Any) -> Any:
+    return bind(sin_p, x)
+
+
+def cos(x: Any) -> Any:
+    return bind(cos_p, x)
+
+
+def tan(x: Any) -> Any:
+    return bind(tan_p, x)
+
+
+def arcsin(x: Any) -> Any:
+    return bind(arcsin_p, x)
+
+
+def arccos(x: Any) -> Any:
+    return bind(arccos_p, x)
+
+
+def arctan(x: Any) -> Any:
+    return bind(arctan_p, x)
+
+
+def arctan2(y: Any, x: Any) -> Any:
+    return bind(arctan2_p, y, x)
+
+
+def sinh(x: Any) -> Any:
+    return bind(sinh_p, x)
+
+
+def cosh(x: Any) -> Any:
+    return bind(cosh_p, x)
+
+
+def tanh(x: Any) -> Any:
+    return bind(tanh_p, x)
+
+
+def absolute(x: Any) -> Any:
+    return bind(abs_p, x)
+
+
+def sign(x: Any) -> Any:
+    return bind(sign_p, x)
+
+
+def maximum(x: Any, y: Any) -> Any:
+    return bind(maximum_p, x, y)
+
+
+def minimum(x: Any, y: Any) -> Any:
+    return bind(minimum_p, x, y)
+
+
+def sigmoid(x: Any) -> Any:
+    """The logistic function ``1 / (1 + exp(-x))``."""
+    return bind(sigmoid_p, x)
+
+
+def softplus(x: Any) -> Any:
+    """``log(1 + exp(x))``, computed without overflow."""
+    return bind(softplus_p, x)
+
+
+def logaddexp(x: Any, y: Any) -> Any:
+    """``log(exp(x) + exp(y))``, computed without overflow."""
+    return bind(logaddexp_p, x, y)
+
+
+def where(cond: Any, a: Any, b: Any) -> Any:
+    """``a`` where ``cond`` holds, else ``b``; the traceable form of ``if``.
+
+    Gradients flow only through the selected branch, so a NaN or an overflow in
+    the other branch does not reach the result or its derivatives.
+    """
+    return bind(select_p, cond, a, b)
+
+
+def less(x: Any, y: Any) -> Any:
+    return bind(lt_p, x, y)
+
+
+def less_equal(x: Any, y: Any) -> Any:
+    return bind(le_p, x, y)
+
+
+def greater(x: Any, y: Any) -> Any:
+    return bind(gt_p, x, y)
+
+
+def greater_equal(x: Any, y: Any) -> Any:
+    return bind(ge_p, x, y)
+
+
+def equal(x: Any, y: Any) -> Any:
+    return bind(eq_p, x, y)
+
+
+def not_equal(x: Any, y: Any) -> Any:
+    return bind(ne_p, x, y)
+
+
+def logical_and(x: Any, y: Any) -> Any:
+    return bind(and_p, x, y)
+
+
+def logical_or(x: Any, y: Any) -> Any:
+    return bind(or_p, x, y)
+
+
+def logical_not(x: Any) -> Any:
+    return bind(not_p, x)
+
+
+# -- derivative rules: t tangent of the input, g cotangent of the output -------------------
+
+defjvp(neg_p, lambda t, ans, x: neg(t))
+defvjp(neg_p, lambda g, ans, x: neg(g))
+defjvp(add_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
+defvjp(add_p, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
+defjvp(sub_p, lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t))
+defvjp(sub_p, lambda g, ans, x, y: g, lambda g, ans, x, y: neg(g))
+defjvp(mul_p, lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(x, t))
+defvjp(mul_p, lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(g, x))
+defjvp(div_p, lambda t, ans, x, y: div(t, y), lambda t, ans, x, y: neg(div(mul(t, ans), y)))
+defvjp(div_p, lambda g, ans, x, y: div(g, y), lambda g, ans, x, y: neg(div(mul(g, ans), y)))
+defjvp(integer_pow_p, lambda t, ans, x, *, n: mul(t, mul(n, integer_pow(x, n - 1))))
+defvjp(integer_pow_p, lambda g, ans, x, *, n: mul(mul(n, integer_pow(x, n - 1)), g))
+defjvp(
+    pow_p,
+    lambda t, ans, x, y: mul(t, mul(y, power(x, sub(y, 1.0)))),
+    lambda t, ans, x, y: mul(t, mul(log(x), ans)),
+)
+defvjp(
+    pow_p,
+    lambda g, ans, x, y: mul(g, mul(y, power(x, sub(y, 1.0)))),
+    lambda g, ans, x, y: mul(g, mul(log(x), ans)),
+)
+defjvp(exp_p, lambda t, ans, x: mul(t, ans))
+defvjp(exp_p, lambda g, ans, x: mul(g, ans))
+defjvp(log_p, lambda t, ans, x: div(t, x))
+defvjp(log_p, lambda g, ans, x: div(g, x))
+defjvp(log1p_p, lambda t, ans, x: div(t, add(1.0, x)))
+defvjp(log1p_p, lambda g, ans, x: div(g, add(1.0, x)))
+defjvp(expm1_p, lambda t, ans, x: mul(t, add(ans, 1.0)))
+defvjp(expm1_p, lambda g, ans, x: mul(g, add(ans, 1.0)))
+defjvp(sqrt_p, lambda t, ans, x: div(t, mul(2.0, ans)))
+defvjp(sqrt_p, lambda g, ans, x: div(g, mul(2.0, ans)))
+defjvp(sin_p, lambda t, ans, x: mul(t, cos(x)))
+defvjp(sin_p, lambda g, ans, x: mul(g, cos(x)))
+defjvp(cos_p, lambda t, ans, x: neg(mul(t, sin(x))))
+defvjp(cos_p, lambda g, ans, x: neg(mul(g, sin(x))))
+defjvp(tan_p, lambda t, ans, x: mul(t, add(1.0, integer_pow(ans, 2))))
+defvjp(tan_p, lambda g, ans, x: mul(g, add(1.0, integer_pow(ans, 2))))
+defjvp(arcsin_p, lambda t, ans, x: div(t, sqrt(sub(1.0, integer_pow(x, 2)))))
+defvjp(arcsin_p, lambda g, ans, x: div(g, sqrt(sub(1.0, integer_pow(x, 2)))))
+defjvp(arccos_p, lambda t, ans, x: neg(div(t, sqrt(sub(1.0, integer_pow(x, 2))))))
+defvjp(arccos_p, lambda g, ans, x: neg(div(g, sqrt(sub(1.0, integer_pow(x, 2))))))
+defjvp(arctan_p, lambda t, ans, x: div(t, add(1.0, integer_pow(x, 2))))
+defvjp(arctan_p, lambda g, ans, x: div(g, add(1.0, integer_pow(x, 2))))
+
+
+def _hypot2(y: Any, x: Any) -> Any:
+    return add(integer_pow(x, 2), integer_pow(y, 2))
+
+
+defjvp(
+    arctan2_p,
+    lambda t, ans, y, x: div(mul(t, x), _hypot2(y, x)),
+    lambda t, ans, y, x: neg(div(mul(t, y), _hypot2(y, x))),
+)
+defvjp(
+    arctan2_p,
+    lambda g, ans, y, x: div(mul(g, x), _hypot2(y, x)),
+    lambda g, ans, y, x: neg(div(mul(g, y), _hypot2(y, x))),
+)
+defjvp(sinh_p, lambda t, ans, x: mul(t, cosh(x)))
+defvjp(sinh_p, lambda g, ans, x: mul(g, cosh(x)))
+defjvp(cosh_p, lambda t, ans, x: mul(t, sinh(x)))
+defvjp(cosh_p, lambda g, ans, x: mul(g, sinh(x)))
+defjvp(tanh_p, lambda t, ans, x: mul(t, sub(1.0, integer_pow(ans, 2))))
+defvjp(tanh_p, lambda g, ans, x: mul(g, sub(1.0, integer_pow(ans, 2))))
+defjvp(abs_p, lambda t, ans, x: mul(t, sign(x)))
+defvjp(abs_p, lambda g, ans, x: mul(g, sign(x)))
+defjvp(sign_p, None)
+defvjp(sign_p, None)
+# max/min: the derivative follows the selected argument; ties go to the first.
+defjvp(
+    maximum_p,
+    lambda t, ans, x, y: where(greater_equal(x, y), t, 0.0),
+    lambda t, ans, x, y: where(greater_equal(x, y), 0.0, t),
+)
+defvjp(
+    maximum_p,
+    lambda g, ans, x, y: where(greater_equal(x, y), g, 0.0),
+    lambda g, ans, x, y: where(greater_equal(x, y), 0.0, g),
+)
+defjvp(
+    minimum_p,
+    lambda t, ans, x, y: where(less_equal(x, y), t, 0.0),
+    lambda t, ans, x, y: where(less_equal(x, y), 0.0, t),
+)
+defvjp(
+    minimum_p,
+    lambda g, ans, x, y: where(less_equal(x, y), g, 0.0),
+    lambda g, ans, x, y: where(less_equal(x, y), 0.0, g),
+)
+defjvp(sigmoid_p, lambda t, ans, x: mul(t, mul(ans, sub(1.0, ans))))
+defvjp(sigmoid_p, lambda g, ans, x: mul(g, mul(ans, sub(1.0, ans))))
+defjvp(softplus_p, lambda t, ans, x: mul(t, sigmoid(x)))
+defvjp(softplus_p, lambda g, ans, x: mul(g, sigmoid(x)))
+defjvp(
+    logaddexp_p,
+    lambda t, ans, x, y: mul(t, exp(sub(x, ans))),
+    lambda t, ans, x, y: mul(t, exp(sub(y, ans))),
+)
+defvjp(
+    logaddexp_p,
+    lambda g, ans, x, y: mul(g, exp(sub(x, ans))),
+    lambda g, ans, x, y: mul(g, exp(sub(y, ans))),
+)
+defjvp(select_p, None, lambda t, ans, c, a, b: where(c, t, 0.0), lambda t, ans, c, a, b: where(c, 0.0, t))
+defvjp(select_p, None, lambda g, ans, c, a, b: where(c, g, 0.0), lambda g, ans, c, a, b: where(c, 0.0, g))
+for _p in (lt_p, le_p, gt_p, ge_p, eq_p, ne_p, and_p, or_p):
+    defjvp(_p, None, None)
+    defvjp(_p, None, None)
+defjvp(not_p, None)
+defvjp(not_p, None)
+
+
+def logsumexp(*xs: Any) -> Any:
+    """``log(sum(exp(x) for x in xs))`` of several scalars, without overflow."""
+    if not xs:
+        raise TypeError("logsumexp needs at least one argument")
+    if len(xs) == 1 and isinstance(xs[0], (list, tuple)):
+        xs = tuple(xs[0])
+    m = xs[0]
+    for x in xs[1:]:
+        m = maximum(m, x)
+    total = exp(sub(xs[0], m))
+    for x in xs[1:]:
+        total = add(total, exp(sub(x, m)))
+    return add(m, log(total))

@@ -1,0 +1,56 @@
+"""Forward mode: push tangents from the inputs to the outputs.
+
+For each equation ``y = p(x1, ..., xk)`` in order, the tangent of ``y`` is the
+sum over inputs with a nonzero tangent of the primitive's JVP rule for that
+input — the chain rule, one input direction per sweep. A tangent that is
+``None`` is a symbolic zero: it generates no code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dcompile.errors import UnsupportedError
+from dcompile.ir.builder import Builder
+from dcompile.ir.graph import Graph, Value
+from dcompile.ir.tracer import Tracer
+from dcompile.primitives.elementwise import add
+
+
+def push_forward(
+    builder: Builder,
+    graph: Graph,
+    env: dict[Value, Tracer],
+    tangents: dict[Value, Tracer],
+    tangent_name: Callable[[Value], str | None] | None = None,
+) -> dict[Value, Tracer]:
+    """Tangents of every value of ``graph`` reached from ``tangents``.
+
+    ``env`` is a replay of ``graph`` into ``builder`` (the primal values);
+    ``tangents`` maps some inputs to their tangents. Returns the map of all
+    nonzero tangents. ``tangent_name(v)`` gives the hint for ``v``'s tangent.
+    """
+    tan: dict[Value, Tracer] = dict(tangents)
+    for e in graph.eqns:
+        if not e.out.type.dtype.differentiable:
+            continue
+        ts = [tan.get(v) for v in e.inputs]
+        if all(t is None for t in ts):
+            continue
+        if len(e.prim.jvp) != len(e.inputs):
+            raise UnsupportedError(f"primitive {e.prim.name!r} has no forward-mode rule")
+        ins = [env[v] for v in e.inputs]
+        out_t: Tracer | None = None
+        for t, rule in zip(ts, e.prim.jvp, strict=True):
+            if t is None or rule is None:
+                continue
+            c = rule(t, env[e.out], *ins, **e.kwargs)
+            out_t = c if out_t is None else add(out_t, c)
+        if out_t is None or out_t.is_const(0.0):
+            continue
+        tan[e.out] = out_t
+        if tangent_name is not None:
+            hint = tangent_name(e.out)
+            if hint:
+                builder.set_hint(out_t.value, hint)
+    return tan

@@ -1,0 +1,76 @@
+"""Reverse mode: pull cotangents from the outputs back to the inputs.
+
+After a forward sweep (the replayed primal graph), equations are visited in
+reverse order; each equation with a nonzero output cotangent ``g`` passes to
+each differentiable input its VJP rule's share of ``g``, and shares arriving at
+the same value are summed — the multivariate chain rule. Each equation's
+adjoint code is opened by a display block quoting the primal statement, and
+every adjoint is named ``d<out>_d<value>`` as soon as it is complete, so the
+emitted code reads like a backpropagation table.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from dcompile.errors import UnsupportedError
+from dcompile.ir.builder import Builder
+from dcompile.ir.graph import Eqn, Graph, Value
+from dcompile.ir.tracer import Tracer
+from dcompile.primitives.elementwise import add
+from dcompile.transforms.replay import rebind
+
+
+def pull_back(
+    builder: Builder,
+    graph: Graph,
+    env: dict[Value, Tracer],
+    cotangents: dict[Value, Tracer],
+    *,
+    adjoint_name: Callable[[Value], str | None] | None = None,
+    names: dict[Value, str] | None = None,
+) -> dict[Value, Tracer]:
+    """Adjoints of the values of ``graph`` for output cotangents ``cotangents``.
+
+    Returns a map holding a tracer for every value with a nonzero adjoint
+    (inputs included). ``adjoint_name(v)`` gives the hint for ``v``'s adjoint.
+    """
+    uses = Counter(v for e in graph.eqns for v in e.inputs)
+    adj: dict[Value, Tracer] = dict(cotangents)
+
+    def name(v: Value) -> None:
+        hint = adjoint_name(v) if adjoint_name else None
+        if hint and v in adj:
+            builder.name_derivative(adj[v].value, hint)
+
+    for e in reversed(graph.eqns):
+        g = adj.get(e.out)
+        if g is None or not e.out.type.dtype.differentiable:
+            continue
+        if uses[e.out] > 1:
+            name(e.out)  # complete now: every consumer has been visited
+        if len(e.prim.vjp) != len(e.inputs):
+            raise UnsupportedError(f"primitive {e.prim.name!r} has no reverse-mode rule")
+        builder.open_block(source=rebind(e, env, builder, names or {}))
+        for v, c in _shares(e, g, env):
+            adj[v] = add(adj[v], c) if v in adj else c
+            if uses[v] == 1:
+                name(v)
+    for v in graph.inputs:
+        if uses[v] > 1:
+            name(v)
+    return adj
+
+
+def _shares(e: Eqn, g: Tracer, env: dict[Value, Tracer]) -> list[tuple[Value, Tracer]]:
+    """Each differentiable input's nonzero share of the cotangent ``g`` of ``e``."""
+    ins = [env[v] for v in e.inputs]
+    out = []
+    for v, t, rule in zip(e.inputs, ins, e.prim.vjp, strict=True):
+        if rule is None or not v.type.dtype.differentiable or t.const is not None:
+            continue
+        c = rule(g, env[e.out], *ins, **e.kwargs)
+        if not c.is_const(0.0):
+            out.append((v, c))
+    return out
