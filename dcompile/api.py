@@ -225,8 +225,11 @@ class Derivative:
         try:
             return self._entry(*flat)
         except TypeError:
-            self._validate(flat)
-            raise
+            pass
+        # Outside the handler, so a user mistake is reported without numba's
+        # dispatch traceback chained to it.
+        self._validate(flat)
+        return self._entry(*flat)
 
     def __call__(self, *args: Any) -> Any:
         if self.mode in ("jvp", "vjp", "hvp"):

@@ -60,8 +60,14 @@ class Location:
         return linecache.getline(self.filename, self.lineno).strip()
 
 
+# Modules of the package that hold user-level code (the demo's functions).
+_USER_MODULES = frozenset({os.path.join(_PACKAGE_DIR, "demo.py")})
+
+
 def _is_internal(filename: str) -> bool:
     path = os.path.abspath(filename)
+    if path in _USER_MODULES:
+        return False
     return path.startswith(_PACKAGE_DIR + os.sep) or _NUMPY_MARK in path or filename.startswith("<frozen")
 
 

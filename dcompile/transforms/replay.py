@@ -72,7 +72,10 @@ def replay(
         while k < len(blocks) and blocks[k].position <= i:
             _replay_block(builder, blocks[k], env, hints)
             k += 1
-        out = bind(e.prim, *(env[v] for v in e.inputs), **e.kwargs)
+        if e.inputs:
+            out = bind(e.prim, *(env[v] for v in e.inputs), **e.kwargs)
+        else:  # a constant: no tracer argument to say which builder
+            out = Tracer(builder, builder.emit_raw(e.prim, (), e.params, e.out.type))
         env[e.out] = out
         hint = hints.get(e.out)
         if hint is not None:

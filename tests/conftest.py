@@ -1,0 +1,13 @@
+"""Test configuration: a private disk cache for generated modules.
+
+The cache directory is set before dcompile is imported, so tests never touch
+the user's cache, and compiled numba kernels are shared by every test in the
+session through it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ["DCOMPILE_CACHE_DIR"] = tempfile.mkdtemp(prefix="dcompile-test-cache-")

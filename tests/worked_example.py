@@ -1,0 +1,26 @@
+"""The worked example of the seed notes, shared by several tests."""
+
+from __future__ import annotations
+
+
+def f(x1, x2, w1, w2):
+    a = x1 + w1
+    b = x1 * w1
+    c = x2 * w2
+    d = a**2
+    e = b + c
+    return d * e
+
+
+def f_oneline(x1, x2, w1, w2):
+    return (x1 + w1) ** 2 * (x1 * w1 + x2 * w2)
+
+
+def expected_grad(x1, x2, w1, w2):
+    """The backpropagation table, with the correct df/dx1 = 2ae + d*w1."""
+    a = x1 + w1
+    b = x1 * w1
+    c = x2 * w2
+    d = a**2
+    e = b + c
+    return [2 * a * e + d * w1, d * w2, 2 * a * e + d * x1, d * x2]
