@@ -215,6 +215,9 @@ class Derivative:
 
     def _validate(self, flat: Sequence[Any]) -> None:
         n = len(self.fn.arg_names)
+        if self.mode not in ("jvp", "vjp", "hvp"):
+            self.fn.check_args(flat)
+            return
         self.fn.check_args(flat[:n])
         extra = flat[n:]
         for a in extra:

@@ -46,10 +46,13 @@ class Program:
 class _Sweep:
     """A builder holding a replay of ``graph`` under fresh inputs."""
 
-    def __init__(self, graph: Graph, title: str | None) -> None:
+    def __init__(self, graph: Graph, title: str | None, *, name_temporaries: bool = True) -> None:
         self.graph = graph
         self.b = Builder()
-        self.names = full_names(graph)
+        # Derivative code names every primal temporary (t0, t1, ...) so that its
+        # adjoint can be called df_dt0; the primal alone keeps temporaries
+        # anonymous so the emitter can inline them.
+        self.names = full_names(graph) if name_temporaries else dict(graph.hints)
         self.inputs = [self.b.new_input(v.type, self.names[v]) for v in graph.inputs]
         if title:
             self.b.open_block(title)
@@ -89,7 +92,7 @@ def derive(graph: Graph, mode: str, wrt: Sequence[int]) -> Program:
     wrt_names = ", ".join(arg_names[i] for i in wrt)
     sig = f"{name}({', '.join(arg_names)})"
     if mode == "f":
-        s = _Sweep(graph, None)
+        s = _Sweep(graph, None, name_temporaries=False)
         out = s.env[graph.outputs[0]].value
         g = s.b.build(name, s.inputs, [out])
         return Program(g, Scalar(out), name, f"{sig}.")

@@ -1,0 +1,189 @@
+"""User mistakes give clear errors: the construct, the user's line, the fix."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import dcompile as dc
+from dcompile.errors import SignatureError, TraceError, UnsupportedError
+
+THIS_FILE = __file__
+
+
+def branch(x):
+    if x > 0:
+        return x
+    return -x
+
+
+def loop(x):
+    while x < 10.0:
+        x = x * 2.0
+    return x
+
+
+def to_float(x):
+    return float(x) * 2.0
+
+
+def gamma(x):
+    return math.gamma(x) + 1.0
+
+
+def floor(x):
+    return np.floor(x)
+
+
+def no_return(x):
+    x * 2.0
+
+
+def pair(x, y):
+    return x, y
+
+
+def boolean(x):
+    return x > 1.0
+
+
+def varargs(*xs):
+    return xs[0]
+
+
+def python_max(x, y):
+    return max(x, y)
+
+
+def f2(x, y):
+    return x * y
+
+
+def line_of(fn, text):
+    import inspect
+
+    lines, start = inspect.getsourcelines(fn)
+    for k, line in enumerate(lines):
+        if text in line:
+            return start + k
+    raise AssertionError(text)
+
+
+def trace_error(fn, cls=TraceError):
+    with pytest.raises(cls) as info:
+        dc.compile(fn, backend="python").ir  # noqa: B018 - tracing happens on access
+    return str(info.value)
+
+
+def test_if_on_traced_value_names_line_and_suggests_where():
+    msg = trace_error(branch)
+    assert "`if` on a traced value" in msg
+    assert f'"{THIS_FILE}", line {line_of(branch, "if x > 0")}' in msg
+    assert "if x > 0:" in msg
+    assert "^" in msg  # caret under the expression
+    assert "dcompile.where" in msg
+
+
+def test_while_on_traced_value():
+    msg = trace_error(loop)
+    assert "`while` loop" in msg
+    assert f"line {line_of(loop, 'while')}" in msg
+    assert "range(n)" in msg
+
+
+def test_float_of_traced_value():
+    msg = trace_error(to_float)
+    assert "float()" in msg
+    assert f"line {line_of(to_float, 'return float(x)')}" in msg
+
+
+def test_unsupported_math_function_is_named():
+    msg = trace_error(gamma, UnsupportedError)
+    assert "math.gamma is not supported" in msg
+    assert f"line {line_of(gamma, 'math.gamma')}" in msg
+    assert "math.exp" in msg  # lists what is supported
+
+
+def test_unsupported_numpy_ufunc_is_named():
+    msg = trace_error(floor, UnsupportedError)
+    assert "numpy.floor is not supported" in msg
+
+
+def test_none_return():
+    assert "returned None" in trace_error(no_return)
+
+
+def test_tuple_return():
+    assert "returned a tuple" in trace_error(pair)
+
+
+def test_boolean_return():
+    assert "boolean" in trace_error(boolean)
+
+
+def test_varargs_rejected():
+    with pytest.raises(TraceError, match=r"\*xs"):
+        dc.compile(varargs)
+
+
+def test_python_max_on_tracers_points_to_np_maximum():
+    msg = trace_error(python_max)
+    assert "np.maximum" in msg
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_string_argument(backend):
+    f = dc.compile(f2, backend=backend)
+    with pytest.raises(SignatureError, match="argument 'y' of f2 is a str") as info:
+        f(1.0, "2")
+    assert info.value.__context__ is None  # no numba traceback chained to it
+    with pytest.raises(SignatureError, match="takes 2 arguments, got 3"):
+        dc.grad(f)(1.0, 2.0, 3.0)
+
+
+def test_array_argument_is_rejected_on_scalar_functions():
+    f = dc.compile(f2, backend="python")
+    with pytest.raises(SignatureError, match=r"ndarray of shape \(3,\)"):
+        f(np.ones(3), 1.0)
+
+
+def test_unknown_wrt():
+    f = dc.compile(f2, backend="python")
+    with pytest.raises(SignatureError, match="wrt='z' is not an argument of f2; its arguments are x, y"):
+        dc.grad(f, wrt="z")
+    with pytest.raises(SignatureError, match="out of range"):
+        dc.grad(f, wrt=5)
+    with pytest.raises(SignatureError, match="twice"):
+        dc.grad(f, wrt=("x", 0))
+
+
+def test_direction_length_checked():
+    f = dc.compile(f2, backend="python")
+    with pytest.raises(SignatureError, match="tangents has 1 entries"):
+        dc.jvp(f)((1.0, 2.0), (1.0,))
+
+
+def test_grad_of_a_plain_function():
+    with pytest.raises(SignatureError, match="@dc.compile"):
+        dc.grad(f2)
+
+
+def test_sympy_unknown_symbol_and_function():
+    x, y = sp.symbols("x y")
+    with pytest.raises(SignatureError, match="symbol 'y', which is not among args"):
+        dc.from_sympy(x * y, args=[x]).ir  # noqa: B018
+    with pytest.raises(UnsupportedError, match="gamma"):
+        dc.from_sympy(sp.gamma(x), args=[x]).ir  # noqa: B018
+
+
+def test_hostile_symbol_name_never_reaches_source_as_code():
+    evil = sp.Symbol("x); import os; os.system('echo pwned')  #")
+    f = dc.from_sympy(evil**2 + 1, args=[evil], backend="python")
+    for src in (f.source, dc.grad(f).source):
+        assert "import os" not in src
+        assert "os.system" not in src
+        compile(src, "<generated>", "exec")  # still valid Python
+    assert dc.grad(f)(3.0)[0] == 6.0
