@@ -209,7 +209,8 @@ class Derivative:
     def _checked(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def run(*flat: Any) -> Any:
             self._validate(flat)
-            return fn(*[float(a) for a in flat])
+            with np.errstate(all="ignore"):  # numba's semantics: no floating-point warnings
+                return fn(*[float(a) for a in flat])
 
         return run
 
@@ -273,9 +274,8 @@ def compile(fn: Callable[..., Any] | None = None, *, backend: str = "numba", nam
 
     def wrap(f: Callable[..., Any]) -> Function:
         arg_names = positional_names(f)
-        fname = sanitize(name or getattr(f, "__name__", "f"))
-        if fname == "lambda":
-            fname = "f"
+        raw = name or getattr(f, "__name__", "f")
+        fname = "f" if raw == "<lambda>" else sanitize(raw)
 
         def make() -> Graph:
             return trace(f, arg_names, [F64] * len(arg_names), fname)

@@ -1,0 +1,44 @@
+"""Select-aware derivatives: keep the unselected branch out of the chain rule.
+
+Through ``y = where(c, sqrt(x), 0)`` the adjoint of ``sqrt(x)`` is
+``where(c, g, 0)``; the naive next step multiplies it by ``1 / (2 sqrt(x))``,
+and at ``x < 0`` that is ``0 * nan = nan`` — the classic NaN-gradient of
+``where`` in JAX. Derivative rules are linear in the incoming tangent or
+cotangent, so ``rule(where(c, g, 0)) == where(c, rule(g), 0)`` mathematically;
+:func:`masked` applies the rule to ``g`` and selects afterwards, and because a
+scalar select only evaluates the chosen branch, the unselected partial
+derivative is never multiplied in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from dcompile.ir.tracer import Tracer
+from dcompile.primitives.elementwise import select_p, where
+
+
+def zero_select_parts(t: Tracer) -> tuple[Tracer, Tracer, bool] | None:
+    """``(cond, inner, inner_on_true)`` if ``t`` is ``where(cond, inner, 0)`` or ``where(cond, 0, inner)``."""
+    e = t.builder.producer.get(t.value)
+    if e is None or e.prim is not select_p:
+        return None
+    c, a, b = (Tracer(t.builder, v) for v in e.inputs)
+    if b.is_const(0.0):
+        return c, a, True
+    if a.is_const(0.0):
+        return c, b, False
+    return None
+
+
+def masked(rule: Callable[[Tracer], Any], t: Tracer) -> Any:
+    """``rule(t)``, with any zero-branch selects around ``t`` moved outside."""
+    parts = zero_select_parts(t)
+    if parts is None:
+        return rule(t)
+    cond, inner, on_true = parts
+    out = masked(rule, inner)
+    if isinstance(out, Tracer) and out.is_const(0.0):
+        return out
+    return where(cond, out, 0.0) if on_true else where(cond, 0.0, out)
