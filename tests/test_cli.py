@@ -1,0 +1,65 @@
+"""The `dcompile` command: show generated code and run the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dcompile.cli import main
+
+EXAMPLE = str(Path(__file__).parent / "worked_example.py")
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_show_gradient_source_of_a_file_target(capsys):
+    code, out, _ = run(capsys, "show", f"{EXAMPLE}:f", "--mode", "grad")
+    assert code == 0
+    assert out == (GOLDEN / "worked_example_grad.py").read_text()
+
+
+def test_show_with_wrt_and_ir_stage(capsys):
+    code, out, _ = run(capsys, "show", f"{EXAMPLE}:f", "--wrt", "w1,w2", "--stage", "ir")
+    assert code == 0
+    assert out.startswith("f_grad(x1: f64[], x2: f64[], w1: f64[], w2: f64[])")
+    code, out, _ = run(capsys, "show", f"{EXAMPLE}:f", "--mode", "hessian", "--wrt", "w1,w2")
+    assert "def f_hessian(x1, x2, w1, w2):" in out and "_out = np.empty((2, 2))" in out
+
+
+def test_show_module_target(capsys):
+    code, out, _ = run(capsys, "show", "tests.worked_example:f_oneline", "--mode", "f")
+    assert code == 0 and "def f_oneline(x1, x2, w1, w2):" in out
+
+
+def test_show_sympy_expression(capsys):
+    code, out, _ = run(capsys, "show", "--expr", "(x1 + w1)**2 * (x1*w1 + x2*w2)", "--args", "x1,x2,w1,w2")
+    assert code == 0 and "def f_grad(x1, x2, w1, w2):" in out and "df_dw2 =" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("show", "nowhere.py:f"), "no such file"),
+        (("show", f"{EXAMPLE}:missing"), "has no attribute 'missing'"),
+        (("show", "no_colon"), "must look like"),
+        (("show", f"{EXAMPLE}:f", "--wrt", "z"), "wrt='z' is not an argument"),
+        (("show", "--expr", "x +* y", "--args", "x,y"), "cannot parse --expr"),
+    ],
+)
+def test_bad_usage_is_one_clear_line(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+@pytest.mark.numba
+def test_demo_runs(capsys):
+    code, out, _ = run(capsys, "demo")
+    assert code == 0
+    assert "df_da = 2.0 * a * e" in out
+    assert "Gradient descent with Armijo" in out and "iterations in" in out
