@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 from dcompile import primitives as _primitives  # noqa: F401  (registers primitives)
 from dcompile.api import (
     Derivative,
+    DirectionalDerivative,
     Function,
     compile,
     from_sympy,
@@ -34,6 +35,7 @@ from dcompile.primitives.elementwise import logsumexp, sigmoid, softplus, where
 __all__ = [
     "DcompileError",
     "Derivative",
+    "DirectionalDerivative",
     "Function",
     "SignatureError",
     "TraceError",

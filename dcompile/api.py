@@ -225,22 +225,35 @@ class Derivative:
             if not isinstance(a, _SCALAR_TYPES) and not (isinstance(a, np.ndarray) and a.ndim == 0):
                 raise SignatureError(f"{self.mode} direction entries must be numbers, got {type(a).__name__}")
 
-    def _run(self, flat: tuple[Any, ...]) -> Any:
+    def __call__(self, *args: Any) -> Any:
+        # The hot path: straight into the numba dispatcher (one Python frame).
         try:
-            return self._entry(*flat)
+            return self._entry(*args)
         except TypeError:
             pass
+        return self._recover(args)
+
+    def _recover(self, flat: tuple[Any, ...]) -> Any:
         # Outside the handler, so a user mistake is reported without numba's
         # dispatch traceback chained to it.
         self._validate(flat)
         return self._entry(*flat)
 
-    def __call__(self, *args: Any) -> Any:
-        if self.mode in ("jvp", "vjp", "hvp"):
-            return self._call_with_direction(*args)
-        return self._run(args)
+    def _run(self, flat: tuple[Any, ...]) -> Any:
+        try:
+            return self._entry(*flat)
+        except TypeError:
+            pass
+        return self._recover(flat)
 
-    def _call_with_direction(self, primals: Sequence[Any], direction: Any, *rest: Any) -> Any:
+    def __repr__(self) -> str:
+        return f"<dcompile {self.mode} of {self.fn.name} wrt ({', '.join(self.wrt_names)})>"
+
+
+class DirectionalDerivative(Derivative):
+    """``jvp``, ``vjp`` and ``hvp``: called as ``(primals, direction)``."""
+
+    def __call__(self, primals: Sequence[Any], direction: Any, *rest: Any) -> Any:  # type: ignore[override]
         if rest:
             raise SignatureError(f"{self.mode}(f) is called as ({self.mode}(f))(primals, {self._dir_name()})")
         primals = tuple(primals)
@@ -259,9 +272,6 @@ class Derivative:
 
     def _dir_name(self) -> str:
         return {"jvp": "tangents", "vjp": "cotangent", "hvp": "v"}[self.mode]
-
-    def __repr__(self) -> str:
-        return f"<dcompile {self.mode} of {self.fn.name} wrt ({', '.join(self.wrt_names)})>"
 
 
 def compile(fn: Callable[..., Any] | None = None, *, backend: str = "numba", name: str | None = None) -> Any:
@@ -326,13 +336,13 @@ def value_and_grad(f: Function, wrt: Wrt = None) -> Derivative:
 def jvp(f: Function, wrt: Wrt = None) -> Derivative:
     """Forward mode: ``jvp(f)(primals, tangents) -> (f(primals), df . tangents)``."""
     fn = _function(f, "jvp")
-    return Derivative(fn, "jvp", fn.resolve_wrt(wrt))
+    return DirectionalDerivative(fn, "jvp", fn.resolve_wrt(wrt))
 
 
 def vjp(f: Function, wrt: Wrt = None) -> Derivative:
     """Reverse mode: ``vjp(f)(primals, ct) -> (f(primals), ct * grad f)``."""
     fn = _function(f, "vjp")
-    return Derivative(fn, "vjp", fn.resolve_wrt(wrt))
+    return DirectionalDerivative(fn, "vjp", fn.resolve_wrt(wrt))
 
 
 def hessian(f: Function, wrt: Wrt = None) -> Derivative:
@@ -344,4 +354,4 @@ def hessian(f: Function, wrt: Wrt = None) -> Derivative:
 def hvp(f: Function, wrt: Wrt = None) -> Derivative:
     """``hvp(f)(primals, v) -> H v`` (forward over reverse, no Hessian formed)."""
     fn = _function(f, "hvp")
-    return Derivative(fn, "hvp", fn.resolve_wrt(wrt))
+    return DirectionalDerivative(fn, "hvp", fn.resolve_wrt(wrt))

@@ -1,9 +1,9 @@
 """The ``dcompile`` command: show generated code, run the demo.
 
-    dcompile show path/to/file.py:func [--mode grad] [--wrt a,b] [--stage source|ir]
-    dcompile show package.module:func ...
-    dcompile show --expr "(x1 + w1)**2 * (x1*w1 + x2*w2)" --args x1,x2,w1,w2
-    dcompile demo
+dcompile show path/to/file.py:func [--mode grad] [--wrt a,b] [--stage source|ir]
+dcompile show package.module:func ...
+dcompile show --expr "(x1 + w1)**2 * (x1*w1 + x2*w2)" --args x1,x2,w1,w2
+dcompile demo
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dcompile.api import Derivative, Function, compile, from_sympy
+from dcompile.api import Derivative, DirectionalDerivative, Function, compile, from_sympy
 from dcompile.errors import DcompileError
 from dcompile.pipeline import MODES
 
@@ -83,7 +83,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     fn = _function_from_args(args)
     wrt = [w.strip() for w in args.wrt.split(",")] if args.wrt else None
     wrt_idx = fn.resolve_wrt(wrt)
-    d = Derivative(fn, args.mode, wrt_idx)
+    d = (DirectionalDerivative if args.mode in ("jvp", "vjp", "hvp") else Derivative)(fn, args.mode, wrt_idx)
     print(d.ir if args.stage == "ir" else d.source, end="" if args.stage == "source" else "\n")
     return 0
 
