@@ -31,7 +31,7 @@ def rosenbrock(x, y):
     return 100.0 * (y - x**2) ** 2 + (1.0 - x) ** 2
 
 
-def make_gradient_descent(value_and_grad):  # noqa: ANN001, ANN201 - returns a numba dispatcher
+def make_gradient_descent(value_and_grad):
     """An all-compiled gradient descent with Armijo backtracking on a 2-D function."""
 
     @numba.njit(cache=False)

@@ -53,7 +53,7 @@ def test_show_sympy_expression(capsys):
     ],
 )
 def test_bad_usage_is_one_clear_line(capsys, argv, message):
-    code, out, err = run(capsys, *argv)
+    code, _, err = run(capsys, *argv)
     assert code == 2 and message in err and "Traceback" not in err
 
 

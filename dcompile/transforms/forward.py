@@ -15,7 +15,7 @@ from dcompile.ir.builder import Builder
 from dcompile.ir.graph import Graph, Value
 from dcompile.ir.tracer import Tracer
 from dcompile.primitives.elementwise import add
-from dcompile.transforms.masking import masked
+from dcompile.transforms.masking import apply_rule
 
 
 def push_forward(
@@ -45,7 +45,7 @@ def push_forward(
         for t, rule in zip(ts, e.prim.jvp, strict=True):
             if t is None or rule is None:
                 continue
-            c = masked(lambda tt, rule=rule: rule(tt, env[e.out], *ins, **e.kwargs), t)
+            c = apply_rule(rule, t, env[e.out], ins, e.kwargs)
             out_t = c if out_t is None else add(out_t, c)
         if out_t is None or out_t.is_const(0.0):
             continue

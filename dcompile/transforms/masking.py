@@ -32,6 +32,11 @@ def zero_select_parts(t: Tracer) -> tuple[Tracer, Tracer, bool] | None:
     return None
 
 
+def apply_rule(rule: Callable[..., Any], t: Tracer, ans: Tracer, ins: list[Tracer], params: dict[str, Any]) -> Any:
+    """A derivative rule applied to the nonzero tangent or cotangent ``t``, select-aware."""
+    return masked(lambda inner: rule(inner, ans, *ins, **params), t)
+
+
 def masked(rule: Callable[[Tracer], Any], t: Tracer) -> Any:
     """``rule(t)``, with any zero-branch selects around ``t`` moved outside."""
     parts = zero_select_parts(t)

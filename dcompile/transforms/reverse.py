@@ -19,7 +19,7 @@ from dcompile.ir.builder import Builder
 from dcompile.ir.graph import Eqn, Graph, Value
 from dcompile.ir.tracer import Tracer
 from dcompile.primitives.elementwise import add
-from dcompile.transforms.masking import masked
+from dcompile.transforms.masking import apply_rule
 from dcompile.transforms.replay import rebind
 
 
@@ -71,7 +71,7 @@ def _shares(e: Eqn, g: Tracer, env: dict[Value, Tracer]) -> list[tuple[Value, Tr
     for v, t, rule in zip(e.inputs, ins, e.prim.vjp, strict=True):
         if rule is None or not v.type.dtype.differentiable or t.const is not None:
             continue
-        c = masked(lambda gg, rule=rule: rule(gg, env[e.out], *ins, **e.kwargs), g)
+        c = apply_rule(rule, g, env[e.out], ins, e.kwargs)
         if not c.is_const(0.0):
             out.append((v, c))
     return out
