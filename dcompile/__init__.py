@@ -29,6 +29,7 @@ from dcompile.api import (
     value_and_grad,
     vjp,
 )
+from dcompile.check import GradCheck, check_grad
 from dcompile.errors import DcompileError, SignatureError, TraceError, UnsupportedError
 from dcompile.primitives.elementwise import logsumexp, sigmoid, softplus, where
 
@@ -38,8 +39,10 @@ __all__ = [
     "DirectionalDerivative",
     "Function",
     "SignatureError",
+    "GradCheck",
     "TraceError",
     "UnsupportedError",
+    "check_grad",
     "compile",
     "from_sympy",
     "grad",

@@ -177,3 +177,18 @@ def test_hessian_uses_symmetry():
     x, y, z = sp.symbols("x y z")
     h = np.array(sp.hessian(x * y * z + sp.sin(x * z), (x, y, z)).subs({x: 0.3, y: 0.5, z: 0.7}), dtype=float)
     np.testing.assert_allclose(dc.hessian(f)(0.3, 0.5, 0.7), h, rtol=1e-13)
+
+
+def test_check_grad_passes_on_correct_derivatives_and_catches_wrong_ones():
+    f = py(lambda x, y: np.sin(x) * np.exp(y) + x**3 / y)
+    report = dc.check_grad(f, 0.7, 1.3)
+    assert report.ok and set(report.errors) >= {"jvp vs finite difference", "hvp vs finite difference"}
+    # Break the rule of sin on purpose: the checker must notice.
+    saved = E.sin_p.jvp
+    E.sin_p.jvp = (lambda t, ans, x: E.mul(t, E.sin(x)),)
+    try:
+        broken = py(lambda x, y: np.sin(x) * np.exp(y) + x**3 / y, name="broken")
+        with pytest.raises(AssertionError, match="FAIL"):
+            dc.check_grad(broken, 0.7, 1.3)
+    finally:
+        E.sin_p.jvp = saved
