@@ -25,7 +25,7 @@ def f(x1, x2, w1, w2):
 point = (1.0, 2.0, 3.0, 4.0)
 x1, x2, w1, w2 = syms = sp.symbols("x1 x2 w1 w2")
 expr = (x1 + w1) ** 2 * (x1 * w1 + x2 * w2)
-at = dict(zip(syms, point))
+at = dict(zip(syms, point, strict=True))
 
 print("Forward propagation along w1 (dc.jvp):")
 value, df_dw1 = dc.jvp(f)(point, (0.0, 0.0, 1.0, 0.0))
@@ -33,7 +33,7 @@ print(f"  f = {value}, df/dw1 = {df_dw1}   sympy: {sp.diff(expr, w1).subs(at)}")
 
 print("\nBackpropagation (dc.grad), every input in one sweep:")
 g = dc.grad(f)(*point)
-for name, gi, s in zip(f.arg_names, g, syms):
+for name, gi, s in zip(f.arg_names, g, syms, strict=True):
     print(f"  df/d{name:<3}= {gi:8.1f}   sympy: {sp.diff(expr, s).subs(at)}")
 
 print("\nHessian (forward over reverse):")
