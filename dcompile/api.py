@@ -22,11 +22,13 @@ import numpy as np
 
 from dcompile.backend.compiler import BACKENDS, Kernel, load_kernel
 from dcompile.backend.emitter import emit_module
-from dcompile.errors import SignatureError
+from dcompile.errors import SignatureError, TraceError
 from dcompile.ir.graph import Graph
 from dcompile.ir.naming import sanitize
+from dcompile.ir.tracer import Tracer, lift
 from dcompile.ir.types import F64, VType
 from dcompile.pipeline import MODES, Program, derive
+from dcompile.transforms import replay
 
 Wrt = int | str | Sequence[int | str] | None
 
@@ -199,6 +201,8 @@ class Derivative:
         return self.kernel.njit
 
     def _first_call(self, *flat: Any) -> Any:
+        if any(isinstance(a, Tracer) for a in flat):
+            return self._inline(flat)  # traced, not run: nothing to compile
         kernel = self.kernel
         if kernel.backend == "python":
             self._entry = self._checked(kernel.fn)
@@ -208,6 +212,8 @@ class Derivative:
 
     def _checked(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def run(*flat: Any) -> Any:
+            if any(isinstance(a, Tracer) for a in flat):
+                return self._inline(flat)
             self._validate(flat)
             with np.errstate(all="ignore"):  # numba's semantics: no floating-point warnings
                 return fn(*[float(a) for a in flat])
@@ -236,8 +242,25 @@ class Derivative:
     def _recover(self, flat: tuple[Any, ...]) -> Any:
         # Outside the handler, so a user mistake is reported without numba's
         # dispatch traceback chained to it.
+        if any(isinstance(a, Tracer) for a in flat):
+            return self._inline(flat)
         self._validate(flat)
         return self._entry(*flat)
+
+    def _inline(self, flat: tuple[Any, ...]) -> Any:
+        """Called on tracers (inside another traced function): splice in the graph."""
+        if self.mode != "f":
+            raise TraceError(
+                f"dc.{self.mode}({self.fn.name}) was called inside a traced function; only the function "
+                "itself can be (array-valued derivatives inside traced code come with array support).\n"
+                f"Fix: call {self.fn.name} itself, or compute the derivative outside."
+            )
+        if len(flat) != len(self.fn.arg_names):
+            self.fn.check_args(flat)
+        builder = next(a.builder for a in flat if isinstance(a, Tracer))
+        graph = self.fn.ir
+        env = replay(builder, graph, {v: lift(builder, a) for v, a in zip(graph.inputs, flat, strict=True)})
+        return env[graph.outputs[0]]
 
     def _run(self, flat: tuple[Any, ...]) -> Any:
         try:

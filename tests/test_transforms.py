@@ -192,3 +192,18 @@ def test_check_grad_passes_on_correct_derivatives_and_catches_wrong_ones():
             dc.check_grad(broken, 0.7, 1.3)
     finally:
         E.sin_p.jvp = saved
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_compiled_function_called_inside_a_traced_function_is_inlined(backend):
+    inner = dc.compile(lambda x, y: np.sin(x) * y, backend=backend, name="inner")
+
+    @dc.compile(backend="python")
+    def outer(a, b):
+        return inner(a * b, b) + inner(b, 2.0)
+
+    assert "sin" in prims(outer.ir)
+    x, y = 0.4, 1.3
+    assert outer(x, y) == pytest.approx(np.sin(x * y) * y + np.sin(y) * 2.0, rel=1e-15)
+    expected = [np.cos(x * y) * y * y, np.cos(x * y) * x * y + np.sin(x * y) + 2 * np.cos(y)]
+    np.testing.assert_allclose(dc.grad(outer)(x, y), expected, rtol=1e-14)
