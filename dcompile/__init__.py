@@ -32,6 +32,7 @@ from dcompile.api import (
 from dcompile.check import GradCheck, check_grad
 from dcompile.errors import DcompileError, SignatureError, TraceError, UnsupportedError
 from dcompile.primitives.elementwise import logsumexp, sigmoid, softplus, where
+from dcompile.primitives.operators import supported
 
 __all__ = [
     "DcompileError",
@@ -52,6 +53,7 @@ __all__ = [
     "logsumexp",
     "sigmoid",
     "softplus",
+    "supported",
     "value_and_grad",
     "vjp",
     "where",

@@ -187,3 +187,9 @@ def test_hostile_symbol_name_never_reaches_source_as_code():
         assert "os.system" not in src
         compile(src, "<generated>", "exec")  # still valid Python
     assert dc.grad(f)(3.0)[0] == 6.0
+
+
+def test_supported_lists_what_error_messages_point_to():
+    s = dc.supported()
+    assert "np.exp" in s["numpy"] and "math.atan2" in s["math"] and "dc.where" in s["dcompile"]
+    assert "np.floor" not in s["numpy"]

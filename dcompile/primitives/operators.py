@@ -147,3 +147,13 @@ MATH_RULES: dict[str, Callable[..., Any]] = {
     "log2": lambda x: E.div(E.log(x), math.log(2.0)),
     "log10": lambda x: E.div(E.log(x), math.log(10.0)),
 }
+
+
+def supported() -> dict[str, list[str]]:
+    """What tracing accepts on traced values, by kind (for users and error messages)."""
+    return {
+        "operators": ["+", "-", "*", "/", "**", "unary -", "abs", "< <= > >= == !=", "& | ~ (on comparisons)"],
+        "numpy": sorted(f"np.{u.__name__}" for u in UFUNC_RULES) + ["np.where", "np.clip"],
+        "math": sorted(f"math.{name}" for name in MATH_RULES),
+        "dcompile": ["dc.where", "dc.sigmoid", "dc.softplus", "dc.logsumexp"],
+    }
