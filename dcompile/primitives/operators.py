@@ -153,7 +153,7 @@ def supported() -> dict[str, list[str]]:
     """What tracing accepts on traced values, by kind (for users and error messages)."""
     return {
         "operators": ["+", "-", "*", "/", "**", "unary -", "abs", "< <= > >= == !=", "& | ~ (on comparisons)"],
-        "numpy": sorted(f"np.{u.__name__}" for u in UFUNC_RULES) + ["np.where", "np.clip"],
+        "numpy": [*sorted(f"np.{u.__name__}" for u in UFUNC_RULES), "np.where", "np.clip"],
         "math": sorted(f"math.{name}" for name in MATH_RULES),
         "dcompile": ["dc.where", "dc.sigmoid", "dc.softplus", "dc.logsumexp"],
     }
