@@ -21,12 +21,13 @@ from typing import Any
 import numpy as np
 
 from dcompile.backend.compiler import BACKENDS, Kernel, load_kernel
-from dcompile.backend.emitter import emit_module
+from dcompile.backend.emitter import Emitted, emit_module
+from dcompile.backend.layout import into as into_layout
 from dcompile.errors import SignatureError, TraceError
 from dcompile.ir.graph import Graph
 from dcompile.ir.naming import sanitize
 from dcompile.ir.tracer import Tracer, lift
-from dcompile.ir.types import F64, VType
+from dcompile.ir.types import F64, DType, VType
 from dcompile.pipeline import MODES, Program, derive
 from dcompile.transforms import replay
 
@@ -57,7 +58,7 @@ class Function:
         self.backend = backend
         self._graph: Graph | None = None
         self._programs: dict[tuple[str, tuple[int, ...]], Program] = {}
-        self._kernels: dict[tuple[str, tuple[int, ...]], Kernel] = {}
+        self._kernels: dict[tuple[str, tuple[int, ...], bool], Kernel] = {}
         self._lock = threading.RLock()
         self._primal = Derivative(self, "f", tuple(range(len(self.arg_names))))
 
@@ -136,14 +137,22 @@ class Function:
                 self._programs[key] = derive(self.ir, mode, wrt)
             return self._programs[key]
 
-    def compiled(self, mode: str, wrt: tuple[int, ...]) -> Kernel:
+    def emitted(self, mode: str, wrt: tuple[int, ...], *, into: bool = False) -> Emitted:
+        """The generated module of ``mode``; ``into``: the variant writing into ``_out``."""
+        prog = self.program(mode, wrt)
+        if not into:
+            return emit_module(prog.graph, prog.function, prog.layout, prog.doc)
+        doc = prog.doc.rstrip(".") + ", the gradient written into _out (no allocation)."
+        return emit_module(prog.graph, f"{prog.function}_into", into_layout(prog.layout), doc)
+
+    def compiled(self, mode: str, wrt: tuple[int, ...], *, into: bool = False) -> Kernel:
         with self._lock:
-            key = (mode, wrt)
+            key = (mode, wrt, into)
             if key not in self._kernels:
-                prog = self.program(mode, wrt)
-                emitted = emit_module(prog.graph, prog.function, prog.layout, prog.doc)
-                types = [v.type for v in prog.graph.inputs]
-                self._kernels[key] = load_kernel(emitted, types, self.backend)
+                types = [v.type for v in self.program(mode, wrt).graph.inputs]
+                if into:
+                    types.insert(0, VType((len(wrt),), DType.F64))
+                self._kernels[key] = load_kernel(self.emitted(mode, wrt, into=into), types, self.backend)
             return self._kernels[key]
 
     def check_args(self, args: Sequence[Any], what: str = "arguments") -> None:
@@ -189,7 +198,34 @@ class Derivative:
     @property
     def source(self) -> str:
         """The emitted Python module (as compiled by numba)."""
-        return emit_module(self.program.graph, self.program.function, self.program.layout, self.program.doc).source
+        return self.fn.emitted(self.mode, self.wrt).source
+
+    # -- the allocation-free variant (grad and value_and_grad) ------------------
+    @property
+    def njit_into(self) -> Any:
+        """The dispatcher of ``(_out, *args)``: writes the gradient into ``_out``.
+
+        ``value_and_grad`` returns the value, ``grad`` returns ``_out``. For
+        loops in your own numba code that must not allocate per call.
+        """
+        return self.fn.compiled(self.mode, self.wrt, into=True).njit
+
+    def into(self, out: np.ndarray, *args: Any) -> Any:
+        """Like calling, but write the gradient into ``out`` (float64, C-contiguous)."""
+        if not (
+            isinstance(out, np.ndarray)
+            and out.dtype == np.float64
+            and out.shape == (len(self.wrt),)
+            and out.flags.c_contiguous
+        ):
+            raise SignatureError(
+                f"out must be a C-contiguous float64 array of shape ({len(self.wrt)},), got "
+                f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
+            )
+        self.fn.check_args(args)
+        kernel = self.fn.compiled(self.mode, self.wrt, into=True)
+        with np.errstate(all="ignore"):
+            return kernel.fn(out, *args)
 
     @property
     def kernel(self) -> Kernel:

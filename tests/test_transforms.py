@@ -207,3 +207,12 @@ def test_compiled_function_called_inside_a_traced_function_is_inlined(backend):
     assert outer(x, y) == pytest.approx(np.sin(x * y) * y + np.sin(y) * 2.0, rel=1e-15)
     expected = [np.cos(x * y) * y * y, np.cos(x * y) * x * y + np.sin(x * y) + 2 * np.cos(y)]
     np.testing.assert_allclose(dc.grad(outer)(x, y), expected, rtol=1e-14)
+
+
+def test_constant_factors_merge_only_when_exact():
+    assert prims(py(lambda x: 2.0 * (100.0 * x)).ir) == ["mul"]
+    assert prims(py(lambda x: (x * 0.1) * 4.0).ir) == ["mul"]
+    assert prims(py(lambda x: 3.0 * (0.1 * x)).ir) == ["mul", "mul"]  # 0.3 * x would round differently
+    f = py(lambda x: 2.0 * (100.0 * x))
+    for x in (0.1, 1 / 3, 1e300, -7.25):
+        assert f(x) == 2.0 * (100.0 * x)

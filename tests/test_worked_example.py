@@ -157,3 +157,28 @@ def test_one_line_definition_gives_the_same_numbers():
     src = f1.source
     assert "f = (x1 + w1)**2 * (x1 * w1 + x2 * w2)" in src
     np.testing.assert_allclose(dc.grad(f1)(*POINT), W.expected_grad(*POINT))
+
+
+def test_value_and_grad_into_a_caller_buffer(fnum, fpy):
+    out = np.zeros(2)
+    for f in (fnum, fpy):
+        vg = dc.value_and_grad(f, wrt=("w1", "w2"))
+        assert vg.into(out, *POINT) == 176.0
+        np.testing.assert_array_equal(out, [104.0, 32.0])
+        out[:] = 0.0
+        assert dc.grad(f, wrt=("w1", "w2")).into(out, *POINT) is out
+        np.testing.assert_array_equal(out, [104.0, 32.0])
+    with pytest.raises(dc.SignatureError, match="shape"):
+        dc.grad(fpy).into(np.zeros(3), *POINT)
+    into = dc.value_and_grad(fnum).njit_into
+
+    @numba.njit
+    def loop(buf):
+        s = 0.0
+        for i in range(3):
+            s += into(buf, 1.0 + i, 2.0, 3.0, 4.0)
+        return s
+
+    buf = np.empty(4)
+    assert loop(buf) == sum(W.f(1.0 + i, 2.0, 3.0, 4.0) for i in range(3))
+    np.testing.assert_allclose(buf, W.expected_grad(3.0, 2.0, 3.0, 4.0))

@@ -65,9 +65,8 @@ def _load_module(path: Path) -> Any:
 def _numba_type(t: VType) -> Any:
     import numba
 
-    if t.rank != 0:
-        raise NotImplementedError("array arguments")
-    return {DType.F64: numba.float64, DType.BOOL: numba.boolean, DType.I64: numba.int64}[t.dtype]
+    scalar = {DType.F64: numba.float64, DType.BOOL: numba.boolean, DType.I64: numba.int64}[t.dtype]
+    return scalar if t.rank == 0 else numba.types.Array(scalar, t.rank, "C")
 
 
 def load_kernel(emitted: Emitted, arg_types: list[VType], backend: str) -> Kernel:

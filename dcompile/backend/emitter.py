@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from dcompile import __version__
-from dcompile.backend.layout import Layout, Matrix, Pack, Scalar, Vector, layout_values
+from dcompile.backend.layout import Into, Layout, Matrix, Pack, Scalar, Vector, layout_values
 from dcompile.backend.literals import format_literal
 from dcompile.ir.graph import Block, Eqn, Graph, Value
 from dcompile.ir.naming import Namer
@@ -102,6 +102,9 @@ class _Printer:
         return e.prim.emit(args, e.kwargs, [v.type for v in e.inputs])[0]
 
     def returns(self, layout: Layout) -> list[str]:
+        if isinstance(layout, Into):
+            lines = [f"_out[{i}] = {self.expr(v)[0]}" for i, v in enumerate(layout.vector.values)]
+            return [*lines, f"return {self.value_expr(layout.scalar) if layout.scalar else '_out'}"]
         if isinstance(layout, Matrix):
             lines = [f"_out = np.empty(({layout.n}, {layout.n}))"]
             for (i, j), v in sorted(layout.entries.items()):
@@ -128,7 +131,7 @@ class _Printer:
 def emit_module(graph: Graph, function: str, layout: Layout, doc: str) -> Emitted:
     """The Python module computing ``graph``'s outputs, packed by ``layout``."""
     p = _Printer(graph, layout)
-    params = ", ".join(p.namer(v) for v in graph.inputs)
+    params = ", ".join(["_out"] * isinstance(layout, Into) + [p.namer(v) for v in graph.inputs])
     body = p.body() + p.returns(layout)
     doc_lines = doc.strip().splitlines()
     lines = [

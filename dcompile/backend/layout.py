@@ -36,7 +36,30 @@ class Pack:
     items: tuple[Scalar | Vector | Matrix, ...]
 
 
-Layout = Scalar | Vector | Matrix | Pack
+@dataclass(frozen=True)
+class Into:
+    """Write ``vector`` into a caller-supplied array ``_out`` and return ``scalar``.
+
+    No allocation per call: the form optimizer loops want. Without a scalar the
+    function returns ``_out``.
+    """
+
+    scalar: Scalar | None
+    vector: Vector
+
+
+Layout = Scalar | Vector | Matrix | Pack | Into
+
+
+def into(layout: Layout) -> Into:
+    """The writing-into-``_out`` form of a gradient or value-and-gradient layout."""
+    if isinstance(layout, Vector):
+        return Into(None, layout)
+    if isinstance(layout, Pack) and len(layout.items) == 2:
+        scalar, vector = layout.items
+        if isinstance(scalar, Scalar) and isinstance(vector, Vector):
+            return Into(scalar, vector)
+    raise ValueError("only gradients and (value, gradient) pairs can be written into an array")
 
 
 def layout_values(layout: Layout) -> list[Value]:
@@ -47,4 +70,6 @@ def layout_values(layout: Layout) -> list[Value]:
         return list(layout.values)
     if isinstance(layout, Matrix):
         return list(layout.entries.values())
+    if isinstance(layout, Into):
+        return [*(layout_values(layout.scalar) if layout.scalar else []), *layout.vector.values]
     return [v for item in layout.items for v in layout_values(item)]

@@ -137,10 +137,13 @@ class Builder:
 def eliminate_dead_code(graph: Graph) -> Graph:
     """Drop equations whose values reach no output; remap block positions."""
     live: set[Value] = set(graph.outputs)
+    # Constants quoted by display blocks stay, so the comment prints a literal
+    # (constants are inlined, never statements, so they cost nothing).
+    quoted = {v for b in graph.blocks if b.source is not None for v in (*b.source.inputs, b.source.out)}
     keep = [False] * len(graph.eqns)
     for i in range(len(graph.eqns) - 1, -1, -1):
         e = graph.eqns[i]
-        if e.out in live:
+        if e.out in live or (e.prim is CONST and e.out in quoted):
             keep[i] = True
             live.update(e.inputs)
     defined = live | set(graph.inputs)
