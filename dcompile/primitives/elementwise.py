@@ -14,8 +14,8 @@ and logical operations, which are boolean.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
