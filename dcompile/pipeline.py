@@ -71,7 +71,7 @@ class _Sweep:
 
 def _reverse(s: _Sweep, seed: Tracer) -> dict[Value, Tracer]:
     out = s.graph.outputs[0]
-    o = s.names.get(out, s.graph.name)
+    o = s.graph.name  # adjoints are named after the function: df_dv for f
     s.b.open_block(f"reverse sweep: d{o}_dv is the derivative of {o} with respect to v")
     return pull_back(s.b, s.graph, s.env, {out: seed}, adjoint_name=lambda v: f"d{o}_d{s.names[v]}", names=s.names)
 
@@ -146,7 +146,7 @@ def _second_order(graph: Graph, mode: str, wrt: Sequence[int], sig: str, wrt_nam
     """Forward mode over the reverse-mode graph (the grad graph, composed)."""
     grad = derive(graph, "grad", wrt).graph
     name = graph.name
-    o = full_names(graph).get(graph.outputs[0], name)
+    o = name
     s = _Sweep(grad, None)
     wrt_inputs = [grad.inputs[i] for i in wrt]
     if mode == "hvp":
