@@ -281,7 +281,9 @@ class Derivative:
         if any(isinstance(a, Tracer) for a in flat):
             return self._inline(flat)
         self._validate(flat)
-        return self._entry(*flat)
+        # Valid but not what the dispatcher's signature takes (a 0-d array, a
+        # NumPy bool): convert, as the signature's float64 says.
+        return self._entry(*[float(a) for a in flat])
 
     def _inline(self, flat: tuple[Any, ...]) -> Any:
         """Called on tracers (inside another traced function): splice in the graph."""

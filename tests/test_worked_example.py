@@ -182,3 +182,8 @@ def test_value_and_grad_into_a_caller_buffer(fnum, fpy):
     buf = np.empty(4)
     assert loop(buf) == sum(W.f(1.0 + i, 2.0, 3.0, 4.0) for i in range(3))
     np.testing.assert_allclose(buf, W.expected_grad(3.0, 2.0, 3.0, 4.0))
+
+
+def test_numpy_scalars_and_zero_d_arrays_are_accepted(fnum):
+    args = (np.float32(1.0), np.array(2.0), np.int64(3), True)
+    np.testing.assert_array_equal(dc.grad(fnum)(*args), dc.grad(fnum)(1.0, 2.0, 3.0, 1.0))
