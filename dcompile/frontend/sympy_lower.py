@@ -117,6 +117,8 @@ class _Lowerer:
             return _chain(E.logical_or, [self(a) for a in e.args])
         if isinstance(e, sp.Not):
             return E.logical_not(self(e.args[0]))
+        if isinstance(e, sp.ITE):  # SymPy's form of a Piecewise inside a condition
+            return E.where(*(self(a) for a in e.args))
         raise UnsupportedError(
             f"SymPy {type(e).__name__} ({e}) is not supported by dcompile.\n"
             "Fix: rewrite it with supported functions (e.g. expr.rewrite(sp.exp)), or define a "
