@@ -216,3 +216,16 @@ def test_constant_factors_merge_only_when_exact():
     f = py(lambda x: 2.0 * (100.0 * x))
     for x in (0.1, 1 / 3, 1e300, -7.25):
         assert f(x) == 2.0 * (100.0 * x)
+
+
+def test_long_gradients_are_filled_into_an_array():
+    small = chain(2)
+    assert "np.array([" in dc.grad(small).source
+    names = [f"x{i}" for i in range(12)]
+    expr = sp.Add(*[sp.sin(sp.Symbol(n)) * (i + 1) for i, n in enumerate(names)])
+    f = dc.from_sympy(expr, args=[sp.Symbol(n) for n in names], backend="python")
+    src = dc.value_and_grad(f).source
+    assert "_out = np.empty(12)" in src and "np.array([" not in src
+    value, g = dc.value_and_grad(f)(*[0.1 * i for i in range(12)])
+    np.testing.assert_allclose(g, [(i + 1) * np.cos(0.1 * i) for i in range(12)], rtol=1e-15)
+    assert value == pytest.approx(sum((i + 1) * np.sin(0.1 * i) for i in range(12)), rel=1e-14)

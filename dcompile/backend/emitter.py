@@ -24,6 +24,9 @@ from dcompile.ir.naming import Namer
 from dcompile.ir.primitive import PREC_ATOM, PREC_TERNARY
 
 INDENT = "    "
+# Up to this many entries a vector is returned as np.array([a, b, ...]) (easy to
+# read); longer ones are filled into np.empty (numba would build a list first).
+LIST_LIMIT = 8
 
 
 @dataclass(frozen=True)
@@ -113,18 +116,24 @@ class _Printer:
                     target += f" = _out[{j}, {i}]"
                 lines.append(f"{target} = {self.expr(v)[0]}")
             return [*lines, "return _out"]
-        return [f"return {self.value_expr(layout)}"]
+        fill: list[str] = []
+        result = self.value_expr(layout, fill)
+        return [*fill, f"return {result}"]
 
-    def value_expr(self, layout: Layout) -> str:
+    def value_expr(self, layout: Layout, fill: list[str]) -> str:
+        """The returned expression; long vectors are filled by statements added to ``fill``."""
         if isinstance(layout, Scalar):
             src, prec = self.expr(layout.value)
             return f"({src})" if prec <= PREC_TERNARY else src
         if isinstance(layout, Vector):
-            if not layout.values:
-                return "np.empty(0)"
+            if len(layout.values) > LIST_LIMIT:
+                # numba builds a list before copying it into np.array([...]): fill directly.
+                fill.append(f"_out = np.empty({len(layout.values)})")
+                fill.extend(f"_out[{i}] = {self.expr(v)[0]}" for i, v in enumerate(layout.values))
+                return "_out"
             return "np.array([" + ", ".join(self.expr(v)[0] for v in layout.values) + "])"
         if isinstance(layout, Pack) and not any(isinstance(i, Matrix) for i in layout.items):
-            return ", ".join(self.value_expr(item) for item in layout.items)
+            return ", ".join(self.value_expr(item, fill) for item in layout.items)
         raise NotImplementedError("a matrix inside a tuple")
 
 
