@@ -107,7 +107,7 @@ class _Printer:
     def returns(self, layout: Layout) -> list[str]:
         if isinstance(layout, Into):
             lines = [f"_out[{i}] = {self.expr(v)[0]}" for i, v in enumerate(layout.vector.values)]
-            return [*lines, f"return {self.value_expr(layout.scalar) if layout.scalar else '_out'}"]
+            return [*lines, f"return {self.value_expr(layout.scalar, lines) if layout.scalar else '_out'}"]
         if isinstance(layout, Matrix):
             lines = [f"_out = np.empty(({layout.n}, {layout.n}))"]
             for (i, j), v in sorted(layout.entries.items()):

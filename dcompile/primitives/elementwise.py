@@ -146,12 +146,21 @@ def _define(
     name: str,
     impl: Callable[..., Any],
     emit: EmitRule,
-    to_sympy: Callable[..., Any],
+    to_sympy: Callable[..., Any] | str,
     *,
     type_rule: Callable[..., VType] = _float_rule,
     simplify: Callable[..., Any] | None = None,
 ) -> Primitive:
+    if isinstance(to_sympy, str):  # a SymPy function's name, looked up when first used
+        to_sympy = _sympy_function(to_sympy)
     return register(Primitive(name, type_rule, impl, emit, to_sympy=to_sympy, simplify=simplify))
+
+
+def _sympy_function(name: str) -> Callable[..., Any]:
+    def raise_to_sympy(*args: Any) -> Any:
+        return getattr(sp, name)(*args)
+
+    return raise_to_sympy
 
 
 def defjvp(prim: Primitive, *rules: Rule) -> None:
@@ -302,25 +311,25 @@ integer_pow_p = _define(
     simplify=_simplify_integer_pow,
 )
 pow_p = _define("pow", np.power, _emit_pow, lambda x, y: x**y, simplify=_simplify_pow)
-exp_p = _define("exp", np.exp, _call("np.exp"), lambda *a: sp.exp(*a))
-log_p = _define("log", np.log, _call("np.log"), lambda *a: sp.log(*a))
+exp_p = _define("exp", np.exp, _call("np.exp"), "exp")
+log_p = _define("log", np.log, _call("np.log"), "log")
 log1p_p = _define("log1p", np.log1p, _call("np.log1p"), lambda x: sp.log(1 + x))
 expm1_p = _define("expm1", np.expm1, _call("np.expm1"), lambda x: sp.exp(x) - 1)
-sqrt_p = _define("sqrt", np.sqrt, _call("np.sqrt"), lambda *a: sp.sqrt(*a))
-sin_p = _define("sin", np.sin, _call("np.sin"), lambda *a: sp.sin(*a))
-cos_p = _define("cos", np.cos, _call("np.cos"), lambda *a: sp.cos(*a))
-tan_p = _define("tan", np.tan, _call("np.tan"), lambda *a: sp.tan(*a))
-arcsin_p = _define("arcsin", np.arcsin, _call("np.arcsin"), lambda *a: sp.asin(*a))
-arccos_p = _define("arccos", np.arccos, _call("np.arccos"), lambda *a: sp.acos(*a))
-arctan_p = _define("arctan", np.arctan, _call("np.arctan"), lambda *a: sp.atan(*a))
-arctan2_p = _define("arctan2", np.arctan2, _call("np.arctan2"), lambda *a: sp.atan2(*a))
-sinh_p = _define("sinh", np.sinh, _call("np.sinh"), lambda *a: sp.sinh(*a))
-cosh_p = _define("cosh", np.cosh, _call("np.cosh"), lambda *a: sp.cosh(*a))
-tanh_p = _define("tanh", np.tanh, _call("np.tanh"), lambda *a: sp.tanh(*a))
-abs_p = _define("abs", np.abs, _call("np.abs"), lambda *a: sp.Abs(*a))
-sign_p = _define("sign", np.sign, _call("np.sign"), lambda *a: sp.sign(*a))
-maximum_p = _define("maximum", np.maximum, _call("np.maximum"), lambda *a: sp.Max(*a))
-minimum_p = _define("minimum", np.minimum, _call("np.minimum"), lambda *a: sp.Min(*a))
+sqrt_p = _define("sqrt", np.sqrt, _call("np.sqrt"), "sqrt")
+sin_p = _define("sin", np.sin, _call("np.sin"), "sin")
+cos_p = _define("cos", np.cos, _call("np.cos"), "cos")
+tan_p = _define("tan", np.tan, _call("np.tan"), "tan")
+arcsin_p = _define("arcsin", np.arcsin, _call("np.arcsin"), "asin")
+arccos_p = _define("arccos", np.arccos, _call("np.arccos"), "acos")
+arctan_p = _define("arctan", np.arctan, _call("np.arctan"), "atan")
+arctan2_p = _define("arctan2", np.arctan2, _call("np.arctan2"), "atan2")
+sinh_p = _define("sinh", np.sinh, _call("np.sinh"), "sinh")
+cosh_p = _define("cosh", np.cosh, _call("np.cosh"), "cosh")
+tanh_p = _define("tanh", np.tanh, _call("np.tanh"), "tanh")
+abs_p = _define("abs", np.abs, _call("np.abs"), "Abs")
+sign_p = _define("sign", np.sign, _call("np.sign"), "sign")
+maximum_p = _define("maximum", np.maximum, _call("np.maximum"), "Max")
+minimum_p = _define("minimum", np.minimum, _call("np.minimum"), "Min")
 sigmoid_p = _define(
     "sigmoid",
     lambda x: 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64))),
@@ -338,15 +347,15 @@ select_p = _define(
     simplify=_simplify_select,
 )
 
-lt_p = _define("lt", np.less, _infix("<", PREC_CMP), lambda *a: sp.Lt(*a), type_rule=_bool_rule)
-le_p = _define("le", np.less_equal, _infix("<=", PREC_CMP), lambda *a: sp.Le(*a), type_rule=_bool_rule)
-gt_p = _define("gt", np.greater, _infix(">", PREC_CMP), lambda *a: sp.Gt(*a), type_rule=_bool_rule)
-ge_p = _define("ge", np.greater_equal, _infix(">=", PREC_CMP), lambda *a: sp.Ge(*a), type_rule=_bool_rule)
-eq_p = _define("eq", np.equal, _infix("==", PREC_CMP), lambda *a: sp.Eq(*a), type_rule=_bool_rule)
-ne_p = _define("ne", np.not_equal, _infix("!=", PREC_CMP), lambda *a: sp.Ne(*a), type_rule=_bool_rule)
-and_p = _define("logical_and", np.logical_and, _infix("and", PREC_AND), lambda *a: sp.And(*a), type_rule=_bool_rule)
-or_p = _define("logical_or", np.logical_or, _infix("or", PREC_OR), lambda *a: sp.Or(*a), type_rule=_bool_rule)
-not_p = _define("logical_not", np.logical_not, _emit_not, lambda *a: sp.Not(*a), type_rule=_bool_rule)
+lt_p = _define("lt", np.less, _infix("<", PREC_CMP), "Lt", type_rule=_bool_rule)
+le_p = _define("le", np.less_equal, _infix("<=", PREC_CMP), "Le", type_rule=_bool_rule)
+gt_p = _define("gt", np.greater, _infix(">", PREC_CMP), "Gt", type_rule=_bool_rule)
+ge_p = _define("ge", np.greater_equal, _infix(">=", PREC_CMP), "Ge", type_rule=_bool_rule)
+eq_p = _define("eq", np.equal, _infix("==", PREC_CMP), "Eq", type_rule=_bool_rule)
+ne_p = _define("ne", np.not_equal, _infix("!=", PREC_CMP), "Ne", type_rule=_bool_rule)
+and_p = _define("logical_and", np.logical_and, _infix("and", PREC_AND), "And", type_rule=_bool_rule)
+or_p = _define("logical_or", np.logical_or, _infix("or", PREC_OR), "Or", type_rule=_bool_rule)
+not_p = _define("logical_not", np.logical_not, _emit_not, "Not", type_rule=_bool_rule)
 
 # -- the functions tracing and rules use ------------------------------------------------
 
