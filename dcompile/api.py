@@ -185,6 +185,7 @@ class Derivative:
         self.wrt = wrt
         self.wrt_names = tuple(fn.arg_names[i] for i in wrt)
         self._entry: Callable[..., Any] = self._first_call
+        self._into_entry: Callable[..., Any] = self._first_into
 
     @property
     def program(self) -> Program:
@@ -212,20 +213,38 @@ class Derivative:
 
     def into(self, out: np.ndarray, *args: Any) -> Any:
         """Like calling, but write the gradient into ``out`` (float64, C-contiguous)."""
-        if not (
-            isinstance(out, np.ndarray)
-            and out.dtype == np.float64
-            and out.shape == (len(self.wrt),)
-            and out.flags.c_contiguous
-        ):
-            raise SignatureError(
-                f"out must be a C-contiguous float64 array of shape ({len(self.wrt)},), got "
-                f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
-            )
+        # The shape is checked here because the machine code does not check bounds;
+        # dtype and contiguity are in the dispatcher's signature.
+        if type(out) is not np.ndarray or out.shape != (len(self.wrt),):
+            self._bad_out(out)
+        try:
+            return self._into_entry(out, *args)
+        except TypeError:
+            pass
+        if out.dtype != np.float64 or not out.flags.c_contiguous:
+            self._bad_out(out)
         self.fn.check_args(args)
+        return self._into_entry(out, *[float(a) for a in args])
+
+    def _bad_out(self, out: Any) -> None:
+        raise SignatureError(
+            f"out must be a C-contiguous float64 array of shape ({len(self.wrt)},), got "
+            f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
+        )
+
+    def _first_into(self, out: np.ndarray, *args: Any) -> Any:
         kernel = self.fn.compiled(self.mode, self.wrt, into=True)
-        with np.errstate(all="ignore"):
-            return kernel.fn(out, *args)
+        if kernel.backend == "python":
+
+            def run(out: np.ndarray, *args: Any) -> Any:
+                self.fn.check_args(args)
+                with np.errstate(all="ignore"):
+                    return kernel.fn(out, *args)
+
+            self._into_entry = run
+        else:
+            self._into_entry = kernel.fn
+        return self._into_entry(out, *args)
 
     @property
     def kernel(self) -> Kernel:

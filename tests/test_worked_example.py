@@ -187,3 +187,12 @@ def test_value_and_grad_into_a_caller_buffer(fnum, fpy):
 def test_numpy_scalars_and_zero_d_arrays_are_accepted(fnum):
     args = (np.float32(1.0), np.array(2.0), np.int64(3), True)
     np.testing.assert_array_equal(dc.grad(fnum)(*args), dc.grad(fnum)(1.0, 2.0, 3.0, 1.0))
+
+
+def test_into_rejects_wrong_buffers_before_running_machine_code(fnum):
+    vg = dc.value_and_grad(fnum)
+    for bad in (np.zeros(3), np.zeros(4, dtype=np.float32), np.zeros(8)[::2], [0.0] * 4):
+        with pytest.raises(dc.SignatureError, match="C-contiguous float64"):
+            vg.into(bad, *POINT)
+    with pytest.raises(dc.SignatureError, match="is a str"):
+        vg.into(np.zeros(4), 1.0, "2", 3.0, 4.0)
