@@ -23,7 +23,7 @@ import numpy as np
 from dcompile.backend.compiler import BACKENDS, Kernel, load_kernel
 from dcompile.backend.emitter import Emitted, emit_module
 from dcompile.backend.layout import into as into_layout
-from dcompile.errors import SignatureError, TraceError
+from dcompile.errors import DcompileError, SignatureError, TraceError
 from dcompile.ir.graph import Graph
 from dcompile.ir.naming import sanitize
 from dcompile.ir.tracer import Tracer, lift
@@ -142,6 +142,8 @@ class Function:
         prog = self.program(mode, wrt)
         if not into:
             return emit_module(prog.graph, prog.function, prog.layout, prog.doc)
+        if mode not in ("grad", "value_and_grad"):
+            raise SignatureError(f"only grad and value_and_grad write into a buffer, not {mode}")
         doc = prog.doc.rstrip(".") + ", the gradient written into _out (no allocation)."
         return emit_module(prog.graph, f"{prog.function}_into", into_layout(prog.layout), doc)
 
@@ -219,7 +221,9 @@ class Derivative:
             self._bad_out(out)
         try:
             return self._into_entry(out, *args)
-        except TypeError:
+        except DcompileError:
+            raise
+        except TypeError:  # numba's dispatcher rejected the arguments
             pass
         if out.dtype != np.float64 or not out.flags.c_contiguous:
             self._bad_out(out)
@@ -271,7 +275,7 @@ class Derivative:
                 return self._inline(flat)
             self._validate(flat)
             with np.errstate(all="ignore"):  # numba's semantics: no floating-point warnings
-                return fn(*[float(a) for a in flat])
+                return fn(*[np.float64(a) for a in flat])  # NumPy semantics, as numba's
 
         return run
 
@@ -290,7 +294,9 @@ class Derivative:
         # The hot path: straight into the numba dispatcher (one Python frame).
         try:
             return self._entry(*args)
-        except TypeError:
+        except DcompileError:
+            raise
+        except TypeError:  # numba's dispatcher rejected the arguments
             pass
         return self._recover(args)
 
@@ -320,11 +326,7 @@ class Derivative:
         return env[graph.outputs[0]]
 
     def _run(self, flat: tuple[Any, ...]) -> Any:
-        try:
-            return self._entry(*flat)
-        except TypeError:
-            pass
-        return self._recover(flat)
+        return Derivative.__call__(self, *flat)
 
     def __repr__(self) -> str:
         return f"<dcompile {self.mode} of {self.fn.name} wrt ({', '.join(self.wrt_names)})>"

@@ -402,7 +402,9 @@ def symbols(n: int) -> list[sp.Symbol]:
 def sym_eval(exprs: Any, syms: Sequence[sp.Symbol], p: Sequence[float]) -> np.ndarray:
     """SymPy expressions at ``p``, evaluated by mpmath at 30 digits (``p`` taken exactly)."""
     exprs = [sp.sympify(e) for e in np.ravel(np.asarray(exprs, dtype=object))]
-    fn = sp.lambdify(syms, exprs, modules=[{"Step": lambda a: 1 if a > 0 else 0}, "mpmath"], cse=True)
+    # DiracDelta: SymPy may turn sqrt(x**2) into Abs(x); off the kink its second derivative is 0.
+    kinks = {"Step": lambda a: 1 if a > 0 else 0, "DiracDelta": lambda *a: 0}
+    fn = sp.lambdify(syms, exprs, modules=[kinks, "mpmath"], cse=True)
     with mpmath.workdps(30):
         values = fn(*(mpmath.mpf(v) for v in p))
     return np.array([float(v) for v in values])

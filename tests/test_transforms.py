@@ -33,10 +33,10 @@ def test_equal_subexpressions_are_one_value():
 
 
 def test_constant_folding_and_identities():
-    g = py(lambda x: 2.0 * 3.0 * x + 0.0 - 0.0 * x).ir
-    assert prims(g) == ["mul"] and g.const_value(g.eqns[-1].inputs[0]) == 6.0
+    g = py(lambda x: 2.0 * 3.0 * x + 0.0 - 0.0).ir
+    assert prims(g) == ["mul"] and g.eqns[-1].inputs[0] in {e.out for e in g.eqns if e.kwargs.get("value") == 6.0}
     assert prims(py(lambda x: 1.0 * x * 1.0 + 0.0).ir) == []
-    assert prims(py(lambda x: E.neg(E.neg(x)) - x).ir) == []
+    assert prims(py(lambda x: E.neg(E.neg(x)) - x).ir) == ["sub"]  # x - x is not 0 at inf or nan
     assert prims(py(lambda x: x**1 * x**0).ir) == []
     assert prims(py(lambda x: x - (-x)).ir) == ["add"]
 
@@ -209,13 +209,20 @@ def test_compiled_function_called_inside_a_traced_function_is_inlined(backend):
     np.testing.assert_allclose(dc.grad(outer)(x, y), expected, rtol=1e-14)
 
 
-def test_constant_factors_merge_only_when_exact():
-    assert prims(py(lambda x: 2.0 * (100.0 * x)).ir) == ["mul"]
-    assert prims(py(lambda x: (x * 0.1) * 4.0).ir) == ["mul"]
-    assert prims(py(lambda x: 3.0 * (0.1 * x)).ir) == ["mul", "mul"]  # 0.3 * x would round differently
-    f = py(lambda x: 2.0 * (100.0 * x))
-    for x in (0.1, 1 / 3, 1e300, -7.25):
-        assert f(x) == 2.0 * (100.0 * x)
+def test_identities_that_would_change_ieee_results_are_not_applied():
+    """x - x, x * 0 and 0 / x are not folded: at inf or nan they are nan, not 0."""
+    for fn in (lambda x: x - x, lambda x: x * 0.0):
+        f = py(fn, name="ieee")
+        assert np.isnan(f(np.inf)) and np.isnan(f(np.nan))
+    f = py(lambda x: 0.0 / x, name="ieee")
+    assert np.isnan(f(0.0)) and np.isnan(f(np.nan))
+
+
+def test_logical_operations_on_numbers_follow_numpy():
+    f = py(lambda x, y: dc.where(np.logical_and(x, y) == (y > 0.0), 1.0, -1.0), name="logic")
+    assert f(2.0, 3.0) == 1.0 and f(0.0, 3.0) == -1.0
+    g = py(lambda x: dc.where(np.logical_or(x, 0.0), 1.0, 2.0) + dc.where(np.logical_not(x), 10.0, 20.0))
+    assert g(0.0) == 12.0 and g(0.5) == 21.0
 
 
 def test_long_gradients_are_filled_into_an_array():

@@ -1,7 +1,7 @@
 """Load generated modules and compile their function with numba or run it as Python.
 
 ``backend="numba"`` (the default) compiles with ``numba.njit(signature,
-cache=True)``: the explicit signature compiles eagerly (so compile time is
+cache=True, error_model="numpy")``: the explicit signature compiles eagerly (so compile time is
 measured where it happens) and the dispatcher never compiles again behind the
 user's back; numba loads machine code from its on-disk cache when another
 process compiled the same module before. ``backend="python"`` runs the very
@@ -82,6 +82,8 @@ def load_kernel(emitted: Emitted, arg_types: list[VType], backend: str) -> Kerne
     import numba
 
     sig = tuple(_numba_type(t) for t in arg_types)
-    dispatcher = numba.njit(sig, cache=True)(py_fn)
+    # error_model="numpy": IEEE results (1/0 -> inf, 0/0 -> nan) as NumPy gives them,
+    # instead of Python's ZeroDivisionError, so both backends agree.
+    dispatcher = numba.njit(sig, cache=True, error_model="numpy")(py_fn)
     hits = sum(dispatcher.stats.cache_hits.values())
     return Kernel(dispatcher, py_fn, path, backend, time.perf_counter() - start, hits > 0)

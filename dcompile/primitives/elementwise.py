@@ -14,7 +14,6 @@ and logical operations, which are boolean.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -211,50 +210,17 @@ def _simplify_sub(x: Tracer, y: Tracer) -> Any:
         return x
     if x.is_const(0.0):
         return neg(y)
-    if x.value is y.value:
-        return 0.0
     if _producer_is(y, neg_p):
         return add(x, neg(y))
     return None
-
-
-def _const_times(t: Tracer) -> tuple[float, Tracer] | None:
-    """``(c, z)`` if ``t`` is ``c * z`` or ``z * c`` with a float constant ``c``."""
-    e = t.builder.producer.get(t.value)
-    if e is None or e.prim is not mul_p:
-        return None
-    a, b = (Tracer(t.builder, v) for v in e.inputs)
-    for c, z in ((a, b), (b, a)):
-        if c.const is not None and not isinstance(c.const, bool):
-            return float(c.const), z
-    return None
-
-
-def _exact_product(c1: float, c2: float) -> float | None:
-    """``c1 * c2`` when ``(c1 * z) * c2 == (c1 * c2) * z`` exactly for every ``z``.
-
-    True when one factor is a power of two (scaling commutes with rounding) and
-    the product stays in the normal range.
-    """
-    if not any(c != 0.0 and math.isfinite(c) and abs(math.frexp(c)[0]) == 0.5 for c in (c1, c2)):
-        return None
-    p = c1 * c2
-    return p if 2.0**-1000 < abs(p) < 2.0**1000 else None
 
 
 def _simplify_mul(x: Tracer, y: Tracer) -> Any:
     for a, b in ((x, y), (y, x)):
         if a.is_const(1.0):
             return b
-        if a.is_const(0.0):
-            return 0.0
         if a.is_const(-1.0):
             return neg(b)
-        inner = _const_times(b)
-        if a.const is not None and not isinstance(a.const, bool) and inner is not None:
-            p = _exact_product(float(a.const), inner[0])
-            if p is not None:  # 2 * (100 * z) -> 200 * z, bit-for-bit the same
-                return mul(p, inner[1])
     if _producer_is(x, neg_p) and _producer_is(y, neg_p):
         return mul(neg(x), neg(y))
     return None
@@ -263,8 +229,6 @@ def _simplify_mul(x: Tracer, y: Tracer) -> Any:
 def _simplify_div(x: Tracer, y: Tracer) -> Any:
     if y.is_const(1.0):
         return x
-    if x.is_const(0.0):
-        return 0.0
     return None
 
 
@@ -515,16 +479,23 @@ def not_equal(x: Any, y: Any) -> Any:
     return bind(ne_p, x, y)
 
 
+def _truth(x: Any) -> Any:
+    """``x`` as a boolean with NumPy's meaning (nonzero is true)."""
+    if isinstance(x, Tracer) and x.type.dtype is not DType.BOOL:
+        return not_equal(x, 0.0)
+    return x
+
+
 def logical_and(x: Any, y: Any) -> Any:
-    return bind(and_p, x, y)
+    return bind(and_p, _truth(x), _truth(y))
 
 
 def logical_or(x: Any, y: Any) -> Any:
-    return bind(or_p, x, y)
+    return bind(or_p, _truth(x), _truth(y))
 
 
 def logical_not(x: Any) -> Any:
-    return bind(not_p, x)
+    return bind(not_p, _truth(x))
 
 
 # -- derivative rules: t tangent of the input, g cotangent of the output -------------------
