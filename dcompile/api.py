@@ -57,6 +57,7 @@ class Function:
         self.arg_names = tuple(arg_names)
         self.backend = backend
         self._graph: Graph | None = None
+        self._tracing = False
         self._programs: dict[tuple[str, tuple[int, ...]], Program] = {}
         self._kernels: dict[tuple[str, tuple[int, ...], bool], Kernel] = {}
         self._lock = threading.RLock()
@@ -68,7 +69,16 @@ class Function:
         """The traced SSA graph of the function (``print(f.ir)`` lists it)."""
         with self._lock:
             if self._graph is None:
-                self._graph = self._make_graph()
+                if self._tracing:  # the lock is reentrant: this is recursion on this thread
+                    raise TraceError(
+                        f"{self.name} calls itself while being traced; recursion cannot be unrolled.\n"
+                        "Fix: write it as a loop over a fixed range."
+                    )
+                self._tracing = True
+                try:
+                    self._graph = self._make_graph()
+                finally:
+                    self._tracing = False
             return self._graph
 
     @property

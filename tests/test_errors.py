@@ -193,3 +193,46 @@ def test_supported_lists_what_error_messages_point_to():
     s = dc.supported()
     assert "np.exp" in s["numpy"] and "math.atan2" in s["math"] and "dc.where" in s["dcompile"]
     assert "np.floor" not in s["numpy"]
+
+
+@dc.compile(backend="python")
+def recursive(x):
+    return recursive(x) + 1.0
+
+
+def test_recursion_is_reported_not_a_recursion_error():
+    with pytest.raises(TraceError, match="recursive calls itself"):
+        recursive.ir  # noqa: B018
+
+
+def test_math_stays_traceable_after_a_nested_trace_and_numba_sees_the_real_math():
+    import numba
+
+    inner = dc.compile(lambda x: math.exp(x) * 2.0, backend="python", name="inner")
+
+    @numba.njit
+    def helper(v):
+        return math.exp(v)
+
+    def outer(x):
+        y = inner(x)  # traced lazily, inside this trace
+        z = helper(1.0)  # numba compiles math.exp while a trace runs
+        return math.sin(y) * z
+
+    f = dc.compile(outer, backend="python")
+    x = 0.3
+    assert f(x) == pytest.approx(math.sin(2.0 * math.exp(x)) * math.e, rel=1e-15)
+    assert math.sin is math.__dict__["sin"] and type(math.sin).__name__ == "builtin_function_or_method"
+
+
+def helper_using_math(x):
+    return math.sin(x)
+
+
+def uses_helper(x):
+    return helper_using_math(x) * 2.0
+
+
+def test_math_in_a_helper_gets_a_clear_error():
+    msg = trace_error(uses_helper)
+    assert "float()" in msg and "helper" in msg and "np." in msg

@@ -1,27 +1,30 @@
-"""Make ``math.*`` functions traceable for the duration of a trace.
+"""Make ``math.*`` functions traceable inside the traced function.
 
-``math.sin(x)`` on a tracer would call ``float(x)``; while a function is being
-traced, the ``math`` module's functions are replaced by wrappers that send
-tracers to dcompile's primitives and everything else to the original. A
-``math`` function dcompile has no rule for raises an error naming it. Names
-imported into the traced function's module with ``from math import sin`` are
-handled by tracing a copy of the function whose globals point at the wrappers.
+``math.sin(x)`` on a tracer would call ``float(x)``. The traced function is
+therefore run as a copy whose globals see a traceable ``math``: the name
+``math`` (however it was imported) is bound to a namespace of wrappers, and
+names imported with ``from math import sin`` are bound to the wrapper of that
+function. A wrapper sends tracers to dcompile's primitives and everything else
+to the real function; a ``math`` function dcompile has no rule for raises an
+error naming it.
+
+Nothing global is patched: other threads, numba compiling ``math.exp`` while
+a trace runs, and nested traces all see the real module. The price is that a
+helper function defined elsewhere that calls ``math.sin`` on a traced value is
+not covered; it gets an error that says to use ``np.sin``.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import types
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from dcompile.errors import UnsupportedError, trace_error
 from dcompile.ir.tracer import Tracer
 from dcompile.primitives import MATH_RULES
 
-_LOCK = threading.RLock()
 _ORIGINALS: dict[str, Callable[..., Any]] = {
     name: fn for name, fn in vars(math).items() if callable(fn) and not name.startswith("_")
 }
@@ -50,25 +53,22 @@ def _wrapper(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
 _WRAPPERS = {name: _wrapper(name, fn) for name, fn in _ORIGINALS.items()}
 _BY_ORIGINAL = {id(fn): _WRAPPERS[name] for name, fn in _ORIGINALS.items()}
 
-
-@contextmanager
-def traceable_math() -> Iterator[None]:
-    """Patch the ``math`` module so its functions accept tracers."""
-    with _LOCK:
-        for name, wrapper in _WRAPPERS.items():
-            setattr(math, name, wrapper)
-        try:
-            yield
-        finally:
-            for name, original in _ORIGINALS.items():
-                setattr(math, name, original)
+# A stand-in for the math module: wrapped functions, and the constants as they are.
+TRACEABLE_MATH = types.ModuleType("math", "math, with functions that accept dcompile tracers")
+TRACEABLE_MATH.__dict__.update({k: v for k, v in vars(math).items() if not k.startswith("__")})
+TRACEABLE_MATH.__dict__.update(_WRAPPERS)
 
 
 def with_traceable_globals(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A copy of ``fn`` whose ``from math import f`` names are traceable."""
+    """A copy of ``fn`` that sees a traceable ``math`` (see the module doc)."""
     if not isinstance(fn, types.FunctionType):
         return fn
-    replaced = {k: _BY_ORIGINAL[id(v)] for k, v in fn.__globals__.items() if id(v) in _BY_ORIGINAL}
+    replaced: dict[str, Any] = {}
+    for k, v in fn.__globals__.items():
+        if v is math:
+            replaced[k] = TRACEABLE_MATH
+        elif id(v) in _BY_ORIGINAL:
+            replaced[k] = _BY_ORIGINAL[id(v)]
     if not replaced:
         return fn
     new_globals = dict(fn.__globals__)

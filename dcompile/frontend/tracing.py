@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from dcompile.errors import TraceError, _is_internal
-from dcompile.frontend.mathpatch import traceable_math, with_traceable_globals
+from dcompile.frontend.mathpatch import with_traceable_globals
 from dcompile.ir.builder import Builder
 from dcompile.ir.graph import Graph, Value
 from dcompile.ir.tracer import Tracer
@@ -92,12 +92,11 @@ def trace(
     inputs: list[Value] = [builder.new_input(t, n) for n, t in zip(arg_names, arg_types, strict=True)]
     args = [Tracer(builder, v) for v in inputs]
     target = with_traceable_globals(fn)
-    with traceable_math():
-        if capture_names:
-            with _capture_names(builder):
-                out = target(*args)
-        else:
+    if capture_names:
+        with _capture_names(builder):
             out = target(*args)
+    else:
+        out = target(*args)
     out = _check_output(out, name)
     value = out.value if isinstance(out, Tracer) else builder.const(out)
     if value not in builder.hints and value not in inputs:

@@ -94,10 +94,10 @@ class Tracer:
     def _concrete(self, what: str) -> TraceError:
         return trace_error(  # type: ignore[return-value]
             f"dcompile cannot trace {what} of a traced value: it would need the number, "
-            "which is only known when the compiled code runs (a function from `math` "
-            "imported with `from math import ...` inside a helper does this too).",
-            "keep the value symbolic: drop the conversion, use np.* functions or "
-            "`import math` and math.*, or pass the number in as a constant",
+            "which is only known when the compiled code runs (a `math` function called in a "
+            "helper outside the traced function does this too).",
+            "keep the value symbolic: drop the conversion, use np.* functions in helpers, "
+            "or pass the number in as a constant",
         )
 
     def __float__(self) -> float:
