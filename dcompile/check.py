@@ -54,6 +54,9 @@ def check_grad(
     Raises ``AssertionError`` with the table of errors if a check fails and
     ``raise_on_failure`` is true; returns the :class:`GradCheck` otherwise.
     """
+    if len(args) == 1 and isinstance(args[0], (list, tuple, np.ndarray)):
+        args = tuple(args[0])  # check_grad(f, [x1, x2]) as well as check_grad(f, x1, x2)
+    f.check_args(args)
     idx = f.resolve_wrt(wrt)
     x = np.array(args, dtype=float)
     rng = np.random.default_rng(seed)

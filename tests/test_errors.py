@@ -236,3 +236,35 @@ def uses_helper(x):
 def test_math_in_a_helper_gets_a_clear_error():
     msg = trace_error(uses_helper)
     assert "float()" in msg and "helper" in msg and "np." in msg
+
+
+def test_from_sympy_argument_mistakes():
+    x, y = sp.symbols("x y")
+    with pytest.raises(SignatureError, match="twice"):
+        dc.from_sympy(x * y, args=[x, x, y])
+    with pytest.raises(SignatureError, match=r"args=\[x\]"):
+        dc.from_sympy(x * 2, args=x)
+    with pytest.raises(UnsupportedError, match="not a real number"):
+        dc.from_sympy(x + sp.I, args=[x]).ir  # noqa: B018
+    assert np.isnan(dc.from_sympy(x + sp.nan, args=[x], backend="python")(1.0))
+
+
+def rounding(x):
+    return round(x) * x
+
+
+def test_rounding_a_traced_value():
+    assert "round()" in trace_error(rounding, UnsupportedError)
+
+
+def test_check_grad_takes_a_sequence_and_checks_the_count():
+    f = dc.compile(f2, backend="python")
+    assert dc.check_grad(f, [1.0, 2.0]).ok
+    with pytest.raises(SignatureError, match="takes 2 arguments"):
+        dc.check_grad(f, 1.0)
+
+
+def test_hessian_has_no_buffer_variant():
+    f = dc.compile(f2, backend="python")
+    with pytest.raises(SignatureError, match="only grad and value_and_grad"):
+        dc.hessian(f).into(np.zeros(2), 1.0, 2.0)

@@ -50,6 +50,14 @@ _RELATIONS: dict[type, Callable[..., Any]] = {
 
 def arg_names(args: Sequence[sp.Symbol]) -> list[str]:
     """Safe, unique argument names for the symbols (``x); import os`` -> ``x_import_os``)."""
+    if isinstance(args, sp.Basic) or not isinstance(args, (list, tuple)):
+        raise SignatureError(
+            f"from_sympy args must be a list of SymPy symbols, got {type(args).__name__}.\n"
+            "Fix: pass args=[x] for a single symbol."
+        )
+    if len(set(args)) != len(args):
+        dup = next(s for s in args if list(args).count(s) > 1)
+        raise SignatureError(f"from_sympy args name the symbol {dup} twice; each argument must be a distinct symbol.")
     names: list[str] = []
     for s in args:
         if not isinstance(s, sp.Symbol):
@@ -89,9 +97,11 @@ class _Lowerer:
             )
         if e is sp.true or e is sp.false:
             return lift(self.b, bool(e))
+        if e is sp.nan:
+            return lift(self.b, float("nan"))
+        if e.is_number and e.is_extended_real is False:
+            raise UnsupportedError(f"the constant {e} in the expression is not a real number")
         if e.is_Number or e.is_NumberSymbol:
-            if not e.is_real:
-                raise UnsupportedError(f"complex constant {e} in the expression")
             return lift(self.b, float(e))
         if isinstance(e, sp.Add):
             return _chain(E.add, [self(a) for a in e.args])

@@ -112,6 +112,16 @@ class Tracer:
     def __complex__(self) -> complex:
         raise self._concrete("complex()")
 
+    def _rounding(self, *args: Any) -> Any:
+        raise trace_error(
+            "round(), math.floor(), math.ceil() and math.trunc() of a traced value are not supported "
+            "(they have no useful derivative).",
+            "keep the value continuous, or pass the rounded number in as an argument",
+            UnsupportedError,
+        )
+
+    __round__ = __floor__ = __ceil__ = __trunc__ = _rounding
+
     def __iter__(self) -> Any:
         raise trace_error(
             "dcompile cannot iterate over a scalar traced value.",

@@ -38,6 +38,8 @@ from dcompile.ir.tracer import Tracer, bind
 from dcompile.ir.types import BOOL, DType, VType, broadcast_shapes
 
 Rule = Callable[..., Any] | None
+_LN2 = float(np.log(2.0))
+_LN10 = float(np.log(10.0))
 
 
 class _LazySympy:
@@ -286,6 +288,9 @@ tan_p = _define("tan", np.tan, _call("np.tan"), "tan")
 arcsin_p = _define("arcsin", np.arcsin, _call("np.arcsin"), "asin")
 arccos_p = _define("arccos", np.arccos, _call("np.arccos"), "acos")
 arctan_p = _define("arctan", np.arctan, _call("np.arctan"), "atan")
+log2_p = _define("log2", np.log2, _call("np.log2"), lambda x: sp.log(x, 2))
+log10_p = _define("log10", np.log10, _call("np.log10"), lambda x: sp.log(x, 10))
+hypot_p = _define("hypot", np.hypot, _call("np.hypot"), lambda x, y: sp.sqrt(x**2 + y**2))
 arctan2_p = _define("arctan2", np.arctan2, _call("np.arctan2"), "atan2")
 sinh_p = _define("sinh", np.sinh, _call("np.sinh"), "sinh")
 cosh_p = _define("cosh", np.cosh, _call("np.cosh"), "cosh")
@@ -353,6 +358,19 @@ def power(x: Any, y: Any) -> Any:
     if not isinstance(y, Tracer) and float(y).is_integer() and abs(y) <= 64:
         return integer_pow(x, int(y))
     return bind(pow_p, x, y)
+
+
+def log2(x: Any) -> Any:
+    return bind(log2_p, x)
+
+
+def log10(x: Any) -> Any:
+    return bind(log10_p, x)
+
+
+def hypot(x: Any, y: Any) -> Any:
+    """``sqrt(x**2 + y**2)`` without overflow or underflow in the squares."""
+    return bind(hypot_p, x, y)
 
 
 def exp(x: Any) -> Any:
@@ -528,6 +546,12 @@ defjvp(log_p, lambda t, ans, x: div(t, x))
 defvjp(log_p, lambda g, ans, x: div(g, x))
 defjvp(log1p_p, lambda t, ans, x: div(t, add(1.0, x)))
 defvjp(log1p_p, lambda g, ans, x: div(g, add(1.0, x)))
+defjvp(log2_p, lambda t, ans, x: div(t, mul(x, _LN2)))
+defvjp(log2_p, lambda g, ans, x: div(g, mul(x, _LN2)))
+defjvp(log10_p, lambda t, ans, x: div(t, mul(x, _LN10)))
+defvjp(log10_p, lambda g, ans, x: div(g, mul(x, _LN10)))
+defjvp(hypot_p, lambda t, ans, x, y: mul(t, div(x, ans)), lambda t, ans, x, y: mul(t, div(y, ans)))
+defvjp(hypot_p, lambda g, ans, x, y: mul(g, div(x, ans)), lambda g, ans, x, y: mul(g, div(y, ans)))
 defjvp(expm1_p, lambda t, ans, x: mul(t, add(ans, 1.0)))
 defvjp(expm1_p, lambda g, ans, x: mul(g, add(ans, 1.0)))
 defjvp(sqrt_p, lambda t, ans, x: div(t, mul(2.0, ans)))

@@ -109,6 +109,9 @@ def install() -> None:
             np.maximum: E.maximum,
             np.minimum: E.minimum,
             np.logaddexp: E.logaddexp,
+            np.log2: E.log2,
+            np.log10: E.log10,
+            np.hypot: E.hypot,
             np.less: E.less,
             np.less_equal: E.less_equal,
             np.greater: E.greater,
@@ -143,9 +146,9 @@ MATH_RULES: dict[str, Callable[..., Any]] = {
     "tanh": E.tanh,
     "fabs": E.absolute,
     "pow": E.power,
-    "hypot": lambda x, y: E.sqrt(E.add(E.integer_pow(x, 2), E.integer_pow(y, 2))),
-    "log2": lambda x: E.div(E.log(x), math.log(2.0)),
-    "log10": lambda x: E.div(E.log(x), math.log(10.0)),
+    "hypot": E.hypot,
+    "log2": E.log2,
+    "log10": E.log10,
 }
 
 
