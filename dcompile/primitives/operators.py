@@ -7,7 +7,6 @@ fills the ufunc and ``math`` dispatch tables.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
