@@ -236,3 +236,38 @@ def test_long_gradients_are_filled_into_an_array():
     value, g = dc.value_and_grad(f)(*[0.1 * i for i in range(12)])
     np.testing.assert_allclose(g, [(i + 1) * np.cos(0.1 * i) for i in range(12)], rtol=1e-15)
     assert value == pytest.approx(sum((i + 1) * np.sin(0.1 * i) for i in range(12)), rel=1e-14)
+
+
+def test_deep_expressions_do_not_hit_python_limits():
+    def deep(x):
+        _t = x
+        for _ in range(3000):  # unnamed (underscore) temporaries: all candidates for inlining
+            _t = np.sin(_t) * 0.5 + x
+        return _t
+
+    f = py(deep, name="deep")
+    src = f.source
+    compile(src, "<deep>", "exec")  # no "too many nested parentheses"
+    x = 0.3
+    t = x
+    for _ in range(3000):
+        t = np.sin(t) * 0.5 + x
+    assert f(x) == t
+    assert np.isfinite(dc.grad(f)(x)[0])
+
+    def nested_where(x):
+        _y = x
+        for k in range(400):
+            _y = dc.where(_y > -1e9 - k, _y * 1.0001, 0.0)
+        return _y
+
+    g = py(nested_where, name="nested")
+    assert dc.jvp(g)((1.0,), (1.0,))[1] == pytest.approx(1.0001**400, rel=1e-12)
+    xs = sp.Symbol("x")
+    e = xs
+    expected = 0.5
+    for _ in range(400):  # deeper than Python's recursion allows for a recursive lowering
+        e = sp.sin(e, evaluate=False)
+        expected = np.sin(expected)
+    h = dc.from_sympy(e, args=[xs], backend="python")
+    assert h(0.5) == expected

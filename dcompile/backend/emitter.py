@@ -27,6 +27,7 @@ INDENT = "    "
 # Up to this many entries a vector is returned as np.array([a, b, ...]) (easy to
 # read); longer ones are filled into np.empty (numba would build a list first).
 LIST_LIMIT = 8
+MAX_INLINE_DEPTH = 12
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,18 @@ class _Printer:
             if b.source is not None:
                 pinned.update(b.source.inputs)
                 pinned.add(b.source.out)
-        self.inlined = {
-            e.out
-            for e in graph.eqns
-            if e.out not in self.consts and uses[e.out] == 1 and e.out not in pinned and e.out not in graph.hints
-        }
+        # Inline single-use unnamed temporaries, but never nest deeper than
+        # MAX_INLINE_DEPTH (CPython rejects deeply nested parentheses, and long
+        # expressions stop being readable): a deeper one becomes a statement.
+        self.inlined: set[Value] = set()
+        depth: dict[Value, int] = {}
+        for e in graph.eqns:
+            if e.out in self.consts:
+                continue
+            d = 1 + max((depth.get(v, 0) for v in e.inputs if v in self.inlined), default=0)
+            if uses[e.out] == 1 and e.out not in pinned and e.out not in graph.hints and d <= MAX_INLINE_DEPTH:
+                self.inlined.add(e.out)
+                depth[e.out] = d
         for v in graph.inputs:
             self.namer(v)
         for e in graph.eqns:

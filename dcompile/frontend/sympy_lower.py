@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import sympy as sp
+from sympy.functions.elementary.piecewise import ExprCondPair
 
 from dcompile.errors import SignatureError, UnsupportedError
 from dcompile.ir.builder import Builder
@@ -89,6 +90,22 @@ class _Lowerer:
             hit = self.memo[e] = self.lower(e)
         return hit
 
+    def lower_all(self, root: sp.Basic) -> Any:
+        """Lower ``root`` children first, with an explicit stack (no recursion limit)."""
+        stack: list[tuple[sp.Basic, bool]] = [(root, False)]
+        while stack:
+            e, expanded = stack.pop()
+            if e in self.memo:
+                continue
+            if isinstance(e, ExprCondPair):  # part of a Piecewise, not a value
+                stack.extend((a, False) for a in e.args if a not in self.memo)
+            elif expanded or not e.args:
+                self(e)
+            else:
+                stack.append((e, True))
+                stack.extend((a, False) for a in e.args if a not in self.memo)
+        return self(root)
+
     def lower(self, e: sp.Basic) -> Any:  # noqa: C901, PLR0911, PLR0912 - one case per node kind
         if isinstance(e, sp.Symbol):
             raise SignatureError(
@@ -99,7 +116,7 @@ class _Lowerer:
             return lift(self.b, bool(e))
         if e is sp.nan:
             return lift(self.b, float("nan"))
-        if e.is_number and e.is_extended_real is False:
+        if isinstance(e, sp.Atom) and e.is_number and e.is_extended_real is False:
             raise UnsupportedError(f"the constant {e} in the expression is not a real number")
         if e.is_Number or e.is_NumberSymbol:
             return lift(self.b, float(e))
@@ -182,7 +199,7 @@ def lower(expr: sp.Basic, args: Sequence[sp.Symbol], name: str) -> Graph:
     builder = Builder()
     inputs: list[Value] = [builder.new_input(F64, n) for n in names]
     lowerer = _Lowerer(builder, {s: Tracer(builder, v) for s, v in zip(args, inputs, strict=True)})
-    out = lift(builder, lowerer(expr))
+    out = lift(builder, lowerer.lower_all(expr))
     if not out.type.dtype.differentiable:
         raise SignatureError("the expression is a condition (boolean); it must be a number")
     builder.set_hint(out.value, name)

@@ -39,11 +39,13 @@ def apply_rule(rule: Callable[..., Any], t: Tracer, ans: Tracer, ins: list[Trace
 
 def masked(rule: Callable[[Tracer], Any], t: Tracer) -> Any:
     """``rule(t)``, with any zero-branch selects around ``t`` moved outside."""
-    parts = zero_select_parts(t)
-    if parts is None:
-        return rule(t)
-    cond, inner, on_true = parts
-    out = masked(rule, inner)
-    if isinstance(out, Tracer) and out.is_const(0.0):
-        return out
-    return where(cond, out, 0.0) if on_true else where(cond, 0.0, out)
+    layers: list[tuple[Tracer, bool]] = []
+    while (parts := zero_select_parts(t)) is not None:  # iterative: selects may nest deeply
+        cond, t, on_true = parts
+        layers.append((cond, on_true))
+    out = rule(t)
+    for cond, on_true in reversed(layers):
+        if isinstance(out, Tracer) and out.is_const(0.0):
+            return out
+        out = where(cond, out, 0.0) if on_true else where(cond, 0.0, out)
+    return out
