@@ -43,7 +43,7 @@ class _Printer:
     def __init__(self, graph: Graph, layout: Layout) -> None:
         self.graph = graph
         self.namer = Namer(dict(graph.hints))
-        self.consts = {e.out: e.kwargs["value"] for e in graph.eqns if e.prim.name == "const"}
+        self.consts = {e.out: e.kwargs["value"] for e in graph.eqns if e.prim.literal}
         self.producer = {e.out: e for e in graph.eqns}
         uses: Counter[Value] = Counter(v for e in graph.eqns for v in e.inputs)
         uses.update(layout_values(layout))

@@ -2,9 +2,10 @@
 
 Lowering walks the expression bottom-up with a memo, so a subexpression that
 SymPy shares is lowered once (and the builder's hash-consing merges equal ones
-anyway). n-ary ``Add``/``Mul`` become chains of binary operations; ``Pow``
-becomes ``integer_pow`` for integer exponents, ``sqrt`` for 1/2, division for
--1 and ``pow`` otherwise; ``Piecewise`` becomes nested selects.
+anyway). n-ary ``Add``/``Mul`` become chains of binary operations (negative
+powers in a product become divisions); ``Pow`` becomes ``integer_pow`` for
+integer exponents, ``sqrt`` for 1/2 and ``pow`` otherwise; ``Piecewise``
+becomes nested selects.
 """
 
 from __future__ import annotations
@@ -212,7 +213,7 @@ def to_sympy(graph: Graph, symbols: Sequence[sp.Symbol] | None = None) -> list[s
         symbols = [sp.Symbol(graph.hints.get(v, f"x{i}"), real=True) for i, v in enumerate(graph.inputs)]
     env: dict[Value, Any] = dict(zip(graph.inputs, symbols, strict=True))
     for e in graph.eqns:
-        if e.prim.name == "const":
+        if e.prim.literal:
             value = e.kwargs["value"]
             env[e.out] = sp.true if value is True else sp.false if value is False else sp.Float(value)
             if isinstance(value, float) and value.is_integer():

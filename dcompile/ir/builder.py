@@ -184,6 +184,7 @@ CONST = Primitive(
     impl=lambda *, value: np.asarray(value),
     emit=_const_emit,
     foldable=False,
+    literal=True,
 )
 
 __all__ = ["CONST", "Builder", "DType", "eliminate_dead_code"]

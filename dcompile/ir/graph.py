@@ -86,21 +86,10 @@ class Graph:
     hints: Mapping[Value, str] = field(default_factory=lambda: MappingProxyType({}))
     blocks: tuple[Block, ...] = ()
 
-    def producers(self) -> dict[Value, Eqn]:
-        """Map each equation-defined value to its equation."""
-        return {e.out: e for e in self.eqns}
-
-    def const_value(self, v: Value) -> Any | None:
-        """The literal of ``v`` if it is a constant of this graph."""
-        e = self.producers().get(v)
-        if e is not None and e.prim.name == "const":
-            return e.kwargs["value"]
-        return None
-
     @property
     def n_statements(self) -> int:
         """Equations that are not constants: the size of the emitted code."""
-        return sum(1 for e in self.eqns if e.prim.name != "const")
+        return sum(1 for e in self.eqns if not e.prim.literal)
 
     def __str__(self) -> str:
         from dcompile.ir.printer import format_graph

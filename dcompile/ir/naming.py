@@ -16,7 +16,7 @@ import re
 from dcompile.ir.graph import Value
 
 # Names the generated module itself uses.
-RESERVED = frozenset({"np", "numba", "math", "_out", "_f", "_g"}) | frozenset(dir(builtins))
+RESERVED = frozenset({"np", "numba", "math", "_out"}) | frozenset(dir(builtins))
 _INVALID = re.compile(r"[^0-9A-Za-z_]+")
 
 
@@ -62,6 +62,3 @@ class Namer:
                 name = self.fresh(hint)
             self._names[v] = name
         return name
-
-    def has(self, v: Value) -> bool:
-        return v in self._names

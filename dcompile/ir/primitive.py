@@ -14,7 +14,7 @@ rules up on the primitive object and never mention a primitive by name.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from dcompile.ir.types import VType
@@ -57,6 +57,7 @@ class Primitive:
             identity applied when the equation is built (``x * 1 -> x``).
         to_sympy: ``(*sympy_args, **params) -> sympy expression``.
         foldable: whether constant inputs may be folded with ``impl``.
+        literal: true only for the constant primitive (``params = (("value", v),)``).
     """
 
     name: str
@@ -68,7 +69,7 @@ class Primitive:
     simplify: Callable[..., Any] | None = None
     to_sympy: Callable[..., Any] | None = None
     foldable: bool = True
-    params_doc: tuple[str, ...] = field(default=())
+    literal: bool = False  # the constant primitive: inlined as a literal, never a statement
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

@@ -26,7 +26,7 @@ def _short(t: object) -> str:
 def format_graph(graph: Graph) -> str:
     """The readable SSA listing of ``graph``."""
     namer = Namer(dict(graph.hints))
-    consts = {e.out: e.kwargs["value"] for e in graph.eqns if e.prim.name == "const"}
+    consts = {e.out: e.kwargs["value"] for e in graph.eqns if e.prim.literal}
 
     def ref(v: Value) -> str:
         return format_literal(consts[v])[0] if v in consts else namer(v)
@@ -35,7 +35,7 @@ def format_graph(graph: Graph) -> str:
     out_types = ", ".join(_short(v.type) for v in graph.outputs)
     lines = [f"{graph.name}({params}) -> {out_types}"]
     for e in graph.eqns:
-        if e.prim.name == "const":
+        if e.prim.literal:
             continue
         p = ", ".join(f"{k}={v!r}" for k, v in e.params)
         head = f"{e.prim.name}[{p}]" if p else e.prim.name

@@ -23,8 +23,6 @@ from dcompile.ir.graph import Value
 from dcompile.ir.primitive import Primitive
 from dcompile.ir.types import VType
 
-Scalar = int | float | bool | np.number | np.bool_
-
 # Filled by dcompile.primitives: numpy ufunc -> function on tracers.
 UFUNC_RULES: dict[np.ufunc, Callable[..., Any]] = {}
 ARRAY_FUNCTION_RULES: dict[Callable[..., Any], Callable[..., Any]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dcompile.ir.builder import _const_key
 from dcompile.ir.graph import Eqn, Graph, Value
 
 
@@ -41,8 +42,8 @@ def _check_eqn(i: int, e: Eqn, defined: set[Value], seen_keys: set[tuple[object,
     expected = e.prim.type_rule(*(v.type for v in e.inputs), **e.kwargs)
     if expected != e.out.type:
         raise VerificationError(f"equation {i} ({e.prim.name}) has type {e.out.type}, rule says {expected}")
-    if e.prim.name == "const":
-        key: tuple[object, ...] = ("const", repr(e.kwargs["value"]))
+    if e.prim.literal:
+        key: tuple[object, ...] = ("const", _const_key(e.kwargs["value"]))
     else:
         key = (e.prim.name, tuple(v.id for v in e.inputs), e.params)
     if key in seen_keys:

@@ -23,9 +23,9 @@ def full_names(graph: Graph) -> dict[Value, str]:
     namer = Namer(dict(graph.hints))
     names = {v: namer(v) for v in graph.inputs}
     for e in graph.eqns:
-        if e.prim.name != "const":
+        if not e.prim.literal:
             names[e.out] = namer(e.out)
-    consts = {e.out for e in graph.eqns if e.prim.name == "const"}
+    consts = {e.out for e in graph.eqns if e.prim.literal}
     for b in graph.blocks:  # values quoted by display blocks, live or not
         if b.source is not None:
             for v in (*b.source.inputs, b.source.out):
