@@ -20,7 +20,7 @@ derivative is ``d2f_dv_dx``.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dcompile.backend.layout import Layout, Matrix, Pack, Scalar, Vector
@@ -29,8 +29,6 @@ from dcompile.ir.graph import Graph, Value
 from dcompile.ir.tracer import Tracer
 from dcompile.ir.types import F64
 from dcompile.transforms import full_names, pull_back, push_forward, replay
-
-MODES = ("f", "grad", "value_and_grad", "jvp", "vjp", "hessian", "hvp")
 
 
 @dataclass(frozen=True)
@@ -85,89 +83,121 @@ def tangent_hint(name: str, out: str, direction: str | None) -> str:
     return f"d{name}_d{direction}" if direction else f"d{name}"
 
 
-def derive(graph: Graph, mode: str, wrt: Sequence[int]) -> Program:
-    """The program computing ``mode`` of ``graph`` with respect to inputs ``wrt``."""
-    name = graph.name
-    arg_names = [graph.hints.get(v, f"x{i}") for i, v in enumerate(graph.inputs)]
-    wrt_names = ", ".join(arg_names[i] for i in wrt)
-    sig = f"{name}({', '.join(arg_names)})"
-    if mode == "f":
-        s = _Sweep(graph, None, name_temporaries=False)
-        out = s.env[graph.outputs[0]].value
-        g = s.b.build(name, s.inputs, [out])
-        return Program(g, Scalar(out), name, f"{sig}.")
-    if mode in ("grad", "value_and_grad"):
-        s = _Sweep(graph, "forward sweep")
-        adj = _reverse(s, Tracer(s.b, s.b.const(1.0)))
-        grads = tuple(s.value(adj.get(graph.inputs[i])) for i in wrt)
-        f = s.env[graph.outputs[0]].value
-        if mode == "grad":
-            g = s.b.build(f"{name}_grad", s.inputs, grads)
-            return Program(g, Vector(grads), f"{name}_grad", f"Gradient of {sig} with respect to ({wrt_names}).")
-        g = s.b.build(f"{name}_value_and_grad", s.inputs, (f, *grads))
-        return Program(
-            g,
-            Pack((Scalar(f), Vector(grads))),
-            f"{name}_value_and_grad",
-            f"Value and gradient of {sig} with respect to ({wrt_names}).",
-        )
-    if mode == "vjp":
-        s = _Sweep(graph, "forward sweep")
-        ct = s.extra_input("ct")
-        adj = _reverse(s, ct)
-        cts = tuple(s.value(adj.get(graph.inputs[i])) for i in wrt)
-        f = s.env[graph.outputs[0]].value
-        g = s.b.build(f"{name}_vjp", s.inputs, (f, *cts))
-        return Program(
-            g,
-            Pack((Scalar(f), Vector(cts))),
-            f"{name}_vjp",
-            f"Value of {sig} and ct times its gradient with respect to ({wrt_names}) (reverse mode).",
-        )
-    if mode == "jvp":
-        s = _Sweep(graph, "forward sweep with tangents dv")
-        tangents = {graph.inputs[i]: s.extra_input(f"d{arg_names[i]}") for i in wrt}
-        tan = push_forward(s.b, graph, s.env, tangents, lambda v: f"d{s.names[v]}")
-        out = graph.outputs[0]
-        f, t = s.env[out].value, s.value(tan.get(out))
-        g = s.b.build(f"{name}_jvp", s.inputs, (f, t))
-        return Program(
-            g,
-            Pack((Scalar(f), Scalar(t))),
-            f"{name}_jvp",
-            f"Value of {sig} and its directional derivative along tangents of ({wrt_names}) (forward mode).",
-        )
-    if mode in ("hvp", "hessian"):
-        return _second_order(graph, mode, wrt, sig, wrt_names)
-    raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+@dataclass(frozen=True)
+class _Request:
+    """What to derive: the primal graph, the inputs to differentiate, and their names."""
+
+    graph: Graph
+    wrt: tuple[int, ...]
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+    @property
+    def arg_names(self) -> list[str]:
+        return [self.graph.hints.get(v, f"x{i}") for i, v in enumerate(self.graph.inputs)]
+
+    @property
+    def sig(self) -> str:
+        return f"{self.name}({', '.join(self.arg_names)})"
+
+    @property
+    def wrt_names(self) -> str:
+        return ", ".join(self.arg_names[i] for i in self.wrt)
+
+    def program(self, s: _Sweep, suffix: str, outputs: Sequence[Value], layout: Layout, doc: str) -> Program:
+        function = f"{self.name}_{suffix}" if suffix else self.name
+        return Program(s.b.build(function, s.inputs, outputs), layout, function, doc)
 
 
-def _second_order(graph: Graph, mode: str, wrt: Sequence[int], sig: str, wrt_names: str) -> Program:
-    """Forward mode over the reverse-mode graph (the grad graph, composed)."""
-    grad = derive(graph, "grad", wrt).graph
-    name = graph.name
-    o = name
+def _primal(r: _Request) -> Program:
+    s = _Sweep(r.graph, None, name_temporaries=False)
+    f = s.env[r.graph.outputs[0]].value
+    return r.program(s, "", [f], Scalar(f), f"{r.sig}.")
+
+
+def _gradient(r: _Request, seed: str | None) -> tuple[_Sweep, Value, tuple[Value, ...]]:
+    """Forward sweep, then a reverse sweep from 1 (or from a cotangent input named ``seed``)."""
+    s = _Sweep(r.graph, "forward sweep")
+    adj = _reverse(s, s.extra_input(seed) if seed else Tracer(s.b, s.b.const(1.0)))
+    grads = tuple(s.value(adj.get(r.graph.inputs[i])) for i in r.wrt)
+    return s, s.env[r.graph.outputs[0]].value, grads
+
+
+def _grad(r: _Request) -> Program:
+    s, _, grads = _gradient(r, None)
+    return r.program(s, "grad", grads, Vector(grads), f"Gradient of {r.sig} with respect to ({r.wrt_names}).")
+
+
+def _value_and_grad(r: _Request) -> Program:
+    s, f, grads = _gradient(r, None)
+    doc = f"Value and gradient of {r.sig} with respect to ({r.wrt_names})."
+    return r.program(s, "value_and_grad", (f, *grads), Pack((Scalar(f), Vector(grads))), doc)
+
+
+def _vjp(r: _Request) -> Program:
+    s, f, cts = _gradient(r, "ct")
+    doc = f"Value of {r.sig} and ct times its gradient with respect to ({r.wrt_names}) (reverse mode)."
+    return r.program(s, "vjp", (f, *cts), Pack((Scalar(f), Vector(cts))), doc)
+
+
+def _jvp(r: _Request) -> Program:
+    s = _Sweep(r.graph, "forward sweep with tangents dv")
+    tangents = {r.graph.inputs[i]: s.extra_input(f"d{r.arg_names[i]}") for i in r.wrt}
+    tan = push_forward(s.b, r.graph, s.env, tangents, lambda v: f"d{s.names[v]}")
+    out = r.graph.outputs[0]
+    f, t = s.env[out].value, s.value(tan.get(out))
+    doc = f"Value of {r.sig} and its directional derivative along tangents of ({r.wrt_names}) (forward mode)."
+    return r.program(s, "jvp", (f, t), Pack((Scalar(f), Scalar(t))), doc)
+
+
+def _over_gradient(r: _Request) -> tuple[Graph, _Sweep, list[Value]]:
+    """Second order is forward mode over the reverse-mode graph: the grad graph, replayed."""
+    grad = _grad(r).graph
     s = _Sweep(grad, None)
-    wrt_inputs = [grad.inputs[i] for i in wrt]
-    if mode == "hvp":
-        v = {x: s.extra_input(f"v_{s.names[x]}") for x in wrt_inputs}
-        s.b.open_block("forward sweep over the gradient along v: Hessian times v")
-        tan = push_forward(s.b, grad, s.env, v, lambda val: tangent_hint(s.names[val], o, None))
-        outs = tuple(s.value(tan.get(gi)) for gi in grad.outputs)
-        g = s.b.build(f"{name}_hvp", s.inputs, outs)
-        return Program(g, Vector(outs), f"{name}_hvp", f"Hessian of {sig} with respect to ({wrt_names}) times v.")
+    return grad, s, [grad.inputs[i] for i in r.wrt]
+
+
+def _hvp(r: _Request) -> Program:
+    grad, s, wrt_inputs = _over_gradient(r)
+    v = {x: s.extra_input(f"v_{s.names[x]}") for x in wrt_inputs}
+    s.b.open_block("forward sweep over the gradient along v: Hessian times v")
+    tan = push_forward(s.b, grad, s.env, v, lambda val: tangent_hint(s.names[val], r.name, None))
+    outs = tuple(s.value(tan.get(gi)) for gi in grad.outputs)
+    return r.program(s, "hvp", outs, Vector(outs), f"Hessian of {r.sig} with respect to ({r.wrt_names}) times v.")
+
+
+def _hessian(r: _Request) -> Program:
+    grad, s, wrt_inputs = _over_gradient(r)
     entries: dict[tuple[int, int], Value] = {}
     for j, xj in enumerate(wrt_inputs):
         d = s.names[xj]
         s.b.open_block(f"forward sweep over the gradient along {d}: column {j} of the Hessian")
         one = Tracer(s.b, s.b.const(1.0))
-        tan = push_forward(s.b, grad, s.env, {xj: one}, lambda val, d=d: tangent_hint(s.names[val], o, d))
-        for i in range(j + 1):
+        tan = push_forward(s.b, grad, s.env, {xj: one}, lambda val, d=d: tangent_hint(s.names[val], r.name, d))
+        for i in range(j + 1):  # symmetric: the upper triangle only
             entries[(i, j)] = s.value(tan.get(grad.outputs[i]))
-    g = s.b.build(f"{name}_hessian", s.inputs, tuple(entries.values()))
-    return Program(
-        g,
-        Matrix(len(wrt), entries, symmetric=True),
-        f"{name}_hessian",
-        f"Hessian of {sig} with respect to ({wrt_names}).",
-    )
+    layout = Matrix(len(r.wrt), entries, symmetric=True)
+    doc = f"Hessian of {r.sig} with respect to ({r.wrt_names})."
+    return r.program(s, "hessian", tuple(entries.values()), layout, doc)
+
+
+_BUILDERS: dict[str, Callable[[_Request], Program]] = {
+    "f": _primal,
+    "grad": _grad,
+    "value_and_grad": _value_and_grad,
+    "jvp": _jvp,
+    "vjp": _vjp,
+    "hessian": _hessian,
+    "hvp": _hvp,
+}
+MODES = tuple(_BUILDERS)
+
+
+def derive(graph: Graph, mode: str, wrt: Sequence[int]) -> Program:
+    """The program computing ``mode`` of ``graph`` with respect to inputs ``wrt``."""
+    builder = _BUILDERS.get(mode)
+    if builder is None:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    return builder(_Request(graph, tuple(wrt)))
