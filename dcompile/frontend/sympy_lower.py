@@ -26,7 +26,7 @@ from dcompile.primitives import elementwise as E
 
 _FUNCTIONS: dict[type, Callable[..., Any]] = {
     sp.exp: E.exp,
-    sp.log: E.log,
+    sp.log: lambda x, base=None: E.log(x) if base is None else E.div(E.log(x), E.log(base)),
     sp.sin: E.sin,
     sp.cos: E.cos,
     sp.tan: E.tan,
@@ -107,7 +107,20 @@ class _Lowerer:
                 stack.extend((a, False) for a in e.args if a not in self.memo)
         return self(root)
 
-    def lower(self, e: sp.Basic) -> Any:  # noqa: C901, PLR0911, PLR0912 - one case per node kind
+    def lower(self, e: sp.Basic) -> Any:
+        """One node, its arguments already lowered (see :meth:`lower_all`)."""
+        if not e.args:  # symbols, numbers, True/False
+            return self.atom(e)
+        for cls, handler in _HANDLERS:
+            if isinstance(e, cls):
+                return handler(self, e)
+        raise UnsupportedError(
+            f"SymPy {type(e).__name__} ({e}) is not supported by dcompile.\n"
+            "Fix: rewrite it with supported functions (e.g. expr.rewrite(sp.exp)), or define a "
+            "primitive with dcompile.extend."
+        )
+
+    def atom(self, e: sp.Basic) -> Any:
         if isinstance(e, sp.Symbol):
             raise SignatureError(
                 f"the expression uses symbol {e.name!r}, which is not among args.\n"
@@ -117,41 +130,12 @@ class _Lowerer:
             return lift(self.b, bool(e))
         if e is sp.nan:
             return lift(self.b, float("nan"))
-        if isinstance(e, sp.Atom) and e.is_number and e.is_extended_real is False:
-            raise UnsupportedError(f"the constant {e} in the expression is not a real number")
-        if e.is_Number or e.is_NumberSymbol:
+        if e.is_number and e.is_extended_real is not False:
             return lift(self.b, float(e))
-        if isinstance(e, sp.Add):
-            return _chain(E.add, [self(a) for a in e.args])
-        if isinstance(e, sp.Mul):
-            return self.mul(e)
-        if isinstance(e, sp.Pow):
-            return self.pow(e.base, e.exp)
-        if isinstance(e, sp.Piecewise):
-            return self.piecewise(e)
-        if isinstance(e, (sp.Max, sp.Min)):
-            return _chain(E.maximum if isinstance(e, sp.Max) else E.minimum, [self(a) for a in e.args])
-        if isinstance(e, sp.log) and len(e.args) == 2:
-            return E.div(E.log(self(e.args[0])), E.log(self(e.args[1])))
-        for cls, fn in _FUNCTIONS.items():
-            if isinstance(e, cls):
-                return fn(*(self(a) for a in e.args))
-        for cls, fn in _RELATIONS.items():
-            if isinstance(e, cls):
-                return fn(self(e.lhs), self(e.rhs))
-        if isinstance(e, sp.And):
-            return _chain(E.logical_and, [self(a) for a in e.args])
-        if isinstance(e, sp.Or):
-            return _chain(E.logical_or, [self(a) for a in e.args])
-        if isinstance(e, sp.Not):
-            return E.logical_not(self(e.args[0]))
-        if isinstance(e, sp.ITE):  # SymPy's form of a Piecewise inside a condition
-            return E.where(*(self(a) for a in e.args))
-        raise UnsupportedError(
-            f"SymPy {type(e).__name__} ({e}) is not supported by dcompile.\n"
-            "Fix: rewrite it with supported functions (e.g. expr.rewrite(sp.exp)), or define a "
-            "primitive with dcompile.extend."
-        )
+        raise UnsupportedError(f"the constant {e} in the expression is not a real number")
+
+    def args(self, e: sp.Basic) -> list[Any]:
+        return [self(a) for a in e.args]
 
     def mul(self, e: sp.Mul) -> Any:
         """``c * a * b / d``: the coefficient first, negative powers as divisions."""
@@ -191,6 +175,31 @@ class _Lowerer:
                 out = lift(self.b, float("nan"))  # no branch applies: undefined
             out = E.where(self(cond), v, out)
         return out
+
+
+def _nary(fn: Callable[[Any, Any], Any]) -> Callable[[_Lowerer, sp.Basic], Any]:
+    return lambda lw, e: _chain(fn, lw.args(e))
+
+
+def _apply(fn: Callable[..., Any]) -> Callable[[_Lowerer, sp.Basic], Any]:
+    return lambda lw, e: fn(*lw.args(e))
+
+
+# Node kinds in the order they are tried; the first isinstance match lowers the node.
+_HANDLERS: list[tuple[type, Callable[[_Lowerer, sp.Basic], Any]]] = [
+    (sp.Add, _nary(E.add)),
+    (sp.Mul, lambda lw, e: lw.mul(e)),
+    (sp.Pow, lambda lw, e: lw.pow(e.base, e.exp)),
+    (sp.Piecewise, lambda lw, e: lw.piecewise(e)),
+    (sp.Max, _nary(E.maximum)),
+    (sp.Min, _nary(E.minimum)),
+    (sp.And, _nary(E.logical_and)),
+    (sp.Or, _nary(E.logical_or)),
+    (sp.Not, _apply(E.logical_not)),
+    (sp.ITE, _apply(E.where)),  # SymPy's form of a Piecewise inside a condition
+    *((cls, _apply(fn)) for cls, fn in _FUNCTIONS.items()),
+    *((cls, _apply(fn)) for cls, fn in _RELATIONS.items()),
+]
 
 
 def lower(expr: sp.Basic, args: Sequence[sp.Symbol], name: str) -> Graph:
