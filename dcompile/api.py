@@ -83,6 +83,7 @@ class Function:
 
     @property
     def arg_types(self) -> list[VType]:
+        """The IR type of each argument (float64 scalars)."""
         return [F64] * len(self.arg_names)
 
     def __call__(self, *args: Any) -> Any:
@@ -100,6 +101,7 @@ class Function:
 
     @property
     def kernel(self) -> Kernel:
+        """The loaded primal kernel: path, backend, compile time, cache hit."""
         return self._primal.kernel
 
     def with_backend(self, backend: str) -> Function:
@@ -139,6 +141,7 @@ class Function:
         return tuple(out)
 
     def program(self, mode: str, wrt: tuple[int, ...]) -> Program:
+        """The derived graph of ``mode`` w.r.t. argument positions ``wrt`` (cached)."""
         with self._lock:
             key = (mode, wrt)
             if key not in self._programs:
@@ -158,6 +161,7 @@ class Function:
         return emit_module(prog.graph, f"{prog.function}_into", into_layout(prog.layout), doc)
 
     def compiled(self, mode: str, wrt: tuple[int, ...], *, into: bool = False) -> Kernel:
+        """The loaded kernel of ``mode`` (compiled on first request, then cached)."""
         with self._lock:
             key = (mode, wrt, into)
             if key not in self._kernels:
@@ -201,6 +205,7 @@ class Derivative:
 
     @property
     def program(self) -> Program:
+        """The derived graph with its output layout and docstring."""
         return self.fn.program(self.mode, self.wrt)
 
     @property
@@ -262,6 +267,7 @@ class Derivative:
 
     @property
     def kernel(self) -> Kernel:
+        """The loaded kernel: path, backend, compile time, whether numba's cache served it."""
         return self.fn.compiled(self.mode, self.wrt)
 
     @property

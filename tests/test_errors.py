@@ -268,3 +268,16 @@ def test_hessian_has_no_buffer_variant():
     f = dc.compile(f2, backend="python")
     with pytest.raises(SignatureError, match="only grad and value_and_grad"):
         dc.hessian(f).into(np.zeros(2), 1.0, 2.0)
+
+
+def scaled(x, *, a):
+    return a * x
+
+
+def test_keyword_constants_via_partial():
+    import functools
+
+    f = dc.compile(functools.partial(scaled, a=3.0), backend="python", name="scaled3")
+    assert f.arg_names == ("x",) and list(dc.grad(f)(2.0)) == [3.0]
+    with pytest.raises(TraceError, match="keyword-only argument 'a' without a default"):
+        dc.compile(scaled)

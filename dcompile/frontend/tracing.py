@@ -105,7 +105,11 @@ def trace(
 
 
 def positional_names(fn: Callable[..., Any]) -> list[str]:
-    """The names of ``fn``'s parameters, which all become traced inputs."""
+    """The parameters that become traced inputs: every positional one.
+
+    Keyword-only parameters with a default (including those bound by
+    ``functools.partial(f, a=2.0)``) are constants of the trace.
+    """
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError) as exc:
@@ -118,9 +122,11 @@ def positional_names(fn: Callable[..., Any]) -> list[str]:
                 "named arguments.\nFix: name each argument (or pass a vector once arrays are supported)."
             )
         if p.kind is p.KEYWORD_ONLY:
+            if p.default is not p.empty:
+                continue  # a constant: functools.partial(f, a=2.0), or `def f(x, *, a=2.0)`
             raise TraceError(
-                f"{getattr(fn, '__name__', fn)} has keyword-only argument {p.name!r}.\n"
-                "Fix: make it positional, or bind it with functools.partial before compiling."
+                f"{getattr(fn, '__name__', fn)} has keyword-only argument {p.name!r} without a default.\n"
+                "Fix: give it a default, or bind it with functools.partial(f, name=value) before compiling."
             )
         names.append(p.name)
     return names
