@@ -87,7 +87,15 @@ class Function:
         return [F64] * len(self.arg_names)
 
     def __call__(self, *args: Any) -> Any:
-        return self._primal(*args)
+        # The primal's hot path, inlined here to save a Python frame per call.
+        primal = self._primal
+        try:
+            return primal._entry(*args)
+        except DcompileError:
+            raise
+        except TypeError:  # numba's dispatcher rejected the arguments
+            pass
+        return primal._recover(args)
 
     @property
     def source(self) -> str:
