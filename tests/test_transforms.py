@@ -271,3 +271,17 @@ def test_deep_expressions_do_not_hit_python_limits():
         expected = np.sin(expected)
     h = dc.from_sympy(e, args=[xs], backend="python")
     assert h(0.5) == expected
+
+
+def test_alias_lines_never_precede_their_value():
+    from dcompile.ir.builder import Builder
+
+    b = Builder()
+    x = Tracer(b, b.new_input(F64, "x"))
+    b.open_block(title="block")
+    y = E.sin(x)
+    b.set_hint(y.value, "y")
+    b.alias("dz_dy", y.value)
+    g = b.build("g", [x.value], [y.value])
+    alias_block = next(bl for bl in g.blocks if bl.aliases)
+    assert alias_block.position == 1  # after sin's equation, not at the block's start (0)

@@ -44,6 +44,7 @@ class Builder:
         self.producer: dict[Value, Eqn] = {}
         self.hints: dict[Value, str] = {}
         self._table: dict[tuple[Any, ...], Value] = {}
+        self._index: dict[Value, int] = {}
         self._blocks: list[_BlockDraft] = []
 
     # -- values -----------------------------------------------------------
@@ -82,6 +83,7 @@ class Builder:
             return found
         out = Value(out_type)
         eqn = Eqn(prim, inputs, params, out)
+        self._index[out] = len(self.eqns)
         self.eqns.append(eqn)
         self.producer[out] = eqn
         self._table[key] = out
@@ -100,8 +102,16 @@ class Builder:
         self._blocks.append(_BlockDraft(len(self.eqns), title, source))
 
     def alias(self, name: str, v: Value) -> None:
-        """Record a display alias ``name = v`` in the current block."""
+        """Record a display alias ``name = v`` in the current block.
+
+        Alias lines print at their block's start; a value defined inside the
+        current block gets a continuation block after it, so the line never
+        names a value before its definition.
+        """
         if not self._blocks:
+            self.open_block()
+        e = self.producer.get(v)
+        if e is not None and self._index[v] >= self._blocks[-1].position:
             self.open_block()
         self._blocks[-1].aliases.append((name, v))
 
