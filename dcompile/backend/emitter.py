@@ -36,7 +36,6 @@ class Emitted:
 
     source: str
     function: str
-    n_statements: int
 
 
 class _Printer:
@@ -169,4 +168,4 @@ def emit_module(graph: Graph, function: str, layout: Layout, doc: str) -> Emitte
         lines[-2] += '"""'
         lines.pop()
     lines += [f"{INDENT}{line}" for line in body]
-    return Emitted("\n".join(lines) + "\n", function, graph.n_statements)
+    return Emitted("\n".join(lines) + "\n", function)

@@ -184,7 +184,8 @@ def _simplify_neg(x: Tracer) -> Any:
     return None
 
 
-def _select_parts(x: Tracer) -> tuple[Any, Any, Any] | None:
+def select_parts(x: Tracer) -> tuple[Tracer, Tracer, Tracer] | None:
+    """``(cond, a, b)`` if ``x`` is ``where(cond, a, b)``, else ``None``."""
     e = x.builder.producer.get(x.value)
     if e is not None and e.prim is select_p:
         c, a, b = (Tracer(x.builder, v) for v in e.inputs)
@@ -199,7 +200,7 @@ def _simplify_add(x: Tracer, y: Tracer) -> Any:
         return x
     # where(c, a, 0) + where(c, 0, b) -> where(c, a, b): the shape of a
     # forward derivative through a select.
-    sx, sy = _select_parts(x), _select_parts(y)
+    sx, sy = select_parts(x), select_parts(y)
     if sx and sy and sx[0].value is sy[0].value and sx[2].is_const(0.0) and sy[1].is_const(0.0):
         return where(sx[0], sx[1], sy[2])
     if _producer_is(y, neg_p):

@@ -16,15 +16,15 @@ from collections.abc import Callable
 from typing import Any
 
 from dcompile.ir.tracer import Tracer
-from dcompile.primitives.elementwise import select_p, where
+from dcompile.primitives.elementwise import select_parts, where
 
 
 def zero_select_parts(t: Tracer) -> tuple[Tracer, Tracer, bool] | None:
     """``(cond, inner, inner_on_true)`` if ``t`` is ``where(cond, inner, 0)`` or ``where(cond, 0, inner)``."""
-    e = t.builder.producer.get(t.value)
-    if e is None or e.prim is not select_p:
+    parts = select_parts(t)
+    if parts is None:
         return None
-    c, a, b = (Tracer(t.builder, v) for v in e.inputs)
+    c, a, b = parts
     if b.is_const(0.0):
         return c, a, True
     if a.is_const(0.0):
