@@ -426,16 +426,20 @@ def compiled(prog: Program) -> dc.Function:
 # -- the properties ----------------------------------------------------------------------------
 
 
+def admitted(case: tuple[Program, tuple[float, ...]]) -> tuple[Program, tuple[float, ...], int, list, sp.Expr]:
+    """Reject inadmissible points; the program, point, arity, symbols and SymPy expression."""
+    prog, p = case
+    assume(admissible(prog, p))
+    note(prog.source())
+    syms = symbols(prog.n_inputs)
+    return prog, p, prog.n_inputs, syms, sp.sympify(prog.function(SYM_SMOOTH)(*syms))
+
+
 @SETTINGS
 @given(programs_and_points())
 def test_derivatives_agree(case: tuple[Program, tuple[float, ...]]) -> None:
     """Value, reverse mode, forward mode and SymPy agree; the Hessian too."""
-    prog, p = case
-    assume(admissible(prog, p))
-    note(prog.source())
-    n = prog.n_inputs
-    syms = symbols(n)
-    expr = sp.sympify(prog.function(SYM_SMOOTH)(*syms))
+    prog, p, n, syms, expr = admitted(case)
     f = compiled(prog)
 
     exact_value, *rest = sym_eval([expr, *(sp.diff(expr, s) for s in syms)], syms, p)
@@ -465,12 +469,7 @@ def test_derivatives_agree(case: tuple[Program, tuple[float, ...]]) -> None:
 @SETTINGS
 @given(programs_and_points())
 def test_hessian_agrees(case: tuple[Program, tuple[float, ...]]) -> None:
-    prog, p = case
-    assume(admissible(prog, p))
-    note(prog.source())
-    n = prog.n_inputs
-    syms = symbols(n)
-    expr = sp.sympify(prog.function(SYM_SMOOTH)(*syms))
+    prog, p, n, syms, expr = admitted(case)
     grads = [sp.diff(expr, s) for s in syms]
     exact = sym_eval([[sp.diff(g, s) for s in syms] for g in grads], syms, p).reshape(n, n)
     assume(np.all(np.abs(exact) < 1e6))
