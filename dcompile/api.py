@@ -349,9 +349,6 @@ class Derivative:
         env = replay(builder, graph, {v: lift(builder, a) for v, a in zip(graph.inputs, flat, strict=True)})
         return env[graph.outputs[0]]
 
-    def _run(self, flat: tuple[Any, ...]) -> Any:
-        return Derivative.__call__(self, *flat)
-
     def __repr__(self) -> str:
         return f"<dcompile {self.mode} of {self.fn.name} wrt ({', '.join(self.wrt_names)})>"
 
@@ -374,7 +371,7 @@ class DirectionalDerivative(Derivative):
                     f"({', '.join(self.wrt_names)}) needs {len(self.wrt)}."
                 )
             flat = (*primals, *d)
-        return self._run(flat)
+        return Derivative.__call__(self, *flat)
 
     def _dir_name(self) -> str:
         return {"jvp": "tangents", "vjp": "cotangent", "hvp": "v"}[self.mode]
