@@ -68,7 +68,7 @@ def primitive(
     def emit(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Any) -> tuple[str, int]:
         return f"({code.format(*(a for a, _ in args))})", PREC_ATOM
 
-    prim = register(Primitive(name, type_rule, impl, emit, to_sympy=to_sympy))
+    prim = register(Primitive(name, type_rule, impl, emit, to_sympy=to_sympy, elementwise=True))
     return UserPrimitive(prim)
 
 

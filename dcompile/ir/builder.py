@@ -9,6 +9,7 @@ algebraic identities are applied one level up, in
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+import hashlib
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -21,11 +22,36 @@ from dcompile.ir.primitive import Primitive
 from dcompile.ir.types import BOOL, F64, DType, VType
 
 
-def _const_key(value: Any) -> tuple[str, str]:
+# Array constants larger than this are not folded or embedded in generated code
+# (they would bloat the source); data that big is passed in as an argument.
+MAX_CONST_ELEMENTS = 4096
+
+
+def _const_key(value: Any) -> tuple[str, ...]:
     """A hash key that tells ``0.0`` from ``-0.0`` and makes ``nan == nan``."""
+    if isinstance(value, np.ndarray):
+        digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+        return ("a", value.dtype.str, str(value.shape), digest)
     if isinstance(value, (bool, np.bool_)):
         return ("b", str(bool(value)))
     return ("f", float(value).hex())
+
+
+def array_type(value: np.ndarray) -> VType:
+    """The IR type of a NumPy array constant (float64, int64 or bool elements)."""
+    kind = value.dtype.kind
+    dtype = DType.BOOL if kind == "b" else DType.I64 if kind in "iu" else DType.F64
+    return VType(tuple(int(n) for n in value.shape), dtype)
+
+
+def normalize_array(value: Any) -> np.ndarray:
+    """A read-only copy of an array constant with one of the IR's element types."""
+    arr = np.asarray(value)
+    kind = arr.dtype.kind
+    target = np.bool_ if kind == "b" else np.int64 if kind in "iu" else np.float64
+    out = np.array(arr, dtype=target, order="C", copy=True)
+    out.setflags(write=False)
+    return out
 
 
 @dataclass
@@ -55,16 +81,27 @@ class Builder:
         return v
 
     def const(self, value: Any) -> Value:
-        """The constant ``value`` (a Python or NumPy scalar) as a value."""
+        """The constant ``value`` (a Python or NumPy scalar, or an array) as a value."""
+        if isinstance(value, np.ndarray) and value.ndim > 0:
+            arr = normalize_array(value)
+            return self.emit_raw(CONST, (), (("value", arr),), array_type(arr))
+        if isinstance(value, np.ndarray):
+            value = value.item()
         if isinstance(value, (bool, np.bool_)):
             return self.emit_raw(CONST, (), (("value", bool(value)),), BOOL)
         return self.emit_raw(CONST, (), (("value", float(value)),), F64)
 
-    def const_of(self, v: Value) -> Any | None:
+    def literal_of(self, v: Value) -> Any | None:
+        """The constant held by ``v`` (a scalar or an array), or ``None``."""
         e = self.producer.get(v)
         if e is not None and e.prim is CONST:
             return e.params[0][1]
         return None
+
+    def const_of(self, v: Value) -> Any | None:
+        """The scalar constant held by ``v``, or ``None`` (also for array constants)."""
+        c = self.literal_of(v)
+        return None if isinstance(c, np.ndarray) else c
 
     def emit_raw(
         self,
@@ -181,6 +218,8 @@ def eliminate_dead_code(graph: Graph) -> Graph:
 
 
 def _const_type(value: Any) -> VType:
+    if isinstance(value, np.ndarray):
+        return array_type(value)
     return BOOL if isinstance(value, (bool, np.bool_)) else F64
 
 
@@ -197,4 +236,4 @@ CONST = Primitive(
     literal=True,
 )
 
-__all__ = ["CONST", "Builder", "DType", "eliminate_dead_code"]
+__all__ = ["CONST", "MAX_CONST_ELEMENTS", "Builder", "DType", "eliminate_dead_code"]

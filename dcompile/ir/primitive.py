@@ -36,6 +36,9 @@ ShapeRule = Callable[..., VType]
 # emit(args, params, input_types) -> (expression source, precedence); args are
 # (source, precedence) pairs of the operands.
 EmitRule = Callable[[Sequence[tuple[str, int]], dict[str, Any], Sequence[VType]], tuple[str, int]]
+# emit_lines(target, args, params, input_types, out_type) -> statements assigning
+# ``target``; for operations that are not one expression (scatters, loops).
+LinesRule = Callable[[str, Sequence[str], dict[str, Any], Sequence[VType], VType], list[str]]
 
 
 @dataclass(eq=False)
@@ -53,26 +56,48 @@ class Primitive:
         vjp: one rule per input, ``(g, ans, *inputs, **params) -> cotangent``,
             that input's share of the output cotangent ``g``; ``None`` for an
             input with no derivative. Zeros are never passed in (symbolic).
+            A primitive with any number of inputs gives a function from the
+            input position to its rule instead.
         simplify: ``(*inputs, **params) -> tracer | None``: an algebraic
             identity applied when the equation is built (``x * 1 -> x``).
         to_sympy: ``(*sympy_args, **params) -> sympy expression``.
         foldable: whether constant inputs may be folded with ``impl``.
         literal: true only for the constant primitive (``params = (("value", v),)``).
+        emit_lines: statements computing the output, for operations that are
+            not one expression; ``emit`` then only serves display comments.
+        view: the emitted expression may be a view of its input (a slice, a
+            transpose, a broadcast): copied before it is returned, made
+            contiguous before a reshape.
+        needs_contiguous: operands that are views are made contiguous first.
+        elementwise: each output entry depends only on the matching (broadcast)
+            input entries; the select-aware masking of derivative rules
+            relies on it.
     """
 
     name: str
     type_rule: ShapeRule
     impl: Callable[..., Any]
     emit: EmitRule
-    jvp: tuple[Callable[..., Any] | None, ...] = ()
-    vjp: tuple[Callable[..., Any] | None, ...] = ()
+    jvp: tuple[Callable[..., Any] | None, ...] | Callable[[int], Any] = ()
+    vjp: tuple[Callable[..., Any] | None, ...] | Callable[[int], Any] = ()
     simplify: Callable[..., Any] | None = None
     to_sympy: Callable[..., Any] | None = None
     foldable: bool = True
     literal: bool = False  # the constant primitive: inlined as a literal, never a statement
+    emit_lines: LinesRule | None = None
+    view: bool = False
+    needs_contiguous: bool = False
+    elementwise: bool = False  # output entry i depends on input entries i only (broadcasting)
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
+
+
+def input_rules(rules: Any, n: int) -> tuple[Callable[..., Any] | None, ...] | None:
+    """The ``n`` per-input rules of ``rules`` (a tuple, or a position -> rule function); ``None`` if missing."""
+    if callable(rules):
+        return tuple(rules(k) for k in range(n))
+    return tuple(rules) if len(rules) == n else None
 
 
 REGISTRY: dict[str, Primitive] = {}

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dcompile.errors import TraceError, UnsupportedError, trace_error, user_location
-from dcompile.ir.builder import Builder
+from dcompile.ir.builder import MAX_CONST_ELEMENTS, Builder
 from dcompile.ir.graph import Value
 from dcompile.ir.primitive import Primitive
 from dcompile.ir.types import VType
@@ -26,6 +26,9 @@ from dcompile.ir.types import VType
 # Filled by dcompile.primitives: numpy ufunc -> function on tracers.
 UFUNC_RULES: dict[np.ufunc, Callable[..., Any]] = {}
 ARRAY_FUNCTION_RULES: dict[Callable[..., Any], Callable[..., Any]] = {}
+# Filled by dcompile.primitives: build an array from a list holding tracers, and
+# broadcast a value to a shape (used to keep simplified results well-shaped).
+HOOKS: dict[str, Callable[..., Any]] = {}
 
 
 class Tracer:
@@ -52,8 +55,16 @@ class Tracer:
         return self.value.type.rank
 
     @property
+    def size(self) -> int:
+        return int(np.prod(self.value.type.shape, dtype=np.int64))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.value.type.dtype.value)
+
+    @property
     def const(self) -> Any | None:
-        """The literal value if this tracer is a constant, else ``None``."""
+        """The literal value if this tracer is a scalar constant, else ``None``."""
         return self.builder.const_of(self.value)
 
     def is_const(self, literal: float) -> bool:
@@ -121,13 +132,14 @@ class Tracer:
     __round__ = __floor__ = __ceil__ = __trunc__ = _rounding
 
     def __iter__(self) -> Any:
-        raise trace_error(
-            "dcompile cannot iterate over a scalar traced value.",
-            "index scalars directly; arrays are not iterable either — use slicing",
-        )
+        if self.ndim == 0:
+            raise trace_error("dcompile cannot iterate over a scalar traced value.", "index arrays, not scalars")
+        return (self[i] for i in range(self.shape[0]))  # unrolls: for short leading axes
 
     def __len__(self) -> int:
-        raise trace_error("len() of a scalar traced value.", "scalars have no length")
+        if self.ndim == 0:
+            raise trace_error("len() of a scalar traced value.", "scalars have no length")
+        return self.shape[0]
 
     # -- numpy protocols ----------------------------------------------------
     def __array__(self, *args: Any, **kwargs: Any) -> Any:
@@ -182,11 +194,24 @@ def _as_value(builder: Builder, a: Any) -> Value:
         return a.value
     if isinstance(a, (bool, np.bool_, int, float, np.integer, np.floating)):
         return builder.const(a)
-    if isinstance(a, np.ndarray) and a.ndim == 0:
-        return builder.const(a.item())
+    if isinstance(a, (list, tuple)):
+        if any(isinstance(x, Tracer) for x in np.asarray(a, dtype=object).ravel()):
+            return HOOKS["array"](a).value
+        a = np.asarray(a)
+    if isinstance(a, np.ndarray) and a.dtype.kind in "biuf":
+        if a.ndim == 0:
+            return builder.const(a.item())
+        if a.size > MAX_CONST_ELEMENTS:
+            raise trace_error(
+                f"a NumPy array of shape {a.shape} ({a.size} elements) is used as a constant of the traced "
+                f"function; constants over {MAX_CONST_ELEMENTS} elements are not embedded in generated code.",
+                "pass the array in as an argument (data arguments need not be differentiated: use wrt=...)",
+                UnsupportedError,
+            )
+        return builder.const(a)
     raise trace_error(
         f"a value of type {type(a).__name__} met a traced value.",
-        "use numbers (float, int, bool) with traced scalars",
+        "use numbers (float, int, bool) or NumPy arrays of them with traced values",
         UnsupportedError,
     )
 
@@ -203,19 +228,33 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
         with np.errstate(all="ignore"):
             return np.asarray(prim.impl(*args, **params))[()]
     values = tuple(_as_value(builder, a) for a in args)
-    consts = [builder.const_of(v) for v in values]
-    if prim.foldable and all(c is not None for c in consts):
+    try:
+        out_type = prim.type_rule(*(v.type for v in values), **params)
+    except ValueError as exc:
+        shapes = ", ".join(str(v.type.shape) for v in values)
+        raise trace_error(
+            f"{prim.name} cannot combine operands of shapes {shapes}: {exc}.",
+            "make the shapes agree (NumPy broadcasting rules), e.g. reshape or index one operand",
+        ) from None
+    consts = [builder.literal_of(v) for v in values]
+    if prim.foldable and all(c is not None for c in consts) and _small(out_type):
         with np.errstate(all="ignore"):
             folded = np.asarray(prim.impl(*[np.asarray(c) for c in consts], **params))
-        return Tracer(builder, builder.const(folded.item()))
+        return Tracer(builder, builder.const(folded))
     if prim.simplify is not None:
         tracers = [Tracer(builder, v) for v in values]
         simpler = prim.simplify(*tracers, **params)
         if simpler is not None:
-            return simpler if isinstance(simpler, Tracer) else Tracer(builder, builder.const(simpler))
-    out_type = prim.type_rule(*(v.type for v in values), **params)
+            t = simpler if isinstance(simpler, Tracer) else Tracer(builder, builder.const(simpler))
+            if t.shape != out_type.shape:  # an identity like x * 1 must keep the broadcast shape
+                t = HOOKS["broadcast_to"](t, out_type.shape)
+            return t
     out = builder.emit_raw(prim, values, tuple(sorted(params.items())), out_type)
     return Tracer(builder, out)
+
+
+def _small(t: VType) -> bool:
+    return int(np.prod(t.shape, dtype=np.int64)) <= MAX_CONST_ELEMENTS
 
 
 def lift(builder: Builder, x: Any) -> Tracer:

@@ -5,9 +5,9 @@ operators. ``REGISTRY`` maps primitive names to :class:`Primitive` objects.
 """
 
 from dcompile.ir.primitive import REGISTRY, Primitive
-from dcompile.primitives import elementwise
+from dcompile.primitives import arrays, elementwise, numpy_api
 from dcompile.primitives.operators import MATH_RULES, install
 
 install()
 
-__all__ = ["MATH_RULES", "REGISTRY", "Primitive", "elementwise"]
+__all__ = ["MATH_RULES", "REGISTRY", "Primitive", "arrays", "elementwise", "numpy_api"]

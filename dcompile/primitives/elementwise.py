@@ -106,7 +106,21 @@ def _emit_neg(args: Sequence[tuple[str, int]], params: dict[str, Any], types: An
 
 def _emit_not(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Any) -> tuple[str, int]:
     (x,) = args
+    if types[0].rank:
+        return f"np.logical_not({x[0]})", PREC_ATOM
     return f"not {_paren(x, x[1] < PREC_NOT)}", PREC_NOT
+
+
+def _logical(op: str, prec: int) -> EmitRule:
+    """``a and b`` on scalars, ``np.logical_and(a, b)`` on arrays."""
+    scalar = _infix(op, prec)
+
+    def emit(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Sequence[VType]) -> tuple[str, int]:
+        if any(t.rank for t in types):
+            return f"np.logical_{op}({args[0][0]}, {args[1][0]})", PREC_ATOM
+        return scalar(args, params, types)
+
+    return emit
 
 
 def _emit_integer_pow(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Any) -> tuple[str, int]:
@@ -154,7 +168,7 @@ def _define(
 ) -> Primitive:
     if isinstance(to_sympy, str):  # a SymPy function's name, looked up when first used
         to_sympy = _sympy_function(to_sympy)
-    return register(Primitive(name, type_rule, impl, emit, to_sympy=to_sympy, simplify=simplify))
+    return register(Primitive(name, type_rule, impl, emit, to_sympy=to_sympy, simplify=simplify, elementwise=True))
 
 
 def _sympy_function(name: str) -> Callable[..., Any]:
@@ -323,8 +337,8 @@ gt_p = _define("gt", np.greater, _infix(">", PREC_CMP), "Gt", type_rule=_bool_ru
 ge_p = _define("ge", np.greater_equal, _infix(">=", PREC_CMP), "Ge", type_rule=_bool_rule)
 eq_p = _define("eq", np.equal, _infix("==", PREC_CMP), "Eq", type_rule=_bool_rule)
 ne_p = _define("ne", np.not_equal, _infix("!=", PREC_CMP), "Ne", type_rule=_bool_rule)
-and_p = _define("logical_and", np.logical_and, _infix("and", PREC_AND), "And", type_rule=_bool_rule)
-or_p = _define("logical_or", np.logical_or, _infix("or", PREC_OR), "Or", type_rule=_bool_rule)
+and_p = _define("logical_and", np.logical_and, _logical("and", PREC_AND), "And", type_rule=_bool_rule)
+or_p = _define("logical_or", np.logical_or, _logical("or", PREC_OR), "Or", type_rule=_bool_rule)
 not_p = _define("logical_not", np.logical_not, _emit_not, "Not", type_rule=_bool_rule)
 
 # -- the functions tracing and rules use ------------------------------------------------

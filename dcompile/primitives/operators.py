@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 
 from dcompile.errors import UnsupportedError, trace_error
-from dcompile.ir.tracer import ARRAY_FUNCTION_RULES, UFUNC_RULES, Tracer
+from dcompile.ir.tracer import ARRAY_FUNCTION_RULES, HOOKS, UFUNC_RULES, Tracer
+from dcompile.primitives import arrays as A
 from dcompile.primitives import elementwise as E
+from dcompile.primitives import numpy_api as N
 
 
 def _unsupported_operator(symbol: str, fix: str) -> Callable[..., Any]:
@@ -73,10 +75,11 @@ def install() -> None:
     T.__or__ = T.__ror__ = _bool_only(E.logical_or, "|")  # type: ignore[attr-defined]
     T.__invert__ = _bool_only(E.logical_not, "~")  # type: ignore[attr-defined]
     fix = "it has no useful derivative; write the expression with supported operations"
-    for name, symbol in (("floordiv", "//"), ("mod", "%"), ("divmod", "divmod"), ("matmul", "@")):
+    for name, symbol in (("floordiv", "//"), ("mod", "%"), ("divmod", "divmod")):
         setattr(T, f"__{name}__", _unsupported_operator(symbol, fix))
         setattr(T, f"__r{name}__", _unsupported_operator(symbol, fix))
 
+    _install_array_methods()
     UFUNC_RULES.update(
         {
             np.add: E.add,
@@ -120,9 +123,67 @@ def install() -> None:
             np.logical_and: E.logical_and,
             np.logical_or: E.logical_or,
             np.logical_not: E.logical_not,
+            np.matmul: N.matmul,
         }
     )
-    ARRAY_FUNCTION_RULES.update({np.where: E.where, np.clip: _clip})
+    ARRAY_FUNCTION_RULES.update(
+        {
+            np.where: E.where,
+            np.clip: _clip,
+            np.sum: A.total,
+            np.mean: N_mean,
+            np.prod: A.prod,
+            np.max: A.amax,
+            np.amax: A.amax,
+            np.min: A.amin,
+            np.amin: A.amin,
+            np.dot: N.dot,
+            np.vdot: N.vdot,
+            np.matmul: N.matmul,
+            np.outer: N.outer,
+            np.linalg.norm: N.norm,
+            np.transpose: A.transpose,
+            np.reshape: A.reshape,
+            np.ravel: N.ravel,
+            np.squeeze: N.squeeze,
+            np.expand_dims: N.expand_dims,
+            np.concatenate: N.concatenate,
+            np.stack: N.stack,
+            np.hstack: N.hstack,
+            np.vstack: N.vstack,
+            np.zeros_like: N.zeros_like,
+            np.ones_like: N.ones_like,
+            np.full_like: N.full_like,
+            np.broadcast_to: A.broadcast_to,
+            np.trace: N.trace_of,
+        }
+    )
+    HOOKS.update({"array": N.array, "broadcast_to": A.broadcast_to})
+
+
+def N_mean(x: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+    return A.mean(x, axis, keepdims)
+
+
+def _install_array_methods() -> None:
+    """NumPy's ndarray methods and attributes that make sense on traced arrays."""
+    T = Tracer
+    T.__getitem__ = N.getitem  # type: ignore[attr-defined]
+    T.__matmul__ = N.matmul  # type: ignore[attr-defined]
+    T.__rmatmul__ = lambda a, b: N.matmul(b, a)  # type: ignore[attr-defined]
+    T.T = property(lambda self: A.transpose(self))  # type: ignore[attr-defined]
+    T.transpose = lambda self, *axes: A.transpose(self, axes[0] if len(axes) == 1 else (axes or None))  # type: ignore[attr-defined]
+    T.reshape = lambda self, *shape: A.reshape(self, shape[0] if len(shape) == 1 else shape)  # type: ignore[attr-defined]
+    T.sum = lambda self, axis=None, keepdims=False: A.total(self, axis, keepdims)  # type: ignore[attr-defined]
+    T.mean = lambda self, axis=None, keepdims=False: A.mean(self, axis, keepdims)  # type: ignore[attr-defined]
+    T.prod = lambda self, axis=None, keepdims=False: A.prod(self, axis, keepdims)  # type: ignore[attr-defined]
+    T.max = lambda self, axis=None, keepdims=False: A.amax(self, axis, keepdims)  # type: ignore[attr-defined]
+    T.min = lambda self, axis=None, keepdims=False: A.amin(self, axis, keepdims)  # type: ignore[attr-defined]
+    T.dot = N.dot  # type: ignore[attr-defined]
+    T.ravel = T.flatten = N.ravel  # type: ignore[attr-defined]
+    T.squeeze = N.squeeze  # type: ignore[attr-defined]
+    T.copy = lambda self: self  # type: ignore[attr-defined]  (values are immutable)
+    T.clip = lambda self, lo=None, hi=None: _clip(self, lo, hi)  # type: ignore[attr-defined]
 
 
 # math.* name -> function on tracers; every other math function on a tracer is
@@ -155,7 +216,12 @@ def supported() -> dict[str, list[str]]:
     """What tracing accepts on traced values, by kind (for users and error messages)."""
     return {
         "operators": ["+", "-", "*", "/", "**", "unary -", "abs", "< <= > >= == !=", "& | ~ (on comparisons)"],
-        "numpy": [*sorted(f"np.{u.__name__}" for u in UFUNC_RULES), "np.where", "np.clip"],
+        "numpy": sorted(f"np.{u.__name__}" for u in UFUNC_RULES),
         "math": sorted(f"math.{name}" for name in MATH_RULES),
-        "dcompile": ["dc.where", "dc.sigmoid", "dc.softplus", "dc.logsumexp"],
+        "arrays": [
+            *sorted({f"np.{getattr(f, '__name__', str(f))}" for f in ARRAY_FUNCTION_RULES}),
+            "x[int, slice, ..., None, int array]",
+            "x.T, x.reshape, x.sum/mean/prod/max/min, x.dot, x.ravel, x.squeeze",
+        ],
+        "dcompile": ["dc.where", "dc.sigmoid", "dc.softplus", "dc.logsumexp", "dc.stop_gradient", "dc.array"],
     }

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dcompile.errors import UnsupportedError
 from dcompile.ir.builder import Builder
 from dcompile.ir.graph import Graph, Value
+from dcompile.ir.primitive import input_rules
 from dcompile.ir.tracer import Tracer
+from dcompile.primitives.arrays import broadcast_to
 from dcompile.primitives.elementwise import add
 from dcompile.transforms.masking import apply_rule
 
@@ -38,14 +40,19 @@ def push_forward(
         ts = [tan.get(v) for v in e.inputs]
         if all(t is None for t in ts):
             continue
-        if len(e.prim.jvp) != len(e.inputs):
+        rules = input_rules(e.prim.jvp, len(e.inputs))
+        if rules is None:
             raise UnsupportedError(f"primitive {e.prim.name!r} has no forward-mode rule")
         ins = [env[v] for v in e.inputs]
         out_t: Tracer | None = None
-        for t, rule in zip(ts, e.prim.jvp, strict=True):
+        for t, rule in zip(ts, rules, strict=True):
             if t is None or rule is None:
                 continue
-            c = apply_rule(rule, t, env[e.out], ins, e.kwargs)
+            c = apply_rule(rule, t, env[e.out], ins, e.kwargs, e.prim.elementwise)
+            if isinstance(c, Tracer) and c.is_const(0.0):
+                continue
+            if not isinstance(c, Tracer) or c.shape != e.out.type.shape:
+                c = broadcast_to(c, e.out.type.shape)  # a tangent of a broadcast input
             out_t = c if out_t is None else add(out_t, c)
         if out_t is None or out_t.is_const(0.0):
             continue

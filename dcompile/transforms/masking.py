@@ -32,8 +32,22 @@ def zero_select_parts(t: Tracer) -> tuple[Tracer, Tracer, bool] | None:
     return None
 
 
-def apply_rule(rule: Callable[..., Any], t: Tracer, ans: Tracer, ins: list[Tracer], params: dict[str, Any]) -> Any:
-    """A derivative rule applied to the nonzero tangent or cotangent ``t``, select-aware."""
+def apply_rule(
+    rule: Callable[..., Any],
+    t: Tracer,
+    ans: Tracer,
+    ins: list[Tracer],
+    params: dict[str, Any],
+    elementwise: bool = True,
+) -> Any:
+    """A derivative rule applied to the nonzero tangent or cotangent ``t``.
+
+    Select-aware for elementwise primitives; a rule that moves entries around
+    (a reduction, a transpose) is applied to ``t`` as it is, since its select
+    mask would no longer line up with the result.
+    """
+    if not elementwise:
+        return rule(t, ans, *ins, **params)
     return masked(lambda inner: rule(inner, ans, *ins, **params), t)
 
 

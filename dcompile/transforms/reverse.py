@@ -17,7 +17,9 @@ from collections.abc import Callable
 from dcompile.errors import UnsupportedError
 from dcompile.ir.builder import Builder
 from dcompile.ir.graph import Eqn, Graph, Value
-from dcompile.ir.tracer import Tracer
+from dcompile.ir.primitive import input_rules
+from dcompile.ir.tracer import Tracer, lift
+from dcompile.primitives.arrays import broadcast_to, sum_to_shape
 from dcompile.primitives.elementwise import add
 from dcompile.transforms.masking import apply_rule
 from dcompile.transforms.replay import rebind
@@ -51,7 +53,7 @@ def pull_back(
             continue
         if uses[e.out] > 1:
             name(e.out)  # complete now: every consumer has been visited
-        if len(e.prim.vjp) != len(e.inputs):
+        if input_rules(e.prim.vjp, len(e.inputs)) is None:
             raise UnsupportedError(f"primitive {e.prim.name!r} has no reverse-mode rule")
         builder.open_block(source=rebind(e, env, builder, names or {}))
         for v, c in _shares(e, g, env):
@@ -67,11 +69,17 @@ def pull_back(
 def _shares(e: Eqn, g: Tracer, env: dict[Value, Tracer]) -> list[tuple[Value, Tracer]]:
     """Each differentiable input's nonzero share of the cotangent ``g`` of ``e``."""
     ins = [env[v] for v in e.inputs]
+    rules = input_rules(e.prim.vjp, len(e.inputs)) or ()
     out = []
-    for v, t, rule in zip(e.inputs, ins, e.prim.vjp, strict=True):
-        if rule is None or not v.type.dtype.differentiable or t.const is not None:
+    for v, t, rule in zip(e.inputs, ins, rules, strict=True):
+        if rule is None or not v.type.dtype.differentiable or t.builder.literal_of(t.value) is not None:
             continue
-        c = apply_rule(rule, g, env[e.out], ins, e.kwargs)
-        if not c.is_const(0.0):
-            out.append((v, c))
+        c = apply_rule(rule, g, env[e.out], ins, e.kwargs, e.prim.elementwise)
+        if isinstance(c, Tracer) and c.is_const(0.0):
+            continue
+        # The share of an input that was broadcast sums over the broadcast axes.
+        c = sum_to_shape(lift(t.builder, c), v.type.shape)
+        if c.shape != v.type.shape:
+            c = broadcast_to(c, v.type.shape)
+        out.append((v, c))
     return out
