@@ -25,13 +25,16 @@ from dcompile.api import (
     grad,
     hessian,
     hvp,
+    jacobian,
     jvp,
     value_and_grad,
     vjp,
 )
 from dcompile.check import GradCheck, check_grad
 from dcompile.errors import DcompileError, SignatureError, TraceError, UnsupportedError
-from dcompile.primitives.elementwise import logsumexp, sigmoid, softplus, where
+from dcompile.primitives.arrays import stop_gradient
+from dcompile.primitives.elementwise import sigmoid, softplus, where
+from dcompile.primitives.numpy_api import array, logsumexp
 from dcompile.primitives.operators import supported
 
 __all__ = [
@@ -43,16 +46,19 @@ __all__ = [
     "SignatureError",
     "TraceError",
     "UnsupportedError",
+    "array",
     "check_grad",
     "compile",
     "from_sympy",
     "grad",
     "hessian",
     "hvp",
+    "jacobian",
     "jvp",
     "logsumexp",
     "sigmoid",
     "softplus",
+    "stop_gradient",
     "supported",
     "value_and_grad",
     "vjp",

@@ -22,13 +22,14 @@ import numpy as np
 
 from dcompile.backend.compiler import BACKENDS, Kernel, load_kernel
 from dcompile.backend.emitter import Emitted, emit_module
+from dcompile.backend.layout import Array
 from dcompile.backend.layout import into as into_layout
 from dcompile.errors import DcompileError, SignatureError, TraceError
 from dcompile.ir.graph import Graph
 from dcompile.ir.naming import sanitize
 from dcompile.ir.tracer import Tracer, lift
 from dcompile.ir.types import F64, DType, VType
-from dcompile.pipeline import MODES, Program, derive
+from dcompile.pipeline import MODES, Program, derive, parameters
 from dcompile.transforms import replay
 
 Wrt = int | str | Sequence[int | str] | None
@@ -36,19 +37,58 @@ Wrt = int | str | Sequence[int | str] | None
 _SCALAR_TYPES = (int, float, np.integer, np.floating, bool, np.bool_)
 
 
+Signature = tuple[VType, ...]
+
+
+def _arg_type(fname: str, name: str, a: Any) -> tuple[VType, Any]:
+    """The IR type of one argument and the argument as the compiled code takes it."""
+    if isinstance(a, _SCALAR_TYPES):
+        return F64, a
+    if isinstance(a, (list, tuple)):
+        a = np.asarray(a)
+    if isinstance(a, np.ndarray):
+        kind = a.dtype.kind
+        if a.ndim == 0 and kind in "biuf":
+            return F64, float(a)
+        if kind == "f":
+            return VType(a.shape, DType.F64), np.ascontiguousarray(a, dtype=np.float64)
+        if kind in "iu":
+            return VType(a.shape, DType.I64), np.ascontiguousarray(a, dtype=np.int64)
+        if kind == "b":
+            return VType(a.shape, DType.BOOL), np.ascontiguousarray(a)
+        what = f"an array of {a.dtype}"
+    else:
+        what = f"a {type(a).__name__}"
+    raise SignatureError(
+        f"argument {name!r} of {fname} is {what}; it must be a number or a NumPy array of "
+        "floats (or of ints/bools, as data).\nFix: pass a float or np.asarray(value, dtype=float)."
+    )
+
+
+def _fmt_sig(sig: Signature) -> str:
+    return ", ".join(str(t) for t in sig)
+
+
 class Function:
     """A function dcompile can compile and differentiate.
 
     Calling it runs the compiled primal. Made by :func:`compile` (a traced
-    Python function) or :func:`from_sympy` (a SymPy expression).
+    Python function) or :func:`from_sympy` (a SymPy expression). Like
+    ``jax.jit``, it is traced and compiled once per *signature* (the shape and
+    element type of each argument): a new shape compiles again, a known one
+    reuses the machine code. ``.ir``, ``.source`` and ``.kernel`` describe the
+    most recently used signature (all-scalar before the first call); use
+    :meth:`specialize` to pick one without running it.
     """
 
     def __init__(
         self,
-        make_graph: Callable[[], Graph],
+        make_graph: Callable[[Signature], Graph],
         name: str,
         arg_names: Sequence[str],
         backend: str = "numba",
+        *,
+        scalars_only: bool = False,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -56,19 +96,47 @@ class Function:
         self.name = name
         self.arg_names = tuple(arg_names)
         self.backend = backend
-        self._graph: Graph | None = None
+        self.scalars_only = scalars_only
+        self.default_sig: Signature = (F64,) * len(self.arg_names)
+        self._graphs: dict[Signature, Graph] = {}
         self._tracing = False
-        self._programs: dict[tuple[str, tuple[int, ...]], Program] = {}
-        self._kernels: dict[tuple[str, tuple[int, ...], bool], Kernel] = {}
+        self._programs: dict[tuple[Signature, str, tuple[int, ...]], Program] = {}
+        self._kernels: dict[tuple[Signature, str, tuple[int, ...], bool], Kernel] = {}
         self._lock = threading.RLock()
         self._primal = Derivative(self, "f", tuple(range(len(self.arg_names))))
 
-    # -- the primal ------------------------------------------------------------
-    @property
-    def ir(self) -> Graph:
-        """The traced SSA graph of the function (``print(f.ir)`` lists it)."""
+    # -- signatures --------------------------------------------------------------
+    def signature(self, args: Sequence[Any], what: str = "arguments") -> tuple[Signature, list[Any]]:
+        """The signature of ``args`` and the arguments converted for the compiled code.
+
+        Raises :class:`SignatureError` for a wrong count or an unusable argument.
+        """
+        n = len(self.arg_names)
+        if len(args) != n:
+            raise SignatureError(f"{self.name}({', '.join(self.arg_names)}) takes {n} {what}, got {len(args)}.")
+        pairs = [_arg_type(self.name, name, a) for name, a in zip(self.arg_names, args, strict=True)]
+        sig = tuple(t for t, _ in pairs)
+        if self.scalars_only and any(t.rank for t in sig):
+            raise SignatureError(
+                f"{self.name} was made from a SymPy expression: its arguments are scalars, got {_fmt_sig(sig)}.\n"
+                "Fix: pass numbers."
+            )
+        return sig, [a for _, a in pairs]
+
+    def check_args(self, args: Sequence[Any], what: str = "arguments") -> None:
+        """Raise :class:`SignatureError` unless ``args`` fit the function."""
+        self.signature(args, what)
+
+    def specialize(self, *args: Any) -> Function:
+        """Trace for the signature of ``args`` (example values) and make it the one shown."""
+        self.default_sig = self.signature(args)[0]
+        self.graph(self.default_sig)
+        return self
+
+    def graph(self, sig: Signature) -> Graph:
+        """The traced SSA graph for argument types ``sig`` (traced once, then cached)."""
         with self._lock:
-            if self._graph is None:
+            if sig not in self._graphs:
                 if self._tracing:  # the lock is reentrant: this is recursion on this thread
                     raise TraceError(
                         f"{self.name} calls itself while being traced; recursion cannot be unrolled.\n"
@@ -76,15 +144,21 @@ class Function:
                     )
                 self._tracing = True
                 try:
-                    self._graph = self._make_graph()
+                    self._graphs[sig] = self._make_graph(sig)
                 finally:
                     self._tracing = False
-            return self._graph
+            return self._graphs[sig]
+
+    # -- the primal ------------------------------------------------------------
+    @property
+    def ir(self) -> Graph:
+        """The traced SSA graph of the function (``print(f.ir)`` lists it)."""
+        return self.graph(self.default_sig)
 
     @property
     def arg_types(self) -> list[VType]:
-        """The IR type of each argument (float64 scalars)."""
-        return [F64] * len(self.arg_names)
+        """The IR type of each argument in the current signature."""
+        return list(self.default_sig)
 
     def __call__(self, *args: Any) -> Any:
         # The primal's hot path, inlined here to save a Python frame per call.
@@ -114,7 +188,7 @@ class Function:
 
     def with_backend(self, backend: str) -> Function:
         """The same function on another backend (``"numba"`` or ``"python"``)."""
-        return Function(self._make_graph, self.name, self.arg_names, backend)
+        return Function(self._make_graph, self.name, self.arg_names, backend, scalars_only=self.scalars_only)
 
     def __repr__(self) -> str:
         return f"<dcompile.Function {self.name}({', '.join(self.arg_names)}) backend={self.backend}>"
@@ -148,73 +222,98 @@ class Function:
             raise SignatureError("wrt is empty; name at least one argument")
         return tuple(out)
 
-    def program(self, mode: str, wrt: tuple[int, ...]) -> Program:
+    def program(self, sig: Signature, mode: str, wrt: tuple[int, ...]) -> Program:
         """The derived graph of ``mode`` w.r.t. argument positions ``wrt`` (cached)."""
         with self._lock:
-            key = (mode, wrt)
+            key = (sig, mode, wrt)
             if key not in self._programs:
                 if mode not in MODES:
                     raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-                self._programs[key] = derive(self.ir, mode, wrt)
+                self._programs[key] = derive(self.graph(sig), mode, wrt)
             return self._programs[key]
 
-    def emitted(self, mode: str, wrt: tuple[int, ...], *, into: bool = False) -> Emitted:
+    def emitted(self, sig: Signature, mode: str, wrt: tuple[int, ...], *, into: bool = False) -> Emitted:
         """The generated module of ``mode``; ``into``: the variant writing into ``_out``."""
-        prog = self.program(mode, wrt)
+        prog = self.program(sig, mode, wrt)
         if not into:
             return emit_module(prog.graph, prog.function, prog.layout, prog.doc)
         if mode not in ("grad", "value_and_grad"):
             raise SignatureError(f"only grad and value_and_grad write into a buffer, not {mode}")
         doc = prog.doc.rstrip(".") + ", the gradient written into _out (no allocation)."
-        return emit_module(prog.graph, f"{prog.function}_into", into_layout(prog.layout), doc)
+        try:
+            layout = into_layout(prog.layout)
+        except ValueError:
+            raise SignatureError(
+                "writing into a buffer needs one array argument or scalar arguments in wrt; "
+                f"{self.name} differentiates several arrays.\nFix: call it without a buffer."
+            ) from None
+        return emit_module(prog.graph, f"{prog.function}_into", layout, doc)
 
-    def compiled(self, mode: str, wrt: tuple[int, ...], *, into: bool = False) -> Kernel:
+    def compiled(self, sig: Signature, mode: str, wrt: tuple[int, ...], *, into: bool = False) -> Kernel:
         """The loaded kernel of ``mode`` (compiled on first request, then cached)."""
         with self._lock:
-            key = (mode, wrt, into)
+            key = (sig, mode, wrt, into)
             if key not in self._kernels:
-                types = [v.type for v in self.program(mode, wrt).graph.inputs]
+                prog = self.program(sig, mode, wrt)
+                emitted = self.emitted(sig, mode, wrt, into=into)
+                types = [v.type for v in parameters(prog)]
                 if into:
-                    types.insert(0, VType((len(wrt),), DType.F64))
-                self._kernels[key] = load_kernel(self.emitted(mode, wrt, into=into), types, self.backend)
+                    types.insert(0, into_shape_type(prog))
+                self._kernels[key] = load_kernel(emitted, types, self.backend)
             return self._kernels[key]
 
-    def check_args(self, args: Sequence[Any], what: str = "arguments") -> None:
-        """Raise :class:`SignatureError` unless ``args`` fit the function."""
-        n = len(self.arg_names)
-        if len(args) != n:
-            raise SignatureError(f"{self.name}({', '.join(self.arg_names)}) takes {n} {what}, got {len(args)}.")
-        for name, a in zip(self.arg_names, args, strict=True):
-            if isinstance(a, np.ndarray) and a.ndim == 0:
-                continue
-            if not isinstance(a, _SCALAR_TYPES):
-                shape = f" of shape {a.shape}" if isinstance(a, np.ndarray) else ""
-                raise SignatureError(
-                    f"argument {name!r} of {self.name} is a {type(a).__name__}{shape}; "
-                    "it must be a number (float or int).\n"
-                    "Fix: pass a float, e.g. float(value)."
-                )
+
+def into_shape_type(prog: Program) -> VType:
+    """The type of the ``_out`` buffer of a program's writing-into variant."""
+    layout = into_layout(prog.layout)
+    if isinstance(layout.vector, Array):
+        return layout.vector.value.type
+    return VType((len(layout.vector.values),), DType.F64)
 
 
 class Derivative:
     """A compiled mode (``f``, ``grad``, ``jvp``, ...) of a :class:`Function`.
 
     Call it to compute; ``.source`` is its generated Python, ``.ir`` its graph,
-    ``.njit`` its numba dispatcher, ``.kernel`` the loaded kernel with timing.
+    ``.njit`` its numba dispatcher, ``.kernel`` the loaded kernel with timing
+    (for the signature of the latest call; see :meth:`specialize`).
     """
 
-    def __init__(self, fn: Function, mode: str, wrt: tuple[int, ...]) -> None:
+    def __init__(self, fn: Function, mode: str, wrt: tuple[int, ...], *, all_float: bool = False) -> None:
         self.fn = fn
         self.mode = mode
-        self.wrt = wrt
+        self._wrt = wrt
+        self._all_float = all_float  # wrt=None: every float argument (integer arrays are data)
         self.wrt_names = tuple(fn.arg_names[i] for i in wrt)
+        self._sig: Signature | None = None
         self._entry: Callable[..., Any] = self._first_call
         self._into_entry: Callable[..., Any] = self._first_into
+        self._by_sig: dict[Signature, Callable[..., Any]] = {}
+
+    @property
+    def sig(self) -> Signature:
+        """The signature shown by ``.source``, ``.ir`` and ``.kernel``."""
+        return self._sig if self._sig is not None else self.fn.default_sig
+
+    def wrt_for(self, sig: Signature) -> tuple[int, ...]:
+        if not self._all_float:
+            return self._wrt
+        return tuple(i for i in self._wrt if sig[i].dtype.differentiable) or self._wrt
+
+    @property
+    def wrt(self) -> tuple[int, ...]:
+        return self.wrt_for(self.sig)
+
+    def specialize(self, *args: Any) -> Derivative:
+        """Pick the signature of the example arguments ``args`` for ``.source``, ``.ir``, ``.kernel``."""
+        self._sig = self.fn.signature(args)[0]
+        self.program  # noqa: B018  (derive now: errors show here)
+        return self
 
     @property
     def program(self) -> Program:
         """The derived graph with its output layout and docstring."""
-        return self.fn.program(self.mode, self.wrt)
+        return self.fn.program(self.sig, self.mode, self.wrt)
 
     @property
     def ir(self) -> Graph:
@@ -224,7 +323,7 @@ class Derivative:
     @property
     def source(self) -> str:
         """The emitted Python module (as compiled by numba)."""
-        return self.fn.emitted(self.mode, self.wrt).source
+        return self.fn.emitted(self.sig, self.mode, self.wrt).source
 
     # -- the allocation-free variant (grad and value_and_grad) ------------------
     @property
@@ -234,85 +333,89 @@ class Derivative:
         ``value_and_grad`` returns the value, ``grad`` returns ``_out``. For
         loops in your own numba code that must not allocate per call.
         """
-        return self.fn.compiled(self.mode, self.wrt, into=True).njit
+        return self.fn.compiled(self.sig, self.mode, self.wrt, into=True).njit
 
     def into(self, out: np.ndarray, *args: Any) -> Any:
         """Like calling, but write the gradient into ``out`` (float64, C-contiguous)."""
         # The shape is checked here because the machine code does not check bounds;
         # dtype and contiguity are in the dispatcher's signature.
-        if type(out) is not np.ndarray or out.shape != (len(self.wrt),):
-            self._bad_out(out)
-        try:
-            return self._into_entry(out, *args)
-        except DcompileError:
-            raise
-        except TypeError:  # numba's dispatcher rejected the arguments
-            pass
-        if out.dtype != np.float64 or not out.flags.c_contiguous:
-            self._bad_out(out)
-        self.fn.check_args(args)
-        return self._into_entry(out, *[float(a) for a in args])
+        if self._sig is not None and self._into_entry is not self._first_into:
+            expected = self._into_shape
+            if type(out) is np.ndarray and out.shape == expected:
+                try:
+                    return self._into_entry(out, *args)
+                except DcompileError:
+                    raise
+                except TypeError:  # numba's dispatcher rejected the arguments
+                    pass
+        return self._first_into(out, *args)
 
-    def _bad_out(self, out: Any) -> None:
+    def _bad_out(self, out: Any, shape: tuple[int, ...]) -> None:
         raise SignatureError(
-            f"out must be a C-contiguous float64 array of shape ({len(self.wrt)},), got "
+            f"out must be a C-contiguous float64 array of shape {shape}, got "
             f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
         )
 
     def _first_into(self, out: np.ndarray, *args: Any) -> Any:
-        kernel = self.fn.compiled(self.mode, self.wrt, into=True)
+        sig, conv = self.fn.signature(args)
+        self._sig = sig
+        kernel = self.fn.compiled(sig, self.mode, self.wrt, into=True)
+        self._into_shape = into_shape_type(self.program).shape
+        if (
+            type(out) is not np.ndarray
+            or out.shape != self._into_shape
+            or out.dtype != np.float64
+            or not out.flags.c_contiguous
+        ):
+            self._bad_out(out, self._into_shape)
         if kernel.backend == "python":
 
             def run(out: np.ndarray, *args: Any) -> Any:
-                self.fn.check_args(args)
+                conv = self.fn.signature(args)[1]
                 with np.errstate(all="ignore"):
-                    return kernel.fn(out, *args)
+                    return kernel.fn(out, *[_py_arg(a) for a in conv])
 
             self._into_entry = run
         else:
             self._into_entry = kernel.fn
-        return self._into_entry(out, *args)
+        return self._into_entry(out, *conv)
 
     @property
     def kernel(self) -> Kernel:
         """The loaded kernel: path, backend, compile time, whether numba's cache served it."""
-        return self.fn.compiled(self.mode, self.wrt)
+        return self.fn.compiled(self.sig, self.mode, self.wrt)
 
     @property
     def njit(self) -> Any:
-        """The numba dispatcher with flat scalar arguments (see ``.source``)."""
+        """The numba dispatcher (see ``.source`` for its parameters)."""
         return self.kernel.njit
+
+    # -- calling ------------------------------------------------------------------
+    def _callable(self, sig: Signature) -> Callable[..., Any]:
+        """What runs the compiled code for ``sig`` (the dispatcher itself on numba)."""
+        fn = self._by_sig.get(sig)
+        if fn is None:
+            kernel = self.fn.compiled(sig, self.mode, self.wrt_for(sig))
+            fn = kernel.fn if kernel.backend == "numba" else _python_runner(kernel.fn)
+            self._by_sig[sig] = fn
+        return fn
 
     def _first_call(self, *flat: Any) -> Any:
         if any(isinstance(a, Tracer) for a in flat):
             return self._inline(flat)  # traced, not run: nothing to compile
-        kernel = self.kernel
-        if kernel.backend == "python":
-            self._entry = self._checked(kernel.fn)
-        else:
-            self._entry = kernel.fn
-        return self._entry(*flat)
+        return self._recover(flat)
 
-    def _checked(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def run(*flat: Any) -> Any:
-            if any(isinstance(a, Tracer) for a in flat):
-                return self._inline(flat)
-            self._validate(flat)
-            with np.errstate(all="ignore"):  # numba's semantics: no floating-point warnings
-                return fn(*[np.float64(a) for a in flat])  # NumPy semantics, as numba's
-
-        return run
-
-    def _validate(self, flat: Sequence[Any]) -> None:
+    def _split_flat(self, flat: Sequence[Any]) -> tuple[Signature, list[Any]]:
+        """Signature and converted arguments; directional modes carry extra direction entries."""
         n = len(self.fn.arg_names)
         if self.mode not in ("jvp", "vjp", "hvp"):
-            self.fn.check_args(flat)
-            return
-        self.fn.check_args(flat[:n])
+            return self.fn.signature(flat)
+        sig, conv = self.fn.signature(flat[:n])
         extra = flat[n:]
         for a in extra:
             if not isinstance(a, _SCALAR_TYPES) and not (isinstance(a, np.ndarray) and a.ndim == 0):
                 raise SignatureError(f"{self.mode} direction entries must be numbers, got {type(a).__name__}")
+        return sig, [*conv, *extra]
 
     def __call__(self, *args: Any) -> Any:
         # The hot path: straight into the numba dispatcher (one Python frame).
@@ -329,28 +432,51 @@ class Derivative:
         # dispatch traceback chained to it.
         if any(isinstance(a, Tracer) for a in flat):
             return self._inline(flat)
-        self._validate(flat)
-        # Valid but not what the dispatcher's signature takes (a 0-d array, a
-        # NumPy bool): convert, as the signature's float64 says.
-        return self._entry(*[float(a) for a in flat])
+        sig, conv = self._split_flat(flat)
+        self._sig = sig
+        fn = self._callable(sig)
+        if all(t.rank == 0 for t in sig):
+            self._entry = fn  # scalars only: call the dispatcher directly from now on
+            return fn(*[float(a) for a in conv])
+        self._entry = self._dispatch
+        return fn(*conv)
+
+    def _dispatch(self, *args: Any) -> Any:
+        """Array arguments: find (or compile) the kernel of their signature."""
+        sig, conv = self._split_flat(args)
+        self._sig = sig
+        return self._callable(sig)(*conv)
 
     def _inline(self, flat: tuple[Any, ...]) -> Any:
         """Called on tracers (inside another traced function): splice in the graph."""
         if self.mode != "f":
             raise TraceError(
                 f"dc.{self.mode}({self.fn.name}) was called inside a traced function; only the function "
-                "itself can be (array-valued derivatives inside traced code come with array support).\n"
+                "itself can be.\n"
                 f"Fix: call {self.fn.name} itself, or compute the derivative outside."
             )
         if len(flat) != len(self.fn.arg_names):
             self.fn.check_args(flat)
         builder = next(a.builder for a in flat if isinstance(a, Tracer))
-        graph = self.fn.ir
-        env = replay(builder, graph, {v: lift(builder, a) for v, a in zip(graph.inputs, flat, strict=True)})
+        tracers = [lift(builder, a) for a in flat]
+        graph = self.fn.graph(tuple(t.type for t in tracers))
+        env = replay(builder, graph, dict(zip(graph.inputs, tracers, strict=True)))
         return env[graph.outputs[0]]
 
     def __repr__(self) -> str:
         return f"<dcompile {self.mode} of {self.fn.name} wrt ({', '.join(self.wrt_names)})>"
+
+
+def _py_arg(a: Any) -> Any:
+    return np.float64(a) if isinstance(a, _SCALAR_TYPES) else a
+
+
+def _python_runner(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def run(*args: Any) -> Any:
+        with np.errstate(all="ignore"):  # numba's semantics: no floating-point warnings
+            return fn(*[_py_arg(a) for a in args])  # NumPy semantics, as numba's
+
+    return run
 
 
 class DirectionalDerivative(Derivative):
@@ -360,28 +486,62 @@ class DirectionalDerivative(Derivative):
         if rest:
             raise SignatureError(f"{self.mode}(f) is called as ({self.mode}(f))(primals, {self._dir_name()})")
         primals = tuple(primals)
-        self.fn.check_args(primals, "primals")
-        if self.mode == "vjp":
-            flat = (*primals, direction)
+        sig, conv = self.fn.signature(primals, "primals")
+        self._sig = sig
+        prog = self.fn.program(sig, self.mode, self.wrt_for(sig))
+        wanted = [v.type for v in parameters(prog)][len(primals) :]
+        dirs = self._directions(direction, wanted)
+        return self._callable(sig)(*[_scalar(a) for a in conv], *dirs)
+
+    def _directions(self, direction: Any, wanted: list[VType]) -> list[Any]:
+        """The direction as one entry per expected input, checked against its type."""
+        name = self._dir_name()
+        if all(t.rank == 0 for t in wanted) and not any(isinstance(a, (list, tuple, np.ndarray)) for a in _items(direction)):
+            items = _items(direction)
+        elif len(wanted) == 1:
+            items = [direction]
         else:
-            d = tuple(np.ravel(direction)) if not isinstance(direction, (list, tuple)) else tuple(direction)
-            if len(d) != len(self.wrt):
-                raise SignatureError(
-                    f"{self._dir_name()} has {len(d)} entries; {self.mode} with respect to "
-                    f"({', '.join(self.wrt_names)}) needs {len(self.wrt)}."
-                )
-            flat = (*primals, *d)
-        return Derivative.__call__(self, *flat)
+            items = list(direction) if isinstance(direction, (list, tuple)) else [direction]
+        if len(items) != len(wanted):
+            raise SignatureError(
+                f"{name} has {len(items)} entries; {self.mode} with respect to "
+                f"({', '.join(self.wrt_names)}) needs {len(wanted)}."
+            )
+        out = []
+        for a, t in zip(items, wanted, strict=True):
+            if t.rank == 0:
+                if isinstance(a, np.ndarray) and a.ndim == 0:
+                    a = a.item()
+                if not isinstance(a, _SCALAR_TYPES):
+                    raise SignatureError(f"{self.mode} {name} entries must be numbers here, got {type(a).__name__}")
+                out.append(float(a))
+                continue
+            arr = np.ascontiguousarray(a, dtype=np.float64)
+            if arr.shape != t.shape:
+                raise SignatureError(f"{name} must have shape {t.shape}, got {arr.shape}")
+            out.append(arr)
+        return out
 
     def _dir_name(self) -> str:
         return {"jvp": "tangents", "vjp": "cotangent", "hvp": "v"}[self.mode]
 
 
+def _items(direction: Any) -> list[Any]:
+    if isinstance(direction, (list, tuple)):
+        return list(direction)
+    return list(np.ravel(direction))
+
+
+def _scalar(a: Any) -> Any:
+    return float(a) if isinstance(a, _SCALAR_TYPES) else a
+
+
 def compile(fn: Callable[..., Any] | None = None, *, backend: str = "numba", name: str | None = None) -> Any:
     """Decorator: trace ``fn`` into SSA and compile it (and its derivatives) on demand.
 
-    Use as ``@dc.compile`` or ``@dc.compile(backend="python")``. Every argument
-    is a float scalar that derivatives may be taken with respect to.
+    Use as ``@dc.compile`` or ``@dc.compile(backend="python")``. Arguments are
+    float scalars or NumPy arrays (float arrays can be differentiated; integer
+    and boolean arrays are data). The function returns a scalar or an array.
     """
     from dcompile.frontend.tracing import positional_names, trace
 
@@ -390,8 +550,8 @@ def compile(fn: Callable[..., Any] | None = None, *, backend: str = "numba", nam
         raw = name or getattr(f, "__name__", "f")
         fname = "f" if raw == "<lambda>" else sanitize(raw)
 
-        def make() -> Graph:
-            return trace(f, arg_names, [F64] * len(arg_names), fname)
+        def make(sig: Signature) -> Graph:
+            return trace(f, arg_names, sig, fname)
 
         out = Function(make, fname, arg_names, backend)
         out.__doc__ = getattr(f, "__doc__", None)
@@ -407,7 +567,7 @@ def from_sympy(expr: Any, args: Sequence[Any], *, name: str = "f", backend: str 
 
     names = arg_names(args)
     fname = sanitize(name)
-    return Function(lambda: lower(expr, list(args), fname), fname, names, backend)
+    return Function(lambda sig: lower(expr, list(args), fname), fname, names, backend, scalars_only=True)
 
 
 def _function(f: Any, maker: str) -> Function:
@@ -427,34 +587,45 @@ def _function(f: Any, maker: str) -> Function:
 def grad(f: Function, wrt: Wrt = None) -> Derivative:
     """The gradient of ``f`` w.r.t. ``wrt``: a 1-D float64 array in ``wrt`` order (reverse mode)."""
     fn = _function(f, "grad")
-    return Derivative(fn, "grad", fn.resolve_wrt(wrt))
+    return Derivative(fn, "grad", fn.resolve_wrt(wrt), all_float=wrt is None)
 
 
 def value_and_grad(f: Function, wrt: Wrt = None) -> Derivative:
     """``(f(x), grad f(x))`` from one forward and one reverse sweep."""
     fn = _function(f, "value_and_grad")
-    return Derivative(fn, "value_and_grad", fn.resolve_wrt(wrt))
+    return Derivative(fn, "value_and_grad", fn.resolve_wrt(wrt), all_float=wrt is None)
 
 
 def jvp(f: Function, wrt: Wrt = None) -> Derivative:
     """Forward mode: ``jvp(f)(primals, tangents) -> (f(primals), df . tangents)``."""
     fn = _function(f, "jvp")
-    return DirectionalDerivative(fn, "jvp", fn.resolve_wrt(wrt))
+    return DirectionalDerivative(fn, "jvp", fn.resolve_wrt(wrt), all_float=wrt is None)
 
 
 def vjp(f: Function, wrt: Wrt = None) -> Derivative:
     """Reverse mode: ``vjp(f)(primals, ct) -> (f(primals), ct * grad f)``."""
     fn = _function(f, "vjp")
-    return DirectionalDerivative(fn, "vjp", fn.resolve_wrt(wrt))
+    return DirectionalDerivative(fn, "vjp", fn.resolve_wrt(wrt), all_float=wrt is None)
 
 
 def hessian(f: Function, wrt: Wrt = None) -> Derivative:
     """The Hessian w.r.t. ``wrt`` as a symmetric 2-D array (forward over reverse)."""
     fn = _function(f, "hessian")
-    return Derivative(fn, "hessian", fn.resolve_wrt(wrt))
+    return Derivative(fn, "hessian", fn.resolve_wrt(wrt), all_float=wrt is None)
+
+
+def jacobian(f: Function, wrt: Wrt = None) -> Derivative:
+    """The dense Jacobian of a vector-valued ``f``: shape ``(m, n)`` for ``m`` outputs, ``n`` inputs.
+
+    The ``wrt`` arguments are flattened and joined into one vector of ``n``
+    entries. Forward mode fills it a column per input, reverse mode a row per
+    output, whichever needs fewer sweeps; a scalar ``f`` gives its flat gradient.
+    """
+    fn = _function(f, "jacobian")
+    return Derivative(fn, "jacobian", fn.resolve_wrt(wrt), all_float=wrt is None)
 
 
 def hvp(f: Function, wrt: Wrt = None) -> Derivative:
     """``hvp(f)(primals, v) -> H v`` (forward over reverse, no Hessian formed)."""
     fn = _function(f, "hvp")
-    return DirectionalDerivative(fn, "hvp", fn.resolve_wrt(wrt))
+    return DirectionalDerivative(fn, "hvp", fn.resolve_wrt(wrt), all_float=wrt is None)

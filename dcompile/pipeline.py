@@ -9,7 +9,11 @@ Each mode is a short, readable composition of the transforms:
     vjp             replay + reverse sweep from a cotangent input
     hvp             forward sweep over the *grad graph* (forward-over-reverse)
     hessian         one forward sweep over the grad graph per input direction,
-                    upper triangle only (the Hessian is symmetric)
+                    upper triangle only (the Hessian is symmetric); with array
+                    arguments, a loop over unit directions around one sweep
+    jacobian        forward sweeps along unit directions (columns), or reverse
+                    sweeps from unit cotangents (rows) when there are fewer
+                    outputs than inputs; a loop, so code size does not grow
 
 Naming convention (documented in docs/design.md): for an output ``f``, the
 adjoint of ``v`` is ``df_dv``; the tangent of ``v`` along a general direction
@@ -20,14 +24,18 @@ derivative is ``d2f_dv_dx``.
 from __future__ import annotations
 
 import re
+
+import numpy as np
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from dcompile.backend.layout import Layout, Matrix, Pack, Scalar, Vector
+from dcompile.backend.layout import Array, Layout, Loop, Matrix, Pack, Scalar, Vector
+from dcompile.errors import SignatureError
 from dcompile.ir.builder import Builder
 from dcompile.ir.graph import Graph, Value
 from dcompile.ir.tracer import Tracer
-from dcompile.ir.types import F64
+from dcompile.ir.types import F64, DType, VType
+from dcompile.primitives import arrays as A
 from dcompile.transforms import full_names, pull_back, push_forward, replay
 
 
@@ -58,13 +66,17 @@ class _Sweep:
             self.b, graph, {v: Tracer(self.b, n) for v, n in zip(graph.inputs, self.inputs, strict=True)}, self.names
         )
 
-    def extra_input(self, hint: str) -> Tracer:
-        v = self.b.new_input(F64, hint)
+    def extra_input(self, hint: str, vtype: VType = F64) -> Tracer:
+        v = self.b.new_input(vtype, hint)
         self.inputs.append(v)
         return Tracer(self.b, v)
 
-    def value(self, t: Tracer | None) -> Value:
-        return t.value if t is not None else self.b.const(0.0)
+    def value(self, t: Tracer | None, vtype: VType = F64) -> Value:
+        """``t``'s value, or zeros of ``vtype`` for a symbolic zero."""
+        if t is not None:
+            return t.value
+        zero = Tracer(self.b, self.b.const(0.0))
+        return zero.value if vtype.rank == 0 else A.broadcast_to(zero, vtype.shape).value
 
 
 def _reverse(s: _Sweep, seed: Tracer) -> dict[Value, Tracer]:
@@ -106,50 +118,85 @@ class _Request:
     def wrt_names(self) -> str:
         return ", ".join(self.arg_names[i] for i in self.wrt)
 
+    @property
+    def wrt_types(self) -> list[VType]:
+        return [self.graph.inputs[i].type for i in self.wrt]
+
+    @property
+    def out_type(self) -> VType:
+        return self.graph.outputs[0].type
+
+    def need_scalar_output(self, mode: str) -> None:
+        if self.out_type.rank:
+            raise SignatureError(
+                f"dc.{mode} needs a function with a scalar result; {self.name} returns an array of shape "
+                f"{self.out_type.shape}.\nFix: use dc.jacobian or dc.vjp, or reduce the result (e.g. np.sum)."
+            )
+
+    def grads_layout(self, values: Sequence[Value]) -> Layout:
+        """Scalars' gradients as one vector; one array's shaped like it; several as a tuple."""
+        if all(t.rank == 0 for t in self.wrt_types):
+            return Vector(tuple(values))
+        if len(values) == 1:
+            return Array(values[0])
+        return Pack(tuple(_result(v) for v in values))
+
+    @property
+    def n_flat(self) -> int:
+        """The number of entries of the ``wrt`` arguments together."""
+        return sum(int(np.prod(t.shape, dtype=np.int64)) for t in self.wrt_types)
+
     def program(self, s: _Sweep, suffix: str, outputs: Sequence[Value], layout: Layout, doc: str) -> Program:
         function = f"{self.name}_{suffix}" if suffix else self.name
         return Program(s.b.build(function, s.inputs, outputs), layout, function, doc)
 
 
+def _result(v: Value) -> Scalar | Array:
+    return Scalar(v) if v.type.rank == 0 else Array(v)
+
+
 def _primal(r: _Request) -> Program:
     s = _Sweep(r.graph, None, name_temporaries=False)
     f = s.env[r.graph.outputs[0]].value
-    return r.program(s, "", [f], Scalar(f), f"{r.sig}.")
+    return r.program(s, "", [f], _result(f), f"{r.sig}.")
 
 
 def _gradient(r: _Request, seed: str | None) -> tuple[_Sweep, Value, tuple[Value, ...]]:
     """Forward sweep, then a reverse sweep from 1 (or from a cotangent input named ``seed``)."""
     s = _Sweep(r.graph, "forward sweep")
-    adj = _reverse(s, s.extra_input(seed) if seed else Tracer(s.b, s.b.const(1.0)))
-    grads = tuple(s.value(adj.get(r.graph.inputs[i])) for i in r.wrt)
+    adj = _reverse(s, s.extra_input(seed, r.out_type) if seed else Tracer(s.b, s.b.const(1.0)))
+    grads = tuple(s.value(adj.get(r.graph.inputs[i]), t) for i, t in zip(r.wrt, r.wrt_types, strict=True))
     return s, s.env[r.graph.outputs[0]].value, grads
 
 
 def _grad(r: _Request) -> Program:
+    r.need_scalar_output("grad")
     s, _, grads = _gradient(r, None)
-    return r.program(s, "grad", grads, Vector(grads), f"Gradient of {r.sig} with respect to ({r.wrt_names}).")
+    doc = f"Gradient of {r.sig} with respect to ({r.wrt_names})."
+    return r.program(s, "grad", grads, r.grads_layout(grads), doc)
 
 
 def _value_and_grad(r: _Request) -> Program:
+    r.need_scalar_output("value_and_grad")
     s, f, grads = _gradient(r, None)
     doc = f"Value and gradient of {r.sig} with respect to ({r.wrt_names})."
-    return r.program(s, "value_and_grad", (f, *grads), Pack((Scalar(f), Vector(grads))), doc)
+    return r.program(s, "value_and_grad", (f, *grads), Pack((Scalar(f), r.grads_layout(grads))), doc)
 
 
 def _vjp(r: _Request) -> Program:
     s, f, cts = _gradient(r, "ct")
-    doc = f"Value of {r.sig} and ct times its gradient with respect to ({r.wrt_names}) (reverse mode)."
-    return r.program(s, "vjp", (f, *cts), Pack((Scalar(f), Vector(cts))), doc)
+    doc = f"Value of {r.sig} and ct times its derivative with respect to ({r.wrt_names}) (reverse mode)."
+    return r.program(s, "vjp", (f, *cts), Pack((_result(f), r.grads_layout(cts))), doc)
 
 
 def _jvp(r: _Request) -> Program:
     s = _Sweep(r.graph, "forward sweep with tangents dv")
-    tangents = {r.graph.inputs[i]: s.extra_input(f"d{r.arg_names[i]}") for i in r.wrt}
+    tangents = {r.graph.inputs[i]: s.extra_input(f"d{r.arg_names[i]}", t) for i, t in zip(r.wrt, r.wrt_types, strict=True)}
     tan = push_forward(s.b, r.graph, s.env, tangents, lambda v: f"d{s.names[v]}")
     out = r.graph.outputs[0]
-    f, t = s.env[out].value, s.value(tan.get(out))
+    f, t = s.env[out].value, s.value(tan.get(out), out.type)
     doc = f"Value of {r.sig} and its directional derivative along tangents of ({r.wrt_names}) (forward mode)."
-    return r.program(s, "jvp", (f, t), Pack((Scalar(f), Scalar(t))), doc)
+    return r.program(s, "jvp", (f, t), Pack((_result(f), _result(t))), doc)
 
 
 def _over_gradient(r: _Request) -> tuple[Graph, _Sweep, list[Value]]:
@@ -160,15 +207,86 @@ def _over_gradient(r: _Request) -> tuple[Graph, _Sweep, list[Value]]:
 
 
 def _hvp(r: _Request) -> Program:
+    r.need_scalar_output("hvp")
     grad, s, wrt_inputs = _over_gradient(r)
-    v = {x: s.extra_input(f"v_{s.names[x]}") for x in wrt_inputs}
+    v = {x: s.extra_input(f"v_{s.names[x]}", x.type) for x in wrt_inputs}
     s.b.open_block("forward sweep over the gradient along v: Hessian times v")
     tan = push_forward(s.b, grad, s.env, v, lambda val: tangent_hint(s.names[val], r.name, None))
-    outs = tuple(s.value(tan.get(gi)) for gi in grad.outputs)
-    return r.program(s, "hvp", outs, Vector(outs), f"Hessian of {r.sig} with respect to ({r.wrt_names}) times v.")
+    outs = tuple(s.value(tan.get(gi), gi.type) for gi in grad.outputs)
+    doc = f"Hessian of {r.sig} with respect to ({r.wrt_names}) times v."
+    return r.program(s, "hvp", outs, r.grads_layout(outs), doc)
+
+
+def _split(s: _Sweep, e: Tracer, types: Sequence[VType]) -> list[Tracer]:
+    """Pieces of the flat direction ``e`` shaped like each of ``types`` (in order)."""
+    pieces, offset = [], 0
+    for t in types:
+        size = int(np.prod(t.shape, dtype=np.int64))
+        if t.rank == 0:
+            pieces.append(A.index(e, (offset,)))
+        else:
+            pieces.append(A.reshape(A.index(e, ((offset, offset + size, 1),)), t.shape))
+        offset += size
+    return pieces
+
+
+def _flat(values: Sequence[Tracer]) -> Tracer:
+    """The values raveled and joined into one vector."""
+    parts = [A.reshape(v, (v.size,)) if v.ndim != 1 else v for v in values]
+    if all(v.ndim == 0 for v in values):
+        return A.pack(values)
+    return A.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _tracers(s: _Sweep, values: Sequence[Value]) -> list[Tracer]:
+    return [Tracer(s.b, v) for v in values]
+
+
+def _hessian_loop(r: _Request) -> Program:
+    """The Hessian over array arguments: a loop of Hessian-vector products with unit vectors."""
+    grad, s, wrt_inputs = _over_gradient(r)
+    n = r.n_flat
+    e = s.extra_input("e", VType((n,), DType.F64))
+    s.b.open_block("forward sweep over the gradient along the unit vector e: one column of the Hessian")
+    tangents = dict(zip(wrt_inputs, _split(s, e, r.wrt_types), strict=True))
+    tan = push_forward(s.b, grad, s.env, tangents, lambda val: tangent_hint(s.names[val], r.name, "e"))
+    col = _flat([Tracer(s.b, s.value(tan.get(g), g.type)) for g in grad.outputs])
+    doc = f"Hessian of {r.sig} with respect to ({r.wrt_names}), one column per unit vector e."
+    return r.program(s, "hessian", (col.value,), Loop(e.value, col.value, (n, n)), doc)
+
+
+def _jacobian(r: _Request) -> Program:
+    out, n = r.out_type, r.n_flat
+    if out.rank > 1:
+        raise SignatureError(
+            f"dc.jacobian needs a scalar or vector result; {r.name} returns shape {out.shape}.\n"
+            "Fix: return a raveled result (x.ravel())."
+        )
+    doc = f"Jacobian of {r.sig} with respect to ({r.wrt_names})"
+    if out.rank == 0:  # the gradient, flattened
+        s, _, grads = _gradient(r, None)
+        flat = _flat(_tracers(s, grads))
+        return r.program(s, "jacobian", (flat.value,), _result(flat.value), doc + ": the flat gradient.")
+    m = out.shape[0]
+    if m < n:  # fewer outputs: one reverse sweep per row
+        s = _Sweep(r.graph, "forward sweep")
+        e = s.extra_input("e", out)
+        adj = _reverse(s, e)
+        row = _flat([Tracer(s.b, s.value(adj.get(r.graph.inputs[i]), t)) for i, t in zip(r.wrt, r.wrt_types, strict=True)])
+        return r.program(s, "jacobian", (row.value,), Loop(e.value, row.value, (m, n), "row"), doc + ", by rows.")
+    s = _Sweep(r.graph, "forward sweep")
+    e = s.extra_input("e", VType((n,), DType.F64))
+    s.b.open_block("tangents along the unit vector e: one column of the Jacobian")
+    tangents = dict(zip([r.graph.inputs[i] for i in r.wrt], _split(s, e, r.wrt_types), strict=True))
+    tan = push_forward(s.b, r.graph, s.env, tangents, lambda v: f"d{s.names[v]}_de")
+    col = s.value(tan.get(r.graph.outputs[0]), out)
+    return r.program(s, "jacobian", (col,), Loop(e.value, col, (m, n)), doc + ", by columns.")
 
 
 def _hessian(r: _Request) -> Program:
+    r.need_scalar_output("hessian")
+    if any(t.rank for t in r.wrt_types):
+        return _hessian_loop(r)
     grad, s, wrt_inputs = _over_gradient(r)
     entries: dict[tuple[int, int], Value] = {}
     for j, xj in enumerate(wrt_inputs):
@@ -191,6 +309,7 @@ _BUILDERS: dict[str, Callable[[_Request], Program]] = {
     "vjp": _vjp,
     "hessian": _hessian,
     "hvp": _hvp,
+    "jacobian": _jacobian,
 }
 MODES = tuple(_BUILDERS)
 
@@ -200,4 +319,20 @@ def derive(graph: Graph, mode: str, wrt: Sequence[int]) -> Program:
     builder = _BUILDERS.get(mode)
     if builder is None:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    return builder(_Request(graph, tuple(wrt)))
+    request = _Request(graph, tuple(wrt))
+    if mode != "f":
+        for i, t in zip(request.wrt, request.wrt_types, strict=True):
+            if not t.dtype.differentiable:
+                raise SignatureError(
+                    f"argument {request.arg_names[i]!r} of {request.name} is a {t.dtype.value} array, which is data: "
+                    "it has no derivative.\nFix: leave it out of wrt=..., e.g. "
+                    f"wrt={request.arg_names[request.wrt[0]] if request.wrt[0] != i else 'the float arguments'!r}."
+                )
+    return builder(request)
+
+
+def parameters(program: Program) -> tuple[Value, ...]:
+    """The inputs the generated function takes (a loop's direction is made inside)."""
+    if isinstance(program.layout, Loop):
+        return tuple(v for v in program.graph.inputs if v is not program.layout.direction)
+    return program.graph.inputs

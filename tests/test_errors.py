@@ -116,8 +116,13 @@ def test_none_return():
     assert "returned None" in trace_error(no_return)
 
 
-def test_tuple_return():
-    assert "returned a tuple" in trace_error(pair)
+def test_tuple_of_scalars_returns_a_vector():
+    f = dc.compile(pair, backend="python")
+    assert f.ir.outputs[0].type.shape == (2,)
+
+
+def test_dict_return():
+    assert "returned a dict" in trace_error(lambda x: {"x": x})
 
 
 def test_boolean_return():
@@ -144,9 +149,18 @@ def test_string_argument(backend):
         dc.grad(f)(1.0, 2.0, 3.0)
 
 
-def test_array_argument_is_rejected_on_scalar_functions():
+def test_array_argument_specializes_a_traced_function():
     f = dc.compile(f2, backend="python")
-    with pytest.raises(SignatureError, match=r"ndarray of shape \(3,\)"):
+    assert f(2.0, 3.0) == 6.0
+    np.testing.assert_array_equal(f(np.ones(3), 2.0), [2.0, 2.0, 2.0])
+
+
+def test_array_argument_is_rejected_by_sympy_functions():
+    import sympy as sp
+
+    x, y = sp.symbols("x y")
+    f = dc.from_sympy(x * y, [x, y], backend="python")
+    with pytest.raises(SignatureError, match="SymPy expression: its arguments are scalars"):
         f(np.ones(3), 1.0)
 
 

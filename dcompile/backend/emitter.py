@@ -16,9 +16,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
+
 from dcompile import __version__
-from dcompile.backend.layout import Into, Layout, Matrix, Pack, Scalar, Vector, layout_values
-from dcompile.backend.literals import format_literal
+from dcompile.backend.layout import Array, Into, Layout, Loop, Matrix, Pack, Scalar, Vector, layout_values
+from dcompile.backend.literals import format_array, format_literal
 from dcompile.ir.graph import Block, Eqn, Graph, Value
 from dcompile.ir.naming import Namer
 from dcompile.ir.primitive import PREC_ATOM, PREC_TERNARY
@@ -41,8 +43,14 @@ class Emitted:
 class _Printer:
     def __init__(self, graph: Graph, layout: Layout) -> None:
         self.graph = graph
+        self.layout = layout
         self.namer = Namer(dict(graph.hints))
         self.consts = {e.out: e.kwargs["value"] for e in graph.eqns if e.prim.literal}
+        # Array constants are module globals (numba freezes them into the machine code).
+        self.globals: dict[Value, str] = {}
+        for e in graph.eqns:
+            if e.prim.literal and isinstance(e.kwargs["value"], np.ndarray):
+                self.globals[e.out] = self.namer.fresh(f"_c{len(self.globals)}")
         self.producer = {e.out: e for e in graph.eqns}
         uses: Counter[Value] = Counter(v for e in graph.eqns for v in e.inputs)
         uses.update(layout_values(layout))
@@ -52,6 +60,14 @@ class _Printer:
             if b.source is not None:
                 pinned.update(b.source.inputs)
                 pinned.add(b.source.out)
+        # In a loop over directions, what does not depend on the direction is
+        # computed once before the loop: never inline it into the loop body.
+        self.variant = _dependents(graph, layout.direction) if isinstance(layout, Loop) else set()
+        for e in graph.eqns:
+            if e.out in self.variant:
+                pinned.update(v for v in e.inputs if v not in self.variant)
+            if e.prim.emit_lines is not None:
+                pinned.add(e.out)
         # Inline single-use unnamed temporaries, but never nest deeper than
         # MAX_INLINE_DEPTH (CPython rejects deeply nested parentheses, and long
         # expressions stop being readable): a deeper one becomes a statement.
@@ -72,30 +88,64 @@ class _Printer:
 
     def expr(self, v: Value) -> tuple[str, int]:
         """Source and precedence of ``v`` where it is used."""
+        if v in self.globals:
+            return self.globals[v], PREC_ATOM
         if v in self.consts:
             return format_literal(self.consts[v])
         if v in self.inlined:
             return self.eqn_expr(self.producer[v])
         return self.namer(v), PREC_ATOM
 
-    def eqn_expr(self, e: Eqn) -> tuple[str, int]:
-        args = [self.expr(v) for v in e.inputs]
-        return e.prim.emit(args, e.kwargs, [v.type for v in e.inputs])
+    def is_view(self, v: Value) -> bool:
+        """Whether ``v``'s emitted value may share memory with another array."""
+        e = self.producer.get(v)
+        return v in self.graph.inputs or v in self.globals or (e is not None and e.prim.view and v.type.rank > 0)
 
-    def body(self) -> list[str]:
+    def args(self, e: Eqn) -> list[tuple[str, int]]:
+        args = [self.expr(v) for v in e.inputs]
+        if e.prim.needs_contiguous:
+            args = [
+                (f"np.ascontiguousarray({a[0]})", PREC_ATOM) if self.is_view(v) and v not in self.graph.inputs else a
+                for a, v in zip(args, e.inputs, strict=True)
+            ]
+        return args
+
+    def eqn_expr(self, e: Eqn) -> tuple[str, int]:
+        return e.prim.emit(self.args(e), e.kwargs, [v.type for v in e.inputs])
+
+    def statement(self, e: Eqn) -> list[str]:
+        target = self.namer(e.out)
+        if e.prim.emit_lines is not None:
+            srcs = [a for a, _ in self.args(e)]
+            return e.prim.emit_lines(target, srcs, e.kwargs, [v.type for v in e.inputs], e.out.type)
+        return [f"{target} = {self.eqn_expr(e)[0]}"]
+
+    def body(self, part: bool | None = None) -> list[str]:
+        """Statements with their display blocks: all, or (in a loop) the variant part or the rest."""
         lines: list[str] = []
         blocks = sorted(self.graph.blocks, key=lambda b: b.position)
         k = 0
         for i, e in enumerate(self.graph.eqns):
             while k < len(blocks) and blocks[k].position <= i:
-                lines += self.block(blocks[k])
+                if part is None or self.block_goes(blocks[k], i) == part:
+                    lines += self.block(blocks[k])
                 k += 1
-            if e.out in self.consts or e.out in self.inlined:
+            if e.out in self.consts or e.out in self.inlined or (part is not None and self.is_variant(i) != part):
                 continue
-            lines.append(f"{self.namer(e.out)} = {self.eqn_expr(e)[0]}")
+            lines += self.statement(e)
         for b in blocks[k:]:
-            lines += self.block(b)
+            if part is None or self.block_goes(b, len(self.graph.eqns)) == part:
+                lines += self.block(b)
         return lines
+
+    def block_goes(self, b: Block, i: int) -> bool:
+        """Whether block ``b`` before equation ``i`` belongs with the variant part (see Loop)."""
+        if not self.variant:
+            return True
+        return self.is_variant(i) or any(v in self.variant for _, v in b.aliases)
+
+    def is_variant(self, i: int) -> bool:
+        return i < len(self.graph.eqns) and self.graph.eqns[i].out in self.variant
 
     def block(self, b: Block) -> list[str]:
         out = []
@@ -113,7 +163,10 @@ class _Printer:
 
     def returns(self, layout: Layout) -> list[str]:
         if isinstance(layout, Into):
-            lines = [f"_out[{i}] = {self.expr(v)[0]}" for i, v in enumerate(layout.vector.values)]
+            if isinstance(layout.vector, Array):
+                lines = [f"_out[:] = {self.expr(layout.vector.value)[0]}"]
+            else:
+                lines = [f"_out[{i}] = {self.expr(v)[0]}" for i, v in enumerate(layout.vector.values)]
             return [*lines, f"return {self.value_expr(layout.scalar, lines) if layout.scalar else '_out'}"]
         if isinstance(layout, Matrix):
             lines = [f"_out = np.empty(({layout.n}, {layout.n}))"]
@@ -139,16 +192,72 @@ class _Printer:
                 fill.extend(f"_out[{i}] = {self.expr(v)[0]}" for i, v in enumerate(layout.values))
                 return "_out"
             return "np.array([" + ", ".join(self.expr(v)[0] for v in layout.values) + "])"
+        if isinstance(layout, Array):
+            src, _ = self.expr(layout.value)
+            return f"{src}.copy()" if self.is_view(layout.value) else src
         if isinstance(layout, Pack) and not any(isinstance(i, Matrix) for i in layout.items):
-            return ", ".join(self.value_expr(item, fill) for item in layout.items)
+            items = [self.value_expr(item, fill) for item in layout.items]
+            items = [f"({x})" if isinstance(i, Pack) else x for x, i in zip(items, layout.items, strict=True)]
+            return ", ".join(items)
         raise NotImplementedError("a matrix inside a tuple")
+
+    def loop(self, layout: Loop) -> list[str]:
+        """Invariant statements, then the loop over unit directions (see :class:`Loop`)."""
+        d = self.namer(layout.direction)
+        n = layout.direction.type.shape[0]
+        target = "_out[:, _j]" if layout.along == "col" and len(layout.shape) == 2 else "_out[_j]"
+        inner = self.body(True)
+        src, _ = self.expr(layout.result)
+        return [
+            *self.body(False),
+            f"_out = np.empty({_shape(layout.shape)})",
+            f"{d} = np.zeros({n})",
+            f"for _j in range({n}):",
+            f"{INDENT}{d}[_j] = 1.0",
+            *(f"{INDENT}{line}" for line in inner),
+            f"{INDENT}{target} = {src}",
+            f"{INDENT}{d}[_j] = 0.0",
+            "return _out",
+        ]
+
+    def guards(self, function: str) -> list[str]:
+        """Shape checks of array parameters: numba does not check bounds, so a wrong shape must not get in."""
+        lines = []
+        for v in self.graph.inputs:
+            if v.type.rank and not (isinstance(self.layout, Loop) and v is self.layout.direction):
+                shape = _shape_tuple(v.type.shape)
+                name = self.namer(v)
+                lines += [
+                    f"if {name}.shape != {shape}:",
+                    f'{INDENT}raise ValueError("{function} was compiled for {name} of shape {shape}")',
+                ]
+        return lines
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return str(shape[0]) if len(shape) == 1 else _shape_tuple(shape)
+
+
+def _shape_tuple(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _dependents(graph: Graph, root: Value) -> set[Value]:
+    """Values computed from ``root``."""
+    out = {root}
+    for e in graph.eqns:
+        if any(v in out for v in e.inputs):
+            out.add(e.out)
+    return out
 
 
 def emit_module(graph: Graph, function: str, layout: Layout, doc: str) -> Emitted:
     """The Python module computing ``graph``'s outputs, packed by ``layout``."""
     p = _Printer(graph, layout)
-    params = ", ".join(["_out"] * isinstance(layout, Into) + [p.namer(v) for v in graph.inputs])
-    body = p.body() + p.returns(layout)
+    inputs = [v for v in graph.inputs if not (isinstance(layout, Loop) and v is layout.direction)]
+    params = ", ".join(["_out"] * isinstance(layout, Into) + [p.namer(v) for v in inputs])
+    guards = p.guards(function)
+    body = guards + (p.loop(layout) if isinstance(layout, Loop) else p.body() + p.returns(layout))
     doc_lines = doc.strip().splitlines()
     lines = [
         f'"""Generated by dcompile {__version__}: {doc_lines[0]}',
@@ -158,6 +267,8 @@ def emit_module(graph: Graph, function: str, layout: Layout, doc: str) -> Emitte
         "",
         "import numpy as np",
         "",
+        *(f"{p.globals[v]} = {format_array(p.consts[v])}" for v in p.globals),
+        *([""] if p.globals else []),
         "",
         f"def {function}({params}):",
         f'{INDENT}"""{doc_lines[0]}',

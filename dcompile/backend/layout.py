@@ -19,7 +19,32 @@ class Scalar:
 
 @dataclass(frozen=True)
 class Vector:
+    """Scalars returned as one 1-D array (the gradient over scalar arguments)."""
+
     values: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class Array:
+    """An array value returned as a whole (a gradient shaped like its argument)."""
+
+    value: Value
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A dense Jacobian or Hessian filled one basis direction at a time.
+
+    ``direction`` is a graph input that the function does not take: the emitted
+    code sets it to each unit vector in turn, recomputes only what depends on
+    it, and stores ``result`` as column (``along="col"``) or row ``j`` of an
+    array of ``shape``. Code size does not grow with the number of directions.
+    """
+
+    direction: Value
+    result: Value
+    shape: tuple[int, ...]
+    along: str = "col"
 
 
 @dataclass(frozen=True)
@@ -33,7 +58,9 @@ class Matrix:
 
 @dataclass(frozen=True)
 class Pack:
-    items: tuple[Scalar | Vector | Matrix, ...]
+    """A tuple of results (nested packs become nested tuples)."""
+
+    items: tuple[Scalar | Vector | Array | Matrix | Pack, ...]
 
 
 @dataclass(frozen=True)
@@ -45,31 +72,33 @@ class Into:
     """
 
     scalar: Scalar | None
-    vector: Vector
+    vector: Vector | Array
 
 
-Layout = Scalar | Vector | Matrix | Pack | Into
+Layout = Scalar | Vector | Array | Matrix | Pack | Into | Loop
 
 
 def into(layout: Layout) -> Into:
     """The writing-into-``_out`` form of a gradient or value-and-gradient layout."""
-    if isinstance(layout, Vector):
+    if isinstance(layout, (Vector, Array)):
         return Into(None, layout)
     if isinstance(layout, Pack) and len(layout.items) == 2:
         scalar, vector = layout.items
-        if isinstance(scalar, Scalar) and isinstance(vector, Vector):
+        if isinstance(scalar, Scalar) and isinstance(vector, (Vector, Array)):
             return Into(scalar, vector)
     raise ValueError("only gradients and (value, gradient) pairs can be written into an array")
 
 
 def layout_values(layout: Layout) -> list[Value]:
     """Every value a layout returns, in order."""
-    if isinstance(layout, Scalar):
+    if isinstance(layout, (Scalar, Array)):
         return [layout.value]
+    if isinstance(layout, Loop):
+        return [layout.result]
     if isinstance(layout, Vector):
         return list(layout.values)
     if isinstance(layout, Matrix):
         return list(layout.entries.values())
     if isinstance(layout, Into):
-        return [*(layout_values(layout.scalar) if layout.scalar else []), *layout.vector.values]
+        return [*(layout_values(layout.scalar) if layout.scalar else []), *layout_values(layout.vector)]
     return [v for item in layout.items for v in layout_values(item)]

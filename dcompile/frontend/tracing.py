@@ -23,7 +23,7 @@ from dcompile.errors import TraceError, _is_internal
 from dcompile.frontend.mathpatch import with_traceable_globals
 from dcompile.ir.builder import Builder
 from dcompile.ir.graph import Graph, Value
-from dcompile.ir.tracer import Tracer
+from dcompile.ir.tracer import Tracer, _holds_tracer
 from dcompile.ir.types import VType
 
 
@@ -55,9 +55,11 @@ def _capture_names(builder: Builder) -> Iterator[None]:
 
 
 def _check_output(out: Any, fn_name: str) -> Any:
+    if isinstance(out, (list, tuple)) and out and _holds_tracer(out):
+        from dcompile.primitives.numpy_api import array
+
+        out = array(out)
     if isinstance(out, Tracer):
-        if out.type.rank != 0:
-            raise TraceError(f"{fn_name} returned an array of shape {out.shape}; it must return a scalar.")
         if not out.type.dtype.differentiable:
             raise TraceError(
                 f"{fn_name} returned a boolean (a comparison); it must return a number.\n"
@@ -72,10 +74,12 @@ def _check_output(out: Any, fn_name: str) -> Any:
         return out
     if isinstance(out, np.ndarray) and out.ndim == 0:
         return out.item()
+    if isinstance(out, np.ndarray) and out.dtype.kind in "iuf":
+        return np.asarray(out, dtype=np.float64)
     kind = type(out).__name__
     raise TraceError(
         f"{fn_name} returned a {kind}; a dcompile function returns one scalar.\n"
-        "Fix: return a single value (compile one function per output, or sum the outputs)."
+        "Fix: return a single value or one array (np.stack or np.concatenate the outputs)."
     )
 
 

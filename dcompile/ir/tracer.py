@@ -189,13 +189,19 @@ def _builder_of(args: tuple[Any, ...]) -> Builder | None:
     return builder
 
 
+def _holds_tracer(items: Any) -> bool:
+    if isinstance(items, (list, tuple)):
+        return any(_holds_tracer(x) for x in items)
+    return isinstance(items, Tracer)
+
+
 def _as_value(builder: Builder, a: Any) -> Value:
     if isinstance(a, Tracer):
         return a.value
     if isinstance(a, (bool, np.bool_, int, float, np.integer, np.floating)):
         return builder.const(a)
     if isinstance(a, (list, tuple)):
-        if any(isinstance(x, Tracer) for x in np.asarray(a, dtype=object).ravel()):
+        if _holds_tracer(a):
             return HOOKS["array"](a).value
         a = np.asarray(a)
     if isinstance(a, np.ndarray) and a.dtype.kind in "biuf":
