@@ -97,7 +97,8 @@ class Function:
         self.arg_names = tuple(arg_names)
         self.backend = backend
         self.scalars_only = scalars_only
-        self.default_sig: Signature = (F64,) * len(self.arg_names)
+        self._fallback_sig: Signature = (F64,) * len(self.arg_names)
+        self.default_sig = self._fallback_sig
         self._graphs: dict[Signature, Graph] = {}
         self._tracing = False
         self._programs: dict[tuple[Signature, str, tuple[int, ...]], Program] = {}
@@ -145,6 +146,13 @@ class Function:
                 self._tracing = True
                 try:
                     self._graphs[sig] = self._make_graph(sig)
+                except DcompileError as exc:
+                    if sig is self._fallback_sig and not self.scalars_only:
+                        raise type(exc)(
+                            f"{exc}\nNote: {self.name} has not been called yet, so it was traced with scalar "
+                            "arguments; call it (or .specialize(*example_args)) first to see array code."
+                        ) from None
+                    raise
                 finally:
                     self._tracing = False
             return self._graphs[sig]
@@ -306,7 +314,7 @@ class Derivative:
 
     def specialize(self, *args: Any) -> Derivative:
         """Pick the signature of the example arguments ``args`` for ``.source``, ``.ir``, ``.kernel``."""
-        self._sig = self.fn.signature(args)[0]
+        self._sig = self.fn.default_sig = self.fn.signature(args)[0]
         self.program  # noqa: B018  (derive now: errors show here)
         return self
 
@@ -358,7 +366,7 @@ class Derivative:
 
     def _first_into(self, out: np.ndarray, *args: Any) -> Any:
         sig, conv = self.fn.signature(args)
-        self._sig = sig
+        self._sig = self.fn.default_sig = sig
         kernel = self.fn.compiled(sig, self.mode, self.wrt, into=True)
         self._into_shape = into_shape_type(self.program).shape
         if (
@@ -433,7 +441,7 @@ class Derivative:
         if any(isinstance(a, Tracer) for a in flat):
             return self._inline(flat)
         sig, conv = self._split_flat(flat)
-        self._sig = sig
+        self._sig = self.fn.default_sig = sig
         fn = self._callable(sig)
         if all(t.rank == 0 for t in sig):
             self._entry = fn  # scalars only: call the dispatcher directly from now on
@@ -444,7 +452,7 @@ class Derivative:
     def _dispatch(self, *args: Any) -> Any:
         """Array arguments: find (or compile) the kernel of their signature."""
         sig, conv = self._split_flat(args)
-        self._sig = sig
+        self._sig = self.fn.default_sig = sig
         return self._callable(sig)(*conv)
 
     def _inline(self, flat: tuple[Any, ...]) -> Any:
@@ -487,7 +495,7 @@ class DirectionalDerivative(Derivative):
             raise SignatureError(f"{self.mode}(f) is called as ({self.mode}(f))(primals, {self._dir_name()})")
         primals = tuple(primals)
         sig, conv = self.fn.signature(primals, "primals")
-        self._sig = sig
+        self._sig = self.fn.default_sig = sig
         prog = self.fn.program(sig, self.mode, self.wrt_for(sig))
         wanted = [v.type for v in parameters(prog)][len(primals) :]
         dirs = self._directions(direction, wanted)
@@ -496,7 +504,9 @@ class DirectionalDerivative(Derivative):
     def _directions(self, direction: Any, wanted: list[VType]) -> list[Any]:
         """The direction as one entry per expected input, checked against its type."""
         name = self._dir_name()
-        if all(t.rank == 0 for t in wanted) and not any(isinstance(a, (list, tuple, np.ndarray)) for a in _items(direction)):
+        if all(t.rank == 0 for t in wanted) and not any(
+            isinstance(a, (list, tuple, np.ndarray)) for a in _items(direction)
+        ):
             items = _items(direction)
         elif len(wanted) == 1:
             items = [direction]

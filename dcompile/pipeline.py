@@ -24,10 +24,10 @@ derivative is ``d2f_dv_dx``.
 from __future__ import annotations
 
 import re
-
-import numpy as np
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from dcompile.backend.layout import Array, Layout, Loop, Matrix, Pack, Scalar, Vector
 from dcompile.errors import SignatureError
@@ -191,7 +191,9 @@ def _vjp(r: _Request) -> Program:
 
 def _jvp(r: _Request) -> Program:
     s = _Sweep(r.graph, "forward sweep with tangents dv")
-    tangents = {r.graph.inputs[i]: s.extra_input(f"d{r.arg_names[i]}", t) for i, t in zip(r.wrt, r.wrt_types, strict=True)}
+    tangents = {
+        r.graph.inputs[i]: s.extra_input(f"d{r.arg_names[i]}", t) for i, t in zip(r.wrt, r.wrt_types, strict=True)
+    }
     tan = push_forward(s.b, r.graph, s.env, tangents, lambda v: f"d{s.names[v]}")
     out = r.graph.outputs[0]
     f, t = s.env[out].value, s.value(tan.get(out), out.type)
@@ -272,7 +274,9 @@ def _jacobian(r: _Request) -> Program:
         s = _Sweep(r.graph, "forward sweep")
         e = s.extra_input("e", out)
         adj = _reverse(s, e)
-        row = _flat([Tracer(s.b, s.value(adj.get(r.graph.inputs[i]), t)) for i, t in zip(r.wrt, r.wrt_types, strict=True)])
+        row = _flat(
+            [Tracer(s.b, s.value(adj.get(r.graph.inputs[i]), t)) for i, t in zip(r.wrt, r.wrt_types, strict=True)]
+        )
         return r.program(s, "jacobian", (row.value,), Loop(e.value, row.value, (m, n), "row"), doc + ", by rows.")
     s = _Sweep(r.graph, "forward sweep")
     e = s.extra_input("e", VType((n,), DType.F64))

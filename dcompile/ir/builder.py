@@ -8,8 +8,8 @@ algebraic identities are applied one level up, in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -20,7 +20,6 @@ from dcompile.backend.literals import format_literal
 from dcompile.ir.graph import Block, Eqn, Graph, Value
 from dcompile.ir.primitive import Primitive
 from dcompile.ir.types import BOOL, F64, DType, VType
-
 
 # Array constants larger than this are not folded or embedded in generated code
 # (they would bloat the source); data that big is passed in as an argument.

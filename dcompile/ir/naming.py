@@ -38,6 +38,8 @@ class Namer:
         self._names: dict[Value, str] = {}
         self._used: set[str] = set(taken or ())
         self._temps = 0
+        # Anonymous temporaries never take a name some value is hinted to have.
+        self._hinted = {sanitize(h) for h in self._hints.values()}
 
     def fresh(self, hint: str) -> str:
         """A new unique identifier based on ``hint``."""
@@ -54,7 +56,7 @@ class Namer:
         if name is None:
             hint = self._hints.get(v)
             if hint is None:
-                while f"t{self._temps}" in self._used:
+                while f"t{self._temps}" in self._used or f"t{self._temps}" in self._hinted:
                     self._temps += 1
                 name = f"t{self._temps}"
                 self._used.add(name)

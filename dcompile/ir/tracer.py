@@ -21,7 +21,7 @@ from dcompile.errors import TraceError, UnsupportedError, trace_error, user_loca
 from dcompile.ir.builder import MAX_CONST_ELEMENTS, Builder
 from dcompile.ir.graph import Value
 from dcompile.ir.primitive import Primitive
-from dcompile.ir.types import VType
+from dcompile.ir.types import VType, broadcast_shapes
 
 # Filled by dcompile.primitives: numpy ufunc -> function on tracers.
 UFUNC_RULES: dict[np.ufunc, Callable[..., Any]] = {}
@@ -29,6 +29,9 @@ ARRAY_FUNCTION_RULES: dict[Callable[..., Any], Callable[..., Any]] = {}
 # Filled by dcompile.primitives: build an array from a list holding tracers, and
 # broadcast a value to a shape (used to keep simplified results well-shaped).
 HOOKS: dict[str, Callable[..., Any]] = {}
+# Primitives whose output repeats one input (broadcast_to): a repeated scalar
+# constant counts as that constant for the algebraic identities.
+UNIFORM: set[Primitive] = set()
 
 
 class Tracer:
@@ -64,8 +67,13 @@ class Tracer:
 
     @property
     def const(self) -> Any | None:
-        """The literal value if this tracer is a scalar constant, else ``None``."""
-        return self.builder.const_of(self.value)
+        """The scalar constant this tracer holds (in every entry, for a broadcast one), else ``None``."""
+        c = self.builder.const_of(self.value)
+        if c is None:
+            e = self.builder.producer.get(self.value)
+            if e is not None and e.prim in UNIFORM:
+                c = self.builder.const_of(e.inputs[0])
+        return c
 
     def is_const(self, literal: float) -> bool:
         c = self.const
@@ -234,6 +242,8 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
         with np.errstate(all="ignore"):
             return np.asarray(prim.impl(*args, **params))[()]
     values = tuple(_as_value(builder, a) for a in args)
+    if prim.elementwise and len(values) > 1:
+        values = _unbroadcast_constants(builder, values)
     try:
         out_type = prim.type_rule(*(v.type for v in values), **params)
     except ValueError as exc:
@@ -257,6 +267,22 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
             return t
     out = builder.emit_raw(prim, values, tuple(sorted(params.items())), out_type)
     return Tracer(builder, out)
+
+
+def _unbroadcast_constants(builder: Builder, values: tuple[Value, ...]) -> tuple[Value, ...]:
+    """Elementwise operands that repeat a scalar constant become the scalar (``x * np.full(n, 2.0)`` is ``x * 2.0``)."""
+    out = list(values)
+    for i, v in enumerate(values):
+        e = builder.producer.get(v)
+        if e is None or e.prim not in UNIFORM or builder.const_of(e.inputs[0]) is None:
+            continue
+        others = [w.type.shape for j, w in enumerate(out) if j != i]
+        try:
+            if broadcast_shapes(*others) == broadcast_shapes(*others, v.type.shape):
+                out[i] = e.inputs[0]
+        except ValueError:
+            pass
+    return tuple(out)
 
 
 def _small(t: VType) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from dcompile.ir.primitive import PREC_ATOM, PREC_MUL, Primitive, register
-from dcompile.ir.tracer import Tracer, bind
+from dcompile.ir.tracer import UNIFORM, Tracer, bind
 from dcompile.ir.types import DType, VType
 from dcompile.primitives.elementwise import (
     _paren,
@@ -84,8 +84,10 @@ def _index_shape(index: Index, shape: Sequence[int]) -> tuple[int, ...]:
 
 
 def _index_tuple(index: Index) -> tuple[Any, ...]:
-    return tuple(item if isinstance(item, int) else slice(*item) if item[1] >= 0 else slice(item[0], None, item[2])
-                 for item in index)
+    return tuple(
+        item if isinstance(item, int) else slice(*item) if item[1] >= 0 else slice(item[0], None, item[2])
+        for item in index
+    )
 
 
 # -- broadcast_to -------------------------------------------------------------------
@@ -114,8 +116,10 @@ broadcast_to_p = register(
         lambda x, *, shape: np.broadcast_to(x, shape).copy(),
         _emit_broadcast,
         view=True,
+        foldable=False,  # np.ones(n) stays one statement, not an n-entry literal
     )
 )
+UNIFORM.add(broadcast_to_p)
 
 
 def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
@@ -176,7 +180,9 @@ def _emit_reduce(fn: str) -> Any:
 def _reduce_lines(fn: str) -> Any:
     """Statements for a partial reduction numba has no ``axis`` form of: a loop over rows."""
 
-    def lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> list[str]:
+    def lines(
+        target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
+    ) -> list[str]:
         (x,) = args
         axes = params["axes"]
         shape = types[0].shape
@@ -496,7 +502,9 @@ def _pad_impl(g: Any, *, shape: tuple[int, ...], index: Index) -> Any:
     return out
 
 
-def _pad_lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> list[str]:
+def _pad_lines(
+    target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
+) -> list[str]:
     return [
         f"{target} = np.zeros({shape_src(params['shape'])})",
         f"{target}[{index_src(params['index'], params['shape'])}] = {args[0]}",
@@ -541,7 +549,9 @@ def _gather_rule(x: VType, idx: VType, *, axis: int) -> VType:
     return VType((*x.shape[:axis], idx.shape[0], *x.shape[axis + 1 :]), x.dtype)
 
 
-def _gather_lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> list[str]:
+def _gather_lines(
+    target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
+) -> list[str]:
     x, idx = args
     axis = params["axis"]
     n = types[0].shape[axis]
@@ -577,7 +587,9 @@ def _scatter_impl(g: Any, idx: Any, *, shape: tuple[int, ...], axis: int) -> Any
     return out
 
 
-def _scatter_lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> list[str]:
+def _scatter_lines(
+    target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
+) -> list[str]:
     g, idx = args
     pre = _axis_prefix(params["axis"])
     return [
@@ -591,7 +603,9 @@ def _emit_scatter(args: Sequence[tuple[str, int]], params: dict[str, Any], types
     return f"zeros {shape_src(params['shape'])} with [{args[1][0]}] += {args[0][0]}", 0
 
 
-scatter_add_p = register(Primitive("scatter_add", _scatter_rule, _scatter_impl, _emit_scatter, emit_lines=_scatter_lines))
+scatter_add_p = register(
+    Primitive("scatter_add", _scatter_rule, _scatter_impl, _emit_scatter, emit_lines=_scatter_lines)
+)
 
 
 def gather(x: Any, idx: Any, axis: int = 0) -> Any:

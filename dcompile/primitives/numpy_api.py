@@ -69,7 +69,9 @@ def _normalize(key: Any, shape: tuple[int, ...]) -> tuple[list[Any], list[int]]:
         elif isinstance(k, (int, np.integer)):
             i = int(k)
             if not -n <= i < n:
-                raise trace_error(f"index {i} is out of bounds for axis {axis} with size {n}.", "index inside the array")
+                raise trace_error(
+                    f"index {i} is out of bounds for axis {axis} with size {n}.", "index inside the array"
+                )
             entries.append(i % n)
         else:
             entries.append(_index_array(k, n, axis))
@@ -206,7 +208,7 @@ def outer(a: Any, b: Any) -> Any:
     return A.outer(A.reshape(a, (a.size,)), A.reshape(b, (b.size,)))
 
 
-def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A002
+def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
     """``np.linalg.norm``: the 2-norm (Frobenius for matrices) over ``axis``."""
     if ord not in (None, 2, "fro") or (ord == 2 and isinstance(x, Tracer) and x.ndim == 2 and axis is None):
         raise trace_error(
