@@ -520,11 +520,10 @@ class DirectionalDerivative(Derivative):
         out = []
         for a, t in zip(items, wanted, strict=True):
             if t.rank == 0:
-                if isinstance(a, np.ndarray) and a.ndim == 0:
-                    a = a.item()
-                if not isinstance(a, _SCALAR_TYPES):
-                    raise SignatureError(f"{self.mode} {name} entries must be numbers here, got {type(a).__name__}")
-                out.append(float(a))
+                x = a.item() if isinstance(a, np.ndarray) and a.ndim == 0 else a
+                if not isinstance(x, _SCALAR_TYPES):
+                    raise SignatureError(f"{self.mode} {name} entries must be numbers here, got {type(x).__name__}")
+                out.append(float(x))
                 continue
             arr = np.ascontiguousarray(a, dtype=np.float64)
             if arr.shape != t.shape:

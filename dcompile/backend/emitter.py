@@ -62,29 +62,62 @@ class _Printer:
                 pinned.add(b.source.out)
         # In a loop over directions, what does not depend on the direction is
         # computed once before the loop: never inline it into the loop body.
+        shown = set(pinned)  # values the code or its comments name
         self.variant = _dependents(graph, layout.direction) if isinstance(layout, Loop) else set()
         for e in graph.eqns:
             if e.out in self.variant:
                 pinned.update(v for v in e.inputs if v not in self.variant)
             if e.prim.emit_lines is not None:
                 pinned.add(e.out)
-        # Inline single-use unnamed temporaries, but never nest deeper than
-        # MAX_INLINE_DEPTH (CPython rejects deeply nested parentheses, and long
-        # expressions stop being readable): a deeper one becomes a statement.
-        self.inlined: set[Value] = set()
-        depth: dict[Value, int] = {}
-        for e in graph.eqns:
-            if e.out in self.consts:
-                continue
-            d = 1 + max((depth.get(v, 0) for v in e.inputs if v in self.inlined), default=0)
-            if uses[e.out] == 1 and e.out not in pinned and e.out not in graph.hints and d <= MAX_INLINE_DEPTH:
-                self.inlined.add(e.out)
-                depth[e.out] = d
+        self.inplace = self._in_place(uses, shown)
+        pinned.update(e.inputs[0] for e in self.inplace)
+        self.inlined = self._inlinable(uses, pinned)
         for v in graph.inputs:
             self.namer(v)
+        for e in reversed(graph.eqns):  # an updated array takes the name of its last update
+            if e in self.inplace:
+                self.namer.share(e.inputs[0], e.out)
         for e in graph.eqns:
             if e.out not in self.consts and e.out not in self.inlined:
                 self.namer(e.out)
+
+    def _in_place(self, uses: Counter[Value], shown: set[Value]) -> set[Eqn]:
+        """Statements that may update their first input in place: a fresh array nothing else reads."""
+        out = set()
+        for e in self.graph.eqns:
+            if not e.prim.inplace:
+                continue
+            acc = e.inputs[0]
+            src = self.producer.get(acc)
+            if (
+                src is not None
+                and not src.prim.literal
+                and not self.is_view(acc)
+                and uses[acc] == 1
+                and acc not in shown
+                and acc not in self.graph.hints
+                and (acc in self.variant) == (e.out in self.variant)
+            ):
+                out.add(e)
+        return out
+
+    def _inlinable(self, uses: Counter[Value], pinned: set[Value]) -> set[Value]:
+        """Single-use unnamed temporaries, inlined into their consumer.
+
+        Never deeper than MAX_INLINE_DEPTH (CPython rejects deeply nested
+        parentheses, and long expressions stop being readable): a deeper one
+        becomes a statement.
+        """
+        inlined: set[Value] = set()
+        depth: dict[Value, int] = {}
+        for e in self.graph.eqns:
+            if e.out in self.consts:
+                continue
+            d = 1 + max((depth.get(v, 0) for v in e.inputs if v in inlined), default=0)
+            if uses[e.out] == 1 and e.out not in pinned and e.out not in self.graph.hints and d <= MAX_INLINE_DEPTH:
+                inlined.add(e.out)
+                depth[e.out] = d
+        return inlined
 
     def expr(self, v: Value) -> tuple[str, int]:
         """Source and precedence of ``v`` where it is used."""
@@ -117,7 +150,8 @@ class _Printer:
         target = self.namer(e.out)
         if e.prim.emit_lines is not None:
             srcs = [a for a, _ in self.args(e)]
-            return e.prim.emit_lines(target, srcs, e.kwargs, [v.type for v in e.inputs], e.out.type)
+            params = {**e.kwargs, "_inplace": True} if e in self.inplace else e.kwargs
+            return e.prim.emit_lines(target, srcs, params, [v.type for v in e.inputs], e.out.type)
         return [f"{target} = {self.eqn_expr(e)[0]}"]
 
     def body(self, part: bool | None = None) -> list[str]:

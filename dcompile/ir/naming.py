@@ -51,6 +51,10 @@ class Namer:
         self._used.add(name)
         return name
 
+    def share(self, v: Value, owner: Value) -> None:
+        """Give ``v`` the name of ``owner`` (an array updated in place is one variable)."""
+        self._names[v] = self(owner)
+
     def __call__(self, v: Value) -> str:
         name = self._names.get(v)
         if name is None:

@@ -69,6 +69,8 @@ class Primitive:
             transpose, a broadcast): copied before it is returned, made
             contiguous before a reshape.
         needs_contiguous: operands that are views are made contiguous first.
+        inplace: the statement can update its first input in place when
+            nothing else reads it; the emitter then gives both one name.
         elementwise: each output entry depends only on the matching (broadcast)
             input entries; the select-aware masking of derivative rules
             relies on it.
@@ -88,6 +90,7 @@ class Primitive:
     view: bool = False
     needs_contiguous: bool = False
     elementwise: bool = False  # output entry i depends on input entries i only (broadcasting)
+    inplace: bool = False  # emit_lines may update its first input in place (params["_inplace"])
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

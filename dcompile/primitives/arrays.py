@@ -25,6 +25,8 @@ from dcompile.ir.tracer import UNIFORM, Tracer, bind
 from dcompile.ir.types import DType, VType
 from dcompile.primitives.elementwise import (
     _paren,
+    _simplify_add,
+    add_p,
     defjvp,
     defvjp,
     div,
@@ -34,6 +36,7 @@ from dcompile.primitives.elementwise import (
 )
 
 Index = tuple[int | tuple[int, int, int], ...]
+Lines = list[str]
 
 
 # -- source helpers ------------------------------------------------------------
@@ -229,8 +232,8 @@ def _axes(x: Tracer, axis: Any) -> tuple[int, ...]:
         return tuple(range(x.ndim))
     items = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
-    for a in items:
-        a = int(a)
+    for item in items:
+        a = int(item)
         if not -x.ndim <= a < x.ndim:
             raise ValueError(f"axis {a} is out of bounds for an array of rank {x.ndim}")
         out.append(a % x.ndim)
@@ -304,9 +307,7 @@ defvjp(reduce_prod_p, lambda g, ans, x, *, axes: div(_expand(mul(g, ans), x.shap
 
 # -- stop_gradient ----------------------------------------------------------------------
 
-stop_gradient_p = register(
-    Primitive("stop_gradient", lambda x: x, lambda x: np.asarray(x), lambda args, params, types: args[0])
-)
+stop_gradient_p = register(Primitive("stop_gradient", lambda x: x, np.asarray, lambda args, params, types: args[0]))
 defjvp(stop_gradient_p, None)
 defvjp(stop_gradient_p, None)
 
@@ -518,18 +519,80 @@ def _emit_pad(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Se
 pad_p = register(Primitive("pad", _pad_rule, _pad_impl, _emit_pad, emit_lines=_pad_lines))
 
 
+def _pad_add_rule(acc: VType, g: VType, *, index: Index) -> VType:
+    if _index_shape(index, acc.shape) != g.shape:
+        raise ValueError(f"a {g.shape} block does not fit index {index} of shape {acc.shape}")
+    return VType(acc.shape, DType.F64)
+
+
+def _pad_add_impl(acc: Any, g: Any, *, index: Index) -> Any:
+    out = np.array(acc, dtype=np.float64)
+    out[_index_tuple(index)] += g
+    return out
+
+
+def _pad_add_lines(
+    target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
+) -> Lines:
+    acc, g = args
+    update = f"{target}[{index_src(params['index'], out.shape)}] += {g}"
+    if params.get("_inplace"):  # the emitter gave acc this statement's name: it is dead after
+        return [update]
+    return [f"{target} = {acc}.copy()", update]
+
+
+def _emit_pad_add(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Sequence[VType]) -> tuple[str, int]:
+    return f"{args[0][0]} with [{index_src(params['index'], types[0].shape)}] += {args[1][0]}", 0
+
+
+# acc + pad(g): how reverse mode sums the adjoints of overlapping slices. The
+# emitter updates acc in place when nothing else reads it.
+pad_add_p = register(
+    Primitive("pad_add", _pad_add_rule, _pad_add_impl, _emit_pad_add, emit_lines=_pad_add_lines, inplace=True)
+)
+defjvp(
+    pad_add_p,
+    lambda t, ans, acc, g, *, index: t,
+    lambda t, ans, acc, g, *, index: pad(t, ans.shape, index),
+)
+defvjp(
+    pad_add_p,
+    lambda gout, ans, acc, g, *, index: gout,
+    lambda gout, ans, acc, g, *, index: bind(index_p, gout, index=index),
+)
+
+
+def _simplify_add_pad(x: Tracer, y: Tracer) -> Any:
+    """``pad(g) + y`` is ``pad_add(y, g)`` when ``y`` has the full shape: no zero-filled temporary."""
+    simpler = _simplify_add(x, y)
+    if simpler is not None:
+        return simpler
+    for a, b in ((x, y), (y, x)):
+        e = a.builder.producer.get(a.value)
+        if e is not None and e.prim is pad_p and b.shape == a.shape and b.type.dtype is DType.F64:
+            return bind(pad_add_p, b, Tracer(a.builder, e.inputs[0]), index=e.kwargs["index"])
+    return None
+
+
+add_p.simplify = _simplify_add_pad
+
+
+def _is_whole(idx: Index, shape: Sequence[int]) -> bool:
+    """Whether ``idx`` selects every entry (full slices only)."""
+    return all(not isinstance(i, int) and i == (0, n, 1) for i, n in zip(idx, shape, strict=False))
+
+
 def index(x: Any, idx: Index) -> Any:
     """``x[idx]`` for a static index (see the module doc)."""
-    if isinstance(x, Tracer) and all(not isinstance(i, int) and i == (0, n, 1) for i, n in zip(idx, x.shape)):
+    if isinstance(x, Tracer) and _is_whole(idx, x.shape):
         return x
     return bind(index_p, x, index=tuple(idx))
 
 
 def pad(g: Any, shape: tuple[int, ...], idx: Index) -> Any:
     """A zero array of ``shape`` with ``g`` written at ``idx``: the adjoint of indexing."""
-    if isinstance(g, Tracer) and _index_shape(idx, shape) == shape and all(not isinstance(i, int) for i in idx):
-        if all(i == (0, n, 1) for i, n in zip(idx, shape)):
-            return g
+    if isinstance(g, Tracer) and _is_whole(idx, shape):
+        return g
     return bind(pad_p, g, shape=tuple(shape), index=tuple(idx))
 
 
@@ -630,7 +693,8 @@ defvjp(scatter_add_p, lambda gout, ans, g, idx, *, shape, axis: gather(gout, idx
 def _concat_rule(*xs: VType, axis: int) -> VType:
     first = xs[0]
     for x in xs[1:]:
-        if x.rank != first.rank or any(a != b for i, (a, b) in enumerate(zip(x.shape, first.shape)) if i != axis):
+        off_axis = [(a, b) for i, (a, b) in enumerate(zip(x.shape, first.shape, strict=False)) if i != axis]
+        if x.rank != first.rank or any(a != b for a, b in off_axis):
             raise ValueError(f"shapes {[t.shape for t in xs]} differ off axis {axis}")
     total = sum(x.shape[axis] for x in xs)
     dtype = first.dtype if all(x.dtype is first.dtype for x in xs) else DType.F64

@@ -171,7 +171,7 @@ def _install_array_methods() -> None:
     T.__getitem__ = N.getitem  # type: ignore[attr-defined]
     T.__matmul__ = N.matmul  # type: ignore[attr-defined]
     T.__rmatmul__ = lambda a, b: N.matmul(b, a)  # type: ignore[attr-defined]
-    T.T = property(lambda self: A.transpose(self))  # type: ignore[attr-defined]
+    T.T = property(A.transpose)  # type: ignore[attr-defined]
     T.transpose = lambda self, *axes: A.transpose(self, axes[0] if len(axes) == 1 else (axes or None))  # type: ignore[attr-defined]
     T.reshape = lambda self, *shape: A.reshape(self, shape[0] if len(shape) == 1 else shape)  # type: ignore[attr-defined]
     T.sum = lambda self, axis=None, keepdims=False: A.total(self, axis, keepdims)  # type: ignore[attr-defined]

@@ -48,7 +48,7 @@ def push_forward(
         for t, rule in zip(ts, rules, strict=True):
             if t is None or rule is None:
                 continue
-            c = apply_rule(rule, t, env[e.out], ins, e.kwargs, e.prim.elementwise)
+            c = apply_rule(rule, t, env[e.out], ins, e.kwargs, elementwise=e.prim.elementwise)
             if isinstance(c, Tracer) and c.is_const(0.0):
                 continue
             if not isinstance(c, Tracer) or c.shape != e.out.type.shape:

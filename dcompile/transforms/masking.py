@@ -38,6 +38,7 @@ def apply_rule(
     ans: Tracer,
     ins: list[Tracer],
     params: dict[str, Any],
+    *,
     elementwise: bool = True,
 ) -> Any:
     """A derivative rule applied to the nonzero tangent or cotangent ``t``.

@@ -74,7 +74,7 @@ def _shares(e: Eqn, g: Tracer, env: dict[Value, Tracer]) -> list[tuple[Value, Tr
     for v, t, rule in zip(e.inputs, ins, rules, strict=True):
         if rule is None or not v.type.dtype.differentiable or t.builder.literal_of(t.value) is not None:
             continue
-        c = apply_rule(rule, g, env[e.out], ins, e.kwargs, e.prim.elementwise)
+        c = apply_rule(rule, g, env[e.out], ins, e.kwargs, elementwise=e.prim.elementwise)
         if isinstance(c, Tracer) and c.is_const(0.0):
             continue
         # The share of an input that was broadcast sums over the broadcast axes.
