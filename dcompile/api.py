@@ -175,7 +175,7 @@ class Function:
             return primal._entry(*args)
         except DcompileError:
             raise
-        except TypeError:  # numba's dispatcher rejected the arguments
+        except (TypeError, ValueError):  # see Derivative.__call__
             pass
         return primal._recover(args)
 
@@ -426,12 +426,14 @@ class Derivative:
         return sig, [*conv, *extra]
 
     def __call__(self, *args: Any) -> Any:
-        # The hot path: straight into the numba dispatcher (one Python frame).
+        # The hot path: straight into the numba dispatcher of the latest signature
+        # (one Python frame). Its type check rejects other dtypes and ranks
+        # (TypeError); the generated shape guard rejects other shapes (ValueError).
         try:
             return self._entry(*args)
         except DcompileError:
             raise
-        except TypeError:  # numba's dispatcher rejected the arguments
+        except (TypeError, ValueError):
             pass
         return self._recover(args)
 
@@ -444,13 +446,15 @@ class Derivative:
         self._sig = self.fn.default_sig = sig
         fn = self._callable(sig)
         if all(t.rank == 0 for t in sig):
-            self._entry = fn  # scalars only: call the dispatcher directly from now on
+            self._entry = fn  # call the dispatcher directly from now on
             return fn(*[float(a) for a in conv])
-        self._entry = self._dispatch
+        # Arrays: the dispatcher directly on numba (its shape guard sends other
+        # shapes back here); the checked runner on Python.
+        self._entry = fn if self.fn.backend == "numba" else self._dispatch
         return fn(*conv)
 
     def _dispatch(self, *args: Any) -> Any:
-        """Array arguments: find (or compile) the kernel of their signature."""
+        """Find (or compile) the kernel of the arguments' signature and run it."""
         sig, conv = self._split_flat(args)
         self._sig = self.fn.default_sig = sig
         return self._callable(sig)(*conv)

@@ -13,17 +13,21 @@ runs as Python or under ``numba.njit``.
 
 from __future__ import annotations
 
-from collections import Counter
+import bisect
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from dcompile import __version__
+from dcompile.backend.fusion import LOOP_VARS, Cluster, Item, fusion_kind, plan, read_index, shifted
 from dcompile.backend.layout import Array, Into, Layout, Loop, Matrix, Pack, Scalar, Vector, layout_values
 from dcompile.backend.literals import format_array, format_literal
 from dcompile.ir.graph import Block, Eqn, Graph, Value
 from dcompile.ir.naming import Namer
 from dcompile.ir.primitive import PREC_ATOM, PREC_TERNARY
+from dcompile.ir.types import VType
 
 INDENT = "    "
 # Up to this many entries a vector is returned as np.array([a, b, ...]) (easy to
@@ -41,7 +45,7 @@ class Emitted:
 
 
 class _Printer:
-    def __init__(self, graph: Graph, layout: Layout) -> None:
+    def __init__(self, graph: Graph, layout: Layout, *, fuse: bool = True) -> None:
         self.graph = graph
         self.layout = layout
         self.namer = Namer(dict(graph.hints))
@@ -72,6 +76,7 @@ class _Printer:
         self.inplace = self._in_place(uses, shown)
         pinned.update(e.inputs[0] for e in self.inplace)
         self.inlined = self._inlinable(uses, pinned)
+        self._plan_loops(fuse, layout, shown)
         for v in graph.inputs:
             self.namer(v)
         for e in reversed(graph.eqns):  # an updated array takes the name of its last update
@@ -80,6 +85,96 @@ class _Printer:
         for e in graph.eqns:
             if e.out not in self.consts and e.out not in self.inlined:
                 self.namer(e.out)
+        self.loop_vars = [self.namer.fresh(v) for v in LOOP_VARS]
+
+    # -- fused loops (see backend/fusion.py) ---------------------------------------
+    def _plan_loops(self, fuse: bool, layout: Layout, shown: set[Value]) -> None:
+        """Group equations into loops; decide what each loop writes out and what is inlined."""
+        eqns = self.graph.eqns
+        self.kinds = {e: fusion_kind(e, self.inplace) for e in eqns} if fuse else {}
+        parts: list[bool | None] = [False, True] if isinstance(layout, Loop) else [None]
+        self.orders = {
+            part: [i for i, e in enumerate(eqns) if not e.prim.literal and (part is None or self.is_variant(i) == part)]
+            for part in parts
+        }
+        self.plans: dict[bool | None, list[Item]] = {
+            part: plan(eqns, order, lambda e: self.kinds.get(e)) for part, order in self.orders.items()
+        }
+        consumers: dict[Value, list[int]] = defaultdict(list)
+        for i, e in enumerate(eqns):
+            for v in e.inputs:
+                consumers[v].append(i)
+        returned = set(layout_values(layout)) | set(self.graph.outputs)
+        self.written: set[Value] = set()  # loop values also stored in an array
+        for items in self.plans.values():
+            for c in (item for item in items if isinstance(item, Cluster)):
+                members = set(c.members)
+                for i in c.members:
+                    e = eqns[i]
+                    outside = any(j not in members for j in consumers[e.out]) or e.out in returned
+                    if self.kinds[e] in ("sum", "scatter", "scatter_add"):
+                        self.inlined.discard(e.out)
+                    elif outside or (e.out in shown and e.out not in self.graph.hints):
+                        self.written.add(e.out)
+                        self.inlined.discard(e.out)
+                    for v in e.inputs:
+                        if v not in c.values:
+                            self.inlined.discard(v)  # computed once, before the loop
+
+    def cluster(self, c: Cluster, attach: dict[int, list[Block]]) -> list[str]:
+        """The loop nest of a cluster, with the arrays it fills declared before it."""
+        eqns = self.graph.eqns
+        names = self.loop_vars[: len(c.shape)]
+        pre: list[str] = []
+        inner: list[str] = []
+        for i in c.members:
+            e = eqns[i]
+            inner += self.blocks(attach.get(i, ()))
+            kind = self.kinds[e]
+            v = e.out
+            if v in self.inlined:
+                continue
+            name = self.namer(v)
+            if kind == "sum":
+                pre.append(f"{name} = 0.0")
+                inner.append(f"{name} += {self.loop_expr(e.inputs[0], c)[0]}")
+            elif kind in ("scatter", "scatter_add"):
+                if kind == "scatter":
+                    pre.append(f"{name} = np.zeros({_shape(v.type.shape)})")
+                at = shifted(e.kwargs["index"][0], names[0])
+                inner.append(f"{name}[{at}] += {self.loop_expr(e.inputs[-1], c)[0]}")
+            elif v in self.written and kind == "slice":
+                pre.append(f"{name} = {self.eqn_expr(e)[0]}")  # a view: free to keep as an array
+            elif v in self.written:
+                pre.append(f"{name} = np.empty({_shape(v.type.shape)})")
+                inner.append(f"{name}[{', '.join(names)}] = {self.member_expr(e, c)[0]}")
+            else:
+                inner.append(f"{name} = {self.member_expr(e, c)[0]}")
+        header = [
+            f"{INDENT * k}for {var} in range({n}):" for k, (var, n) in enumerate(zip(names, c.shape, strict=True))
+        ]
+        depth = INDENT * len(names)
+        return [*pre, *header, *(f"{depth}{line}" for line in inner)]
+
+    def member_expr(self, e: Eqn, c: Cluster) -> tuple[str, int]:
+        """One entry of a loop member, as a scalar expression."""
+        kind = self.kinds[e]
+        if kind == "identity":
+            return self.loop_expr(e.inputs[0], c)
+        if kind == "slice":
+            src = self.expr(e.inputs[0])[0]
+            return f"{src}[{shifted(e.kwargs['index'][0], self.loop_vars[0])}]", PREC_ATOM
+        args = [self.loop_expr(v, c) for v in e.inputs]
+        return e.prim.emit(args, e.kwargs, [VType((), v.type.dtype) for v in e.inputs])
+
+    def loop_expr(self, v: Value, c: Cluster) -> tuple[str, int]:
+        """``v`` at the current entry of the loop of ``c`` (scalars as they are, arrays indexed)."""
+        if v.type.rank == 0:
+            return self.expr(v)
+        if v in c.values and v not in self.written:
+            return self.expr(v) if v not in self.inlined else self.member_expr(self.producer[v], c)
+        src = self.globals.get(v) or self.namer(v)
+        return f"{src}[{read_index(v.type.shape, c.shape, self.loop_vars)}]", PREC_ATOM
 
     def _in_place(self, uses: Counter[Value], shown: set[Value]) -> set[Eqn]:
         """Statements that may update their first input in place: a fresh array nothing else reads."""
@@ -155,22 +250,28 @@ class _Printer:
         return [f"{target} = {self.eqn_expr(e)[0]}"]
 
     def body(self, part: bool | None = None) -> list[str]:
-        """Statements with their display blocks: all, or (in a loop) the variant part or the rest."""
-        lines: list[str] = []
-        blocks = sorted(self.graph.blocks, key=lambda b: b.position)
-        k = 0
-        for i, e in enumerate(self.graph.eqns):
-            while k < len(blocks) and blocks[k].position <= i:
-                if part is None or self.block_goes(blocks[k], i) == part:
-                    lines += self.block(blocks[k])
-                k += 1
-            if e.out in self.consts or e.out in self.inlined or (part is not None and self.is_variant(i) != part):
+        """Statements and loops with their display blocks: all, or (in a Loop layout) one part."""
+        order = self.orders[part]
+        attach: dict[int, list[Block]] = defaultdict(list)  # blocks print before the equation they precede
+        tail: list[Block] = []
+        for b in sorted(self.graph.blocks, key=lambda b: b.position):
+            if part is not None and self.block_goes(b, b.position) != part:
                 continue
-            lines += self.statement(e)
-        for b in blocks[k:]:
-            if part is None or self.block_goes(b, len(self.graph.eqns)) == part:
-                lines += self.block(b)
-        return lines
+            k = bisect.bisect_left(order, b.position)
+            (attach[order[k]] if k < len(order) else tail).append(b)
+        lines: list[str] = []
+        for item in self.plans[part]:
+            if isinstance(item, Cluster):
+                lines += self.cluster(item, attach)
+                continue
+            lines += self.blocks(attach.get(item, ()))
+            e = self.graph.eqns[item]
+            if e.out not in self.inlined:
+                lines += self.statement(e)
+        return lines + self.blocks(tail)
+
+    def blocks(self, blocks: Sequence[Block]) -> list[str]:
+        return [line for b in blocks for line in self.block(b)]
 
     def block_goes(self, b: Block, i: int) -> bool:
         """Whether block ``b`` before equation ``i`` belongs with the variant part (see Loop)."""
@@ -285,9 +386,13 @@ def _dependents(graph: Graph, root: Value) -> set[Value]:
     return out
 
 
-def emit_module(graph: Graph, function: str, layout: Layout, doc: str) -> Emitted:
-    """The Python module computing ``graph``'s outputs, packed by ``layout``."""
-    p = _Printer(graph, layout)
+def emit_module(graph: Graph, function: str, layout: Layout, doc: str, *, fuse: bool = True) -> Emitted:
+    """The Python module computing ``graph``'s outputs, packed by ``layout``.
+
+    ``fuse``: elementwise array work of one shape is printed as one loop
+    (see :mod:`dcompile.backend.fusion`) instead of one NumPy statement each.
+    """
+    p = _Printer(graph, layout, fuse=fuse)
     inputs = [v for v in graph.inputs if not (isinstance(layout, Loop) and v is layout.direction)]
     params = ", ".join(["_out"] * isinstance(layout, Into) + [p.namer(v) for v in inputs])
     guards = p.guards(function)

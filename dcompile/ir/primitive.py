@@ -91,6 +91,7 @@ class Primitive:
     needs_contiguous: bool = False
     elementwise: bool = False  # output entry i depends on input entries i only (broadcasting)
     inplace: bool = False  # emit_lines may update its first input in place (params["_inplace"])
+    fusion: str | None = None  # how it joins a fused loop besides elementwise (see backend/fusion.py)
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

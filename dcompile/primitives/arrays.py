@@ -120,6 +120,7 @@ broadcast_to_p = register(
         _emit_broadcast,
         view=True,
         foldable=False,  # np.ones(n) stays one statement, not an n-entry literal
+        fusion="identity",
     )
 )
 UNIFORM.add(broadcast_to_p)
@@ -217,6 +218,7 @@ def _reduction(name: str, impl: Any, fn: str, lines: bool) -> Primitive:
             lambda x, *, axes: impl(np.asarray(x, dtype=np.float64), axis=axes),
             _emit_reduce(fn),
             emit_lines=_reduce_lines(fn) if lines else None,
+            fusion="sum" if name == "reduce_sum" else None,
         )
     )
 
@@ -307,7 +309,9 @@ defvjp(reduce_prod_p, lambda g, ans, x, *, axes: div(_expand(mul(g, ans), x.shap
 
 # -- stop_gradient ----------------------------------------------------------------------
 
-stop_gradient_p = register(Primitive("stop_gradient", lambda x: x, np.asarray, lambda args, params, types: args[0]))
+stop_gradient_p = register(
+    Primitive("stop_gradient", lambda x: x, np.asarray, lambda args, params, types: args[0], fusion="identity")
+)
 defjvp(stop_gradient_p, None)
 defvjp(stop_gradient_p, None)
 
@@ -487,6 +491,7 @@ index_p = register(
         lambda x, *, index: np.asarray(x)[_index_tuple(index)],
         _emit_index,
         view=True,
+        fusion="slice",
     )
 )
 
@@ -516,7 +521,7 @@ def _emit_pad(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Se
     return f"zeros {shape_src(params['shape'])} with [{index_src(params['index'], params['shape'])}] = {args[0][0]}", 0
 
 
-pad_p = register(Primitive("pad", _pad_rule, _pad_impl, _emit_pad, emit_lines=_pad_lines))
+pad_p = register(Primitive("pad", _pad_rule, _pad_impl, _emit_pad, emit_lines=_pad_lines, fusion="scatter"))
 
 
 def _pad_add_rule(acc: VType, g: VType, *, index: Index) -> VType:
@@ -548,7 +553,15 @@ def _emit_pad_add(args: Sequence[tuple[str, int]], params: dict[str, Any], types
 # acc + pad(g): how reverse mode sums the adjoints of overlapping slices. The
 # emitter updates acc in place when nothing else reads it.
 pad_add_p = register(
-    Primitive("pad_add", _pad_add_rule, _pad_add_impl, _emit_pad_add, emit_lines=_pad_add_lines, inplace=True)
+    Primitive(
+        "pad_add",
+        _pad_add_rule,
+        _pad_add_impl,
+        _emit_pad_add,
+        emit_lines=_pad_add_lines,
+        inplace=True,
+        fusion="scatter_add",
+    )
 )
 defjvp(
     pad_add_p,

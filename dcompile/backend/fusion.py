@@ -1,0 +1,138 @@
+"""Loop fusion: elementwise array statements of one shape become one loop.
+
+Printed one NumPy statement per equation, the gradient of the extended
+Rosenbrock function allocates a dozen temporary arrays and passes over memory
+a dozen times; hand-written numba does one loop. So the emitter groups
+consecutive equations that work entry by entry over the same iteration shape
+(elementwise operations, broadcasts, 1-D slices, full sums, and the scatters
+of reverse mode) into a *cluster*, printed as one loop nest in which each
+value is a scalar local. A value is written to an array only when something
+outside the loop reads it; a full sum is an accumulator; the adjoint of a
+slice adds into its array at the shifted index.
+
+A statement that does not depend on the open cluster (a matrix product, a
+scalar) is hoisted before the loop so that it does not split the cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from dcompile.ir.graph import Eqn, Value
+
+
+@dataclass
+class Cluster:
+    """Equations (by index) fused into one loop nest over ``shape``."""
+
+    shape: tuple[int, ...]
+    members: list[int] = field(default_factory=list)
+    values: set[Value] = field(default_factory=set)
+    finals: set[Value] = field(default_factory=set)  # sums and scatters: complete only after the loop
+
+
+Item = int | Cluster  # a plain statement (equation index) or a loop
+
+
+def fusion_kind(e: Eqn, inplace: set[Eqn]) -> str | None:
+    """How ``e`` takes part in a loop: ``map``, ``identity``, ``slice``, ``sum``, ``scatter``, or ``None``."""
+    p = e.prim
+    if p.literal:
+        return None
+    if p.elementwise:
+        return "map" if e.out.type.rank else None
+    kind = p.fusion
+    if kind in ("slice", "scatter", "scatter_add"):
+        index = e.kwargs["index"]
+        src = e.inputs[0] if kind == "slice" else e.inputs[-1]
+        one_slice = len(index) == 1 and not isinstance(index[0], int)
+        ok = one_slice and (src.type.rank == 1) and (kind != "slice" or e.inputs[0].type.rank == 1)
+        if kind == "scatter_add":
+            ok = ok and e in inplace
+        return kind if ok else None
+    if kind == "sum":
+        return kind if len(e.kwargs["axes"]) == e.inputs[0].type.rank >= 1 else None
+    if kind == "identity":
+        return kind if e.out.type.rank else None
+    return None
+
+
+def loop_shape(e: Eqn, kind: str) -> tuple[int, ...]:
+    """The iteration shape of a fusable equation."""
+    if kind == "sum":
+        return e.inputs[0].type.shape
+    if kind in ("scatter", "scatter_add"):
+        return e.inputs[-1].type.shape
+    return e.out.type.shape
+
+
+def plan(eqns: Sequence[Eqn], order: Sequence[int], kind_of: Callable[[Eqn], str | None]) -> list[Item]:
+    """Group the equations ``order`` (indices into ``eqns``, topologically sorted) into loops.
+
+    Greedy and order-preserving, except that a statement independent of the
+    open cluster is moved before it.
+    """
+    items: list[Item] = []
+    hoisted: list[int] = []
+    cur: Cluster | None = None
+
+    def close() -> None:
+        nonlocal cur
+        items.extend(hoisted)
+        hoisted.clear()
+        if cur is not None:
+            items.append(cur)
+        cur = None
+
+    for i in order:
+        e = eqns[i]
+        kind = kind_of(e)
+        if kind is not None:
+            shape = loop_shape(e, kind)
+            # A scatter may keep adding into its array; nothing else reads a sum or scatter mid-loop.
+            reads = e.inputs[1:] if kind == "scatter_add" else e.inputs
+            if cur is None or shape != cur.shape or any(v in cur.finals for v in reads):
+                close()
+                cur = Cluster(shape)
+            cur.members.append(i)
+            cur.values.add(e.out)
+            if kind in ("sum", "scatter", "scatter_add"):
+                cur.finals.add(e.out)
+        elif cur is not None and not any(v in cur.values for v in e.inputs):
+            hoisted.append(i)
+        else:
+            close()
+            items.append(i)
+    close()
+    return _finish(items, eqns, kind_of)
+
+
+def _finish(items: list[Item], eqns: Sequence[Eqn], kind_of: Callable[[Eqn], str | None]) -> list[Item]:
+    """Clusters with no arithmetic (only views) stay plain statements: a view costs nothing."""
+    out: list[Item] = []
+    for item in items:
+        if isinstance(item, Cluster) and all(kind_of(eqns[i]) in ("slice", "identity") for i in item.members):
+            out.extend(item.members)
+        else:
+            out.append(item)
+    return out
+
+
+LOOP_VARS = ("i", "j", "k", "l", "m")
+
+
+def read_index(shape: tuple[int, ...], loop: tuple[int, ...], names: Sequence[str]) -> str:
+    """The subscript reading an array of ``shape`` at the current entry of a loop over ``loop`` (broadcasting)."""
+    offset = len(loop) - len(shape)
+    parts = ["0" if n == 1 and loop[offset + k] != 1 else names[offset + k] for k, n in enumerate(shape)]
+    return ", ".join(parts)
+
+
+def shifted(item: tuple[int, int, int], var: str) -> str:
+    """``start + step * var`` as short source: the entry a slice reads at loop index ``var``."""
+    start, _, step = item
+    term = var if step == 1 else f"{-step} * {var}" if step < 0 else f"{step} * {var}"
+    if step < 0:
+        return f"{start} - {term}" if step != -1 else f"{start} - {var}"
+    return term if start == 0 else f"{start} + {term}"
