@@ -58,15 +58,10 @@ class _Printer:
         self.producer = {e.out: e for e in graph.eqns}
         uses: Counter[Value] = Counter(v for e in graph.eqns for v in e.inputs)
         uses.update(layout_values(layout))
-        pinned: set[Value] = set(graph.outputs) | set(graph.inputs)
-        for b in graph.blocks:
-            pinned.update(v for _, v in b.aliases)
-            if b.source is not None:
-                pinned.update(b.source.inputs)
-                pinned.add(b.source.out)
+        shown = _shown(graph)
+        pinned = set(shown)
         # In a loop over directions, what does not depend on the direction is
         # computed once before the loop: never inline it into the loop body.
-        shown = set(pinned)  # values the code or its comments name
         self.variant = _dependents(graph, layout.direction) if isinstance(layout, Loop) else set()
         for e in graph.eqns:
             if e.out in self.variant:
@@ -98,7 +93,7 @@ class _Printer:
             for part in parts
         }
         self.plans: dict[bool | None, list[Item]] = {
-            part: plan(eqns, order, lambda e: self.kinds.get(e)) for part, order in self.orders.items()
+            part: plan(eqns, order, self.kinds.get) for part, order in self.orders.items()
         }
         consumers: dict[Value, list[int]] = defaultdict(list)
         for i, e in enumerate(eqns):
@@ -367,6 +362,17 @@ class _Printer:
                     f'{INDENT}raise ValueError("{function} was compiled for {name} of shape {shape}")',
                 ]
         return lines
+
+
+def _shown(graph: Graph) -> set[Value]:
+    """Values the code or its comments name: inputs, outputs, and those display blocks quote."""
+    shown: set[Value] = set(graph.outputs) | set(graph.inputs)
+    for b in graph.blocks:
+        shown.update(v for _, v in b.aliases)
+        if b.source is not None:
+            shown.update(b.source.inputs)
+            shown.add(b.source.out)
+    return shown
 
 
 def _shape(shape: tuple[int, ...]) -> str:
