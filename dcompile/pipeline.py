@@ -327,10 +327,10 @@ def derive(graph: Graph, mode: str, wrt: Sequence[int]) -> Program:
     if mode != "f":
         for i, t in zip(request.wrt, request.wrt_types, strict=True):
             if not t.dtype.differentiable:
+                floats = [n for n, v in zip(request.arg_names, graph.inputs, strict=True) if v.type.dtype is DType.F64]
                 raise SignatureError(
-                    f"argument {request.arg_names[i]!r} of {request.name} is a {t.dtype.value} array, which is data: "
-                    "it has no derivative.\nFix: leave it out of wrt=..., e.g. "
-                    f"wrt={request.arg_names[request.wrt[0]] if request.wrt[0] != i else 'the float arguments'!r}."
+                    f"argument {request.arg_names[i]!r} of {request.name} is a {t.dtype.value} array: data, with no "
+                    f"derivative.\nFix: leave it out of wrt (the float arguments are {', '.join(floats) or 'none'})."
                 )
     return builder(request)
 

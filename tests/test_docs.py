@@ -20,6 +20,14 @@ def test_user_guide_examples_run_in_order():
     dc = namespace["dc"]
     listing = re.search(r"print\(f\.ir\)\n```\n\n```\n(.*?)```", DOC, flags=re.S).group(1)
     assert str(namespace["f"].ir) + "\n" == listing
+    gW, gb = namespace["gW"], namespace["gb"]
+    assert gW.shape == (5, 8) and gb.shape == (8,)
+    W, b, X, y = (namespace[k] for k in ("W", "b", "X", "y"))
+    h = 1e-6
+    e = np.zeros_like(b)
+    e[3] = h
+    fd = (namespace["loss"](W, b + e, X, y) - namespace["loss"](W, b - e, X, y)) / (2 * h)
+    np.testing.assert_allclose(gb[3], fd, rtol=1e-6)
     outer = namespace["outer"]
     assert dc.grad(outer)(0.4, 1.3).shape == (2,)
     np.testing.assert_allclose(dc.grad(namespace["g"])(1.0, 2.0, 3.0, 4.0), [136.0, 64.0, 104.0, 32.0])

@@ -27,3 +27,14 @@ def test_readme_examples_run_and_show_the_real_gradient_code():
 def test_readme_sympy_example():
     namespace: dict = {}
     exec(compile(python_blocks()[2], "README.md", "exec"), {"dc": __import__("dcompile")} | namespace)
+
+
+def test_readme_array_example_and_its_generated_code():
+    namespace: dict = {}
+    exec(compile(python_blocks()[3], "README.md", "exec"), namespace)
+    dc, rosen, x0 = namespace["dc"], namespace["rosen"], namespace["x0"]
+    assert rosen(x0) == 6493.5
+    assert namespace["H"].shape == (10, 10)
+    assert namespace["g"].shape == (1000,)
+    shown = python_blocks()[4]
+    assert shown.strip() in dc.grad(rosen).specialize(x0).source

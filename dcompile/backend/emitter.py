@@ -92,8 +92,10 @@ class _Printer:
             part: [i for i, e in enumerate(eqns) if not e.prim.literal and (part is None or self.is_variant(i) == part)]
             for part in parts
         }
+        self.attach = {part: self._attach(part) for part in parts}
         self.plans: dict[bool | None, list[Item]] = {
-            part: plan(eqns, order, self.kinds.get) for part, order in self.orders.items()
+            part: plan(eqns, order, self.kinds.get, lambda i, a=self.attach[part][0]: not _aliased(a.get(i, ())))
+            for part, order in self.orders.items()
         }
         consumers: dict[Value, list[int]] = defaultdict(list)
         for i, e in enumerate(eqns):
@@ -222,6 +224,8 @@ class _Printer:
     def is_view(self, v: Value) -> bool:
         """Whether ``v``'s emitted value may share memory with another array."""
         e = self.producer.get(v)
+        if v in getattr(self, "written", ()) and self.kinds.get(e) != "slice":  # filled by a fused loop
+            return False
         return v in self.graph.inputs or v in self.globals or (e is not None and e.prim.view and v.type.rank > 0)
 
     def args(self, e: Eqn) -> list[tuple[str, int]]:
@@ -246,14 +250,7 @@ class _Printer:
 
     def body(self, part: bool | None = None) -> list[str]:
         """Statements and loops with their display blocks: all, or (in a Loop layout) one part."""
-        order = self.orders[part]
-        attach: dict[int, list[Block]] = defaultdict(list)  # blocks print before the equation they precede
-        tail: list[Block] = []
-        for b in sorted(self.graph.blocks, key=lambda b: b.position):
-            if part is not None and self.block_goes(b, b.position) != part:
-                continue
-            k = bisect.bisect_left(order, b.position)
-            (attach[order[k]] if k < len(order) else tail).append(b)
+        attach, tail = self.attach[part]
         lines: list[str] = []
         for item in self.plans[part]:
             if isinstance(item, Cluster):
@@ -264,6 +261,18 @@ class _Printer:
             if e.out not in self.inlined:
                 lines += self.statement(e)
         return lines + self.blocks(tail)
+
+    def _attach(self, part: bool | None) -> tuple[dict[int, list[Block]], list[Block]]:
+        """Display blocks by the equation they precede (and those after the last one)."""
+        order = self.orders[part]
+        attach: dict[int, list[Block]] = defaultdict(list)
+        tail: list[Block] = []
+        for b in sorted(self.graph.blocks, key=lambda b: b.position):
+            if part is not None and self.block_goes(b, b.position) != part:
+                continue
+            k = bisect.bisect_left(order, b.position)
+            (attach[order[k]] if k < len(order) else tail).append(b)
+        return attach, tail
 
     def blocks(self, blocks: Sequence[Block]) -> list[str]:
         return [line for b in blocks for line in self.block(b)]
@@ -362,6 +371,10 @@ class _Printer:
                     f'{INDENT}raise ValueError("{function} was compiled for {name} of shape {shape}")',
                 ]
         return lines
+
+
+def _aliased(blocks: Sequence[Block]) -> bool:
+    return any(b.aliases for b in blocks)
 
 
 def _shown(graph: Graph) -> set[Value]:

@@ -67,11 +67,17 @@ def loop_shape(e: Eqn, kind: str) -> tuple[int, ...]:
     return e.out.type.shape
 
 
-def plan(eqns: Sequence[Eqn], order: Sequence[int], kind_of: Callable[[Eqn], str | None]) -> list[Item]:
+def plan(
+    eqns: Sequence[Eqn],
+    order: Sequence[int],
+    kind_of: Callable[[Eqn], str | None],
+    movable: Callable[[int], bool] = lambda i: True,
+) -> list[Item]:
     """Group the equations ``order`` (indices into ``eqns``, topologically sorted) into loops.
 
     Greedy and order-preserving, except that a statement independent of the
-    open cluster is moved before it.
+    open cluster is moved before it when ``movable`` allows (a statement that
+    carries display aliases stays where they make sense).
     """
     items: list[Item] = []
     hoisted: list[int] = []
@@ -99,7 +105,7 @@ def plan(eqns: Sequence[Eqn], order: Sequence[int], kind_of: Callable[[Eqn], str
             cur.values.add(e.out)
             if kind in ("sum", "scatter", "scatter_add"):
                 cur.finals.add(e.out)
-        elif cur is not None and not any(v in cur.values for v in e.inputs):
+        elif cur is not None and movable(i) and not any(v in cur.values for v in e.inputs):
             hoisted.append(i)
         else:
             close()

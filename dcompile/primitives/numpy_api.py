@@ -43,14 +43,14 @@ def _static_int(k: Any, what: str) -> int:
 def _normalize(key: Any, shape: tuple[int, ...]) -> tuple[list[Any], list[int]]:
     """Per-axis index entries (``int``, ``(start, stop, step)`` or an index array) and newaxis positions."""
     items = list(key) if isinstance(key, tuple) else [key]
-    if sum(1 for k in items if k is Ellipsis) > 1:
+    dots = [i for i, k in enumerate(items) if k is Ellipsis]  # `is`: items may be arrays
+    if len(dots) > 1:
         raise trace_error("an index can only have one Ellipsis (...).", "use one")
     used = sum(1 for k in items if k is not None and k is not Ellipsis)
     if used > len(shape):
         raise trace_error(f"too many indices ({used}) for an array of shape {shape}.", "index each axis at most once")
-    if Ellipsis in items:
-        i = items.index(Ellipsis)
-        items[i : i + 1] = [slice(None)] * (len(shape) - used)
+    if dots:
+        items[dots[0] : dots[0] + 1] = [slice(None)] * (len(shape) - used)
     entries: list[Any] = []
     newaxes: list[int] = []
     axis = 0
@@ -140,6 +140,8 @@ def array(items: Sequence[Any]) -> Any:
     """``np.array([...])`` of scalars, or of arrays of one shape (stacked on a new first axis)."""
     items = [array(i) if isinstance(i, (list, tuple)) else i for i in items]
     b = _builder(*items)
+    if b is None:  # nothing traced: plain NumPy
+        return np.array(items, dtype=np.float64)
     ts = [lift(b, i) for i in items]
     if all(t.ndim == 0 for t in ts):
         return A.pack(ts)
@@ -221,6 +223,11 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
 
 def logsumexp(*xs: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """``log(sum(exp(x)))`` without overflow: of several scalars, or of an array over ``axis``."""
+    if len(xs) == 1 and isinstance(xs[0], (np.ndarray, list, tuple)) and _builder(xs[0]) is None:
+        x = np.asarray(xs[0], dtype=np.float64)  # plain NumPy, outside tracing
+        m = np.max(x, axis=axis, keepdims=True)
+        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+        return out if keepdims else np.squeeze(out, axis=axis)
     if len(xs) == 1 and isinstance(xs[0], Tracer) and xs[0].ndim > 0:
         x = xs[0]
         m = A.stop_gradient(A.amax(x, axis, keepdims=True))  # any shift is exact; the max avoids overflow
