@@ -1,6 +1,7 @@
 """The ``dcompile`` command: show generated code, run the demo.
 
 dcompile show path/to/file.py:func [--mode grad] [--wrt a,b] [--stage source|ir]
+dcompile show file.py:loss --shape w=20 --shape X=500x20 --shape y=500   (array arguments)
 dcompile show package.module:func ...
 dcompile show --expr "(x1 + w1)**2 * (x1*w1 + x2*w2)" --args x1,x2,w1,w2
 dcompile demo
@@ -79,12 +80,40 @@ def _function_from_args(args: argparse.Namespace) -> Function:
     return as_function(load_target(args.target))
 
 
+def example_args(fn: Function, shapes: Sequence[str]) -> list[Any]:
+    """Zero arguments for ``--shape NAME=DIMS[:DTYPE]`` entries (``X=500x20``, ``idx=10:int64``); others scalars."""
+    import numpy as np
+
+    given: dict[str, Any] = {}
+    for item in shapes:
+        name, sep, spec = item.partition("=")
+        dims, _, dtype = spec.partition(":")
+        try:
+            shape = tuple(int(n) for n in dims.lower().split("x")) if dims else ()
+            arr = np.zeros(shape, dtype=dtype or "float64")
+        except (ValueError, TypeError):
+            raise CliError(f"--shape {item!r}: write NAME=DIMS[:DTYPE], e.g. X=500x20 or idx=10:int64") from None
+        if not sep or name not in fn.arg_names:
+            raise CliError(f"--shape {item!r}: {name!r} is not an argument of {fn.name} ({', '.join(fn.arg_names)})")
+        given[name] = arr
+    return [given.get(n, 0.0) for n in fn.arg_names]
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     fn = _function_from_args(args)
     wrt = [w.strip() for w in args.wrt.split(",")] if args.wrt else None
     wrt_idx = fn.resolve_wrt(wrt)
-    d = (DirectionalDerivative if args.mode in ("jvp", "vjp", "hvp") else Derivative)(fn, args.mode, wrt_idx)
-    print(d.ir if args.stage == "ir" else d.source, end="" if args.stage == "source" else "\n")
+    kind = DirectionalDerivative if args.mode in ("jvp", "vjp", "hvp") else Derivative
+    d = kind(fn, args.mode, wrt_idx, all_float=wrt is None)
+    if args.shape:
+        d.specialize(*example_args(fn, args.shape))
+    try:
+        text = d.ir if args.stage == "ir" else d.source
+    except DcompileError as exc:
+        if args.shape:
+            raise
+        raise CliError(f"{exc}\nFor array arguments give their shapes: --shape NAME=DIMS, e.g. --shape x=100") from None
+    print(text, end="" if args.stage == "source" else "\n")
     return 0
 
 
@@ -103,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--mode", default="grad", choices=MODES, help="which function to generate (default: grad)")
     show.add_argument("--wrt", help="comma-separated argument names to differentiate with respect to")
     show.add_argument("--stage", default="source", choices=("source", "ir"), help="emitted source or SSA listing")
+    show.add_argument(
+        "--shape",
+        action="append",
+        default=[],
+        metavar="NAME=DIMS[:DTYPE]",
+        help="an array argument's shape (and dtype), e.g. X=500x20 or idx=10:int64; repeat per argument",
+    )
     show.add_argument("--expr", help="a SymPy expression instead of a TARGET")
     show.add_argument("--args", help="with --expr: the argument names, in order")
     show.add_argument("--name", default="f", help="with --expr: the function's name")

@@ -42,6 +42,13 @@ def test_show_sympy_expression(capsys):
     assert code == 0 and "def f_grad(x1, x2, w1, w2):" in out and "df_dw2 =" in out
 
 
+def test_show_array_function_with_shapes(capsys):
+    argv = ("show", f"{EXAMPLE}:nll", "--wrt", "w", "--shape", "w=3", "--shape", "X=5x3", "--shape", "y=5:int64")
+    code, out, _ = run(capsys, *argv)
+    assert code == 0 and "def nll_grad(w, X, y):" in out and "for i in range(5):" in out
+    assert "dnll_dw = X.T @ dnll_dt1" in out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -50,6 +57,10 @@ def test_show_sympy_expression(capsys):
         (("show", "no_colon"), "must look like"),
         (("show", f"{EXAMPLE}:f", "--wrt", "z"), "wrt='z' is not an argument"),
         (("show", "--expr", "x +* y", "--args", "x,y"), "cannot parse --expr"),
+        (("show", f"{EXAMPLE}:nll", "--shape", "q=3"), "'q' is not an argument of nll"),
+        (("show", f"{EXAMPLE}:nll", "--shape", "w=3y"), "write NAME=DIMS[:DTYPE]"),
+        (("show", f"{EXAMPLE}:nll", "--shape", "w=3"), "matmul (@) does not take scalars"),
+        (("show", f"{EXAMPLE}:nll"), "has not been called yet"),
     ],
 )
 def test_bad_usage_is_one_clear_line(capsys, argv, message):

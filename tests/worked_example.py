@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 
 def f(x1, x2, w1, w2):
     a = x1 + w1
@@ -24,3 +26,8 @@ def expected_grad(x1, x2, w1, w2):
     d = a**2
     e = b + c
     return [2 * a * e + d * w1, d * w2, 2 * a * e + d * x1, d * x2]
+
+
+def nll(w, X, y):
+    """Logistic-regression negative log-likelihood (an array example for the CLI)."""
+    return np.sum(np.logaddexp(0.0, -y * (X @ w)))
