@@ -296,6 +296,7 @@ class Derivative:
         self._sig: Signature | None = None
         self._entry: Callable[..., Any] = self._first_call
         self._into_entry: Callable[..., Any] = self._first_into
+        self._into_shape: tuple[int, ...] | None = None  # the buffer shape of the compiled variant
         self._by_sig: dict[Signature, Callable[..., Any]] = {}
 
     @property
@@ -347,15 +348,13 @@ class Derivative:
         """Like calling, but write the gradient into ``out`` (float64, C-contiguous)."""
         # The shape is checked here because the machine code does not check bounds;
         # dtype and contiguity are in the dispatcher's signature.
-        if self._sig is not None and self._into_entry is not self._first_into:
-            expected = self._into_shape
-            if type(out) is np.ndarray and out.shape == expected:
-                try:
-                    return self._into_entry(out, *args)
-                except DcompileError:
-                    raise
-                except TypeError:  # numba's dispatcher rejected the arguments
-                    pass
+        if self._into_shape is not None and type(out) is np.ndarray and out.shape == self._into_shape:
+            try:
+                return self._into_entry(out, *args)
+            except DcompileError:
+                raise
+            except (TypeError, ValueError):  # rejected by numba's type check or the shape guard
+                pass
         return self._first_into(out, *args)
 
     def _bad_out(self, out: Any, shape: tuple[int, ...]) -> None:

@@ -574,3 +574,38 @@ def test_numba_matches_python(numba_pairs: dict[str, tuple[dc.Function, dc.Funct
     assert e.shape == g.shape
     assert np.all(np.isfinite(e))
     close(g, e, f"{pid} {mode}", rtol=1e-12)
+
+
+def rosen_np(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+@pytest.mark.parametrize("backend", ["python", pytest.param("numba", marks=pytest.mark.numba)])
+def test_gradient_into_a_buffer_for_array_arguments(backend):
+    f = dc.compile(rosen_np, backend=backend, name="rosen_into")
+    x = np.linspace(-1.0, 1.5, 9)
+    vg = dc.value_and_grad(f)
+    value, grad = vg(x)
+    out = np.full(9, np.nan)
+    assert vg.into(out, x) == value
+    np.testing.assert_array_equal(out, grad)
+    with pytest.raises(dc.SignatureError, match=r"shape \(9,\)"):
+        vg.into(np.zeros(8), x)
+    if backend == "numba":
+        import numba
+
+        step = vg.njit_into
+
+        @numba.njit
+        def descend(x, n):
+            g = np.empty_like(x)
+            for _ in range(n):
+                step(g, x)
+                x = x - 1e-4 * g
+            return x
+
+        x1 = descend(x.copy(), 3)
+        expected = x.copy()
+        for _ in range(3):
+            expected = expected - 1e-4 * vg(expected)[1]
+        np.testing.assert_allclose(x1, expected, rtol=1e-12)

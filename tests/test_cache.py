@@ -29,7 +29,16 @@ SCRIPT = textwrap.dedent(
     value, grad = vg(1.0, 2.0)
     k = vg.kernel
     stats = k.njit.stats
+
+    @dc.compile
+    def rosen(x):
+        return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+    rvg = dc.value_and_grad(rosen)
+    rvalue, rgrad = rvg(np.linspace(-1.0, 1.0, 50))
     print(json.dumps({
+        "array_hit": rvg.kernel.cache_hit,
+        "array": [rvalue, list(rgrad)],
         "hit": k.cache_hit,
         "misses": sum(stats.cache_misses.values()),
         "path": str(k.path),
@@ -58,6 +67,8 @@ def test_second_process_loads_machine_code_instead_of_compiling(tmp_path):
     assert second["misses"] == 0  # nothing was compiled
     assert first["path"] == second["path"]  # content-addressed: the same file
     assert first["value"] == second["value"] and first["grad"] == second["grad"]
+    assert first["array_hit"] is False and second["array_hit"] is True  # the same shape, from disk
+    assert first["array"] == second["array"]
     assert any((cache / "__pycache__").glob("*.nbi"))  # numba's index beside the module
 
 
