@@ -493,16 +493,26 @@ def _python_runner(fn: Callable[..., Any]) -> Callable[..., Any]:
 class DirectionalDerivative(Derivative):
     """``jvp``, ``vjp`` and ``hvp``: called as ``(primals, direction)``."""
 
+    _fast: Callable[..., Any] | None = None  # the dispatcher of the latest signature (numba)
+
     def __call__(self, primals: Sequence[Any], direction: Any, *rest: Any) -> Any:  # type: ignore[override]
         if rest:
             raise SignatureError(f"{self.mode}(f) is called as ({self.mode}(f))(primals, {self._dir_name()})")
         primals = tuple(primals)
+        fast = self._fast
+        if fast is not None:  # straight in: numba checks types, the generated guard shapes
+            try:
+                return fast(*primals, *(direction if isinstance(direction, (list, tuple)) else (direction,)))
+            except (TypeError, ValueError):
+                pass
         sig, conv = self.fn.signature(primals, "primals")
         self._sig = self.fn.default_sig = sig
         prog = self.fn.program(sig, self.mode, self.wrt_for(sig))
         wanted = [v.type for v in parameters(prog)][len(primals) :]
         dirs = self._directions(direction, wanted)
-        return self._callable(sig)(*[_scalar(a) for a in conv], *dirs)
+        fn = self._callable(sig)
+        self._fast = fn if self.fn.backend == "numba" else None
+        return fn(*[_scalar(a) for a in conv], *dirs)
 
     def _directions(self, direction: Any, wanted: list[VType]) -> list[Any]:
         """The direction as one entry per expected input, checked against its type."""
