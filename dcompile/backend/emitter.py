@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from dcompile import __version__
-from dcompile.backend.fusion import LOOP_VARS, Cluster, Item, fusion_kind, plan, read_index, shifted
+from dcompile.backend.fusion import FINAL_KINDS, LOOP_VARS, Cluster, Item, fusion_kind, plan, read_index, shifted
 from dcompile.backend.layout import Array, Into, Layout, Loop, Matrix, Pack, Scalar, Vector, layout_values
 from dcompile.backend.literals import format_array, format_literal
 from dcompile.ir.graph import Block, Eqn, Graph, Value
 from dcompile.ir.naming import Namer
-from dcompile.ir.primitive import PREC_ATOM, PREC_TERNARY
+from dcompile.ir.primitive import PREC_ATOM, PREC_MUL, PREC_TERNARY
 from dcompile.ir.types import VType
 
 INDENT = "    "
@@ -109,7 +109,7 @@ class _Printer:
                 for i in c.members:
                     e = eqns[i]
                     outside = any(j not in members for j in consumers[e.out]) or e.out in returned
-                    if self.kinds[e] in ("sum", "scatter", "scatter_add"):
+                    if self.kinds[e] in FINAL_KINDS:
                         self.inlined.discard(e.out)
                     elif outside or (e.out in shown and e.out not in self.graph.hints):
                         self.written.add(e.out)
@@ -126,7 +126,7 @@ class _Printer:
         inner: list[str] = []
         for i in c.members:
             e = eqns[i]
-            inner += self.blocks(attach.get(i, ()))
+            inner += self.blocks(attach.get(i, ()), c)
             kind = self.kinds[e]
             v = e.out
             if v in self.inlined:
@@ -135,6 +135,10 @@ class _Printer:
             if kind == "sum":
                 pre.append(f"{name} = 0.0")
                 inner.append(f"{name} += {self.loop_expr(e.inputs[0], c)[0]}")
+            elif kind == "sum_axes":
+                kept = [var for k, var in enumerate(names) if k not in e.kwargs["axes"]]
+                pre.append(f"{name} = np.zeros({_shape(v.type.shape)})")
+                inner.append(f"{name}[{', '.join(kept)}] += {self.loop_expr(e.inputs[0], c)[0]}")
             elif kind in ("scatter", "scatter_add"):
                 if kind == "scatter":
                     pre.append(f"{name} = np.zeros({_shape(v.type.shape)})")
@@ -161,6 +165,9 @@ class _Printer:
         if kind == "slice":
             src = self.expr(e.inputs[0])[0]
             return f"{src}[{shifted(e.kwargs['index'][0], self.loop_vars[0])}]", PREC_ATOM
+        if kind == "outer":  # a[i] * b[j]
+            a, b = (f"{self.expr(v)[0]}[{var}]" for v, var in zip(e.inputs, self.loop_vars, strict=False))
+            return f"{a} * {b}", PREC_MUL
         args = [self.loop_expr(v, c) for v in e.inputs]
         return e.prim.emit(args, e.kwargs, [VType((), v.type.dtype) for v in e.inputs])
 
@@ -274,8 +281,8 @@ class _Printer:
             (attach[order[k]] if k < len(order) else tail).append(b)
         return attach, tail
 
-    def blocks(self, blocks: Sequence[Block]) -> list[str]:
-        return [line for b in blocks for line in self.block(b)]
+    def blocks(self, blocks: Sequence[Block], c: Cluster | None = None) -> list[str]:
+        return [line for b in blocks for line in self.block(b, c)]
 
     def block_goes(self, b: Block, i: int) -> bool:
         """Whether block ``b`` before equation ``i`` belongs with the variant part (see Loop)."""
@@ -286,14 +293,16 @@ class _Printer:
     def is_variant(self, i: int) -> bool:
         return i < len(self.graph.eqns) and self.graph.eqns[i].out in self.variant
 
-    def block(self, b: Block) -> list[str]:
+    def block(self, b: Block, c: Cluster | None = None) -> list[str]:
+        """A display block; inside a loop (``c``) its aliases name one entry."""
         out = []
         if b.title:
             out.append(f"# {b.title}")
         if b.source is not None:
             out.append(f"# {self.namer(b.source.out)} = {self.eqn_expr_plain(b.source)}")
         for name, v in b.aliases:
-            out.append(f"{self.namer.fresh(name)} = {self.expr(v)[0]}")
+            src = self.loop_expr(v, c)[0] if c is not None else self.expr(v)[0]
+            out.append(f"{self.namer.fresh(name)} = {src}")
         return out
 
     def eqn_expr_plain(self, e: Eqn) -> str:

@@ -36,31 +36,38 @@ Item = int | Cluster  # a plain statement (equation index) or a loop
 
 
 def fusion_kind(e: Eqn, inplace: set[Eqn]) -> str | None:
-    """How ``e`` takes part in a loop: ``map``, ``identity``, ``slice``, ``sum``, ``scatter``, or ``None``."""
+    """How ``e`` takes part in a loop, or ``None``.
+
+    ``map`` (elementwise), ``identity`` (a broadcast), ``outer``, ``slice``
+    (a 1-D slice read at a shifted index), ``sum`` (an accumulator),
+    ``sum_axes`` (a partial sum accumulated into an array), ``scatter`` and
+    ``scatter_add`` (a slice adjoint added at a shifted index).
+    """
     p = e.prim
-    if p.literal:
+    kind = "map" if p.elementwise else p.fusion
+    if p.literal or kind is None:
         return None
-    if p.elementwise:
-        return "map" if e.out.type.rank else None
-    kind = p.fusion
     if kind in ("slice", "scatter", "scatter_add"):
         index = e.kwargs["index"]
-        src = e.inputs[0] if kind == "slice" else e.inputs[-1]
         one_slice = len(index) == 1 and not isinstance(index[0], int)
-        ok = one_slice and (src.type.rank == 1) and (kind != "slice" or e.inputs[0].type.rank == 1)
-        if kind == "scatter_add":
-            ok = ok and e in inplace
-        return kind if ok else None
-    if kind == "sum":
-        return kind if len(e.kwargs["axes"]) == e.inputs[0].type.rank >= 1 else None
-    if kind == "identity":
-        return kind if e.out.type.rank else None
-    return None
+        ok = one_slice and e.inputs[0 if kind == "slice" else -1].type.rank == 1 and e.inputs[0].type.rank == 1
+        ok = ok and (kind != "scatter_add" or e in inplace)
+    elif kind == "sum":
+        ok = e.inputs[0].type.rank > 0
+        if len(e.kwargs["axes"]) < e.inputs[0].type.rank:
+            kind = "sum_axes"
+    else:  # map, identity, outer: entry by entry over the output
+        ok = e.out.type.rank > 0
+    return kind if ok else None
+
+
+# Kinds whose value is complete only after the loop: nothing in the loop reads them.
+FINAL_KINDS = ("sum", "sum_axes", "scatter", "scatter_add")
 
 
 def loop_shape(e: Eqn, kind: str) -> tuple[int, ...]:
     """The iteration shape of a fusable equation."""
-    if kind == "sum":
+    if kind in ("sum", "sum_axes"):
         return e.inputs[0].type.shape
     if kind in ("scatter", "scatter_add"):
         return e.inputs[-1].type.shape
@@ -103,7 +110,7 @@ def plan(
                 cur = Cluster(shape)
             cur.members.append(i)
             cur.values.add(e.out)
-            if kind in ("sum", "scatter", "scatter_add"):
+            if kind in FINAL_KINDS:
                 cur.finals.add(e.out)
         elif cur is not None and movable(i) and not any(v in cur.values for v in e.inputs):
             hoisted.append(i)

@@ -359,7 +359,7 @@ def _emit_outer(args: Sequence[tuple[str, int]], params: dict[str, Any], types: 
     return f"np.outer({a[0]}, {b[0]})", PREC_ATOM
 
 
-outer_p = register(Primitive("outer", _outer_rule, np.outer, _emit_outer))
+outer_p = register(Primitive("outer", _outer_rule, np.outer, _emit_outer, fusion="outer"))
 
 
 def matmul(a: Any, b: Any) -> Any:
