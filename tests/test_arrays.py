@@ -135,6 +135,10 @@ PROGS: list[Prog] = [
     Prog("int_index", lambda x, m: x[2] * x[0] + m[1, 2] * x[-1] + np.sum(m[0]), [N(5), N(3, 4)]),
     Prog("slices", lambda x: np.sum((x[1:] - x[:-1]) ** 2 * x[1:]), [N(6)]),
     Prog("slice_diff_out", lambda x: x[1:] - x[:-1] ** 2, [N(6)], jac=True),
+    # a slice of a value computed in the same loop (reversal keeps the length), a stored mask
+    Prog("reverse_of_computed", lambda x: np.sum(np.sin(x)[::-1] * np.cos(x)), [N(7)], hess=True),
+    Prog("mask_reused_reversed",
+         lambda x: np.sum(np.where(x > 0.1, x, 0.0)) + np.sum(np.where((x > 0.1)[::-1], x * x, 1.0)), [N(7)]),
     Prog("slice_step_reverse", lambda x: x[::2] * x[::-1][::2] + x[1::2].sum(), [N(6)]),
     Prog("column_and_ellipsis", lambda m: m[:, 1] * m[..., 0] + m[1, ...].sum(), [N(3, 4)]),
     Prog("newaxis", lambda x, m: np.sum(np.sin(x[None] * m + x[:, None][0])), [N(4), N(3, 4)]),

@@ -27,7 +27,7 @@ from dcompile.backend.literals import format_array, format_literal
 from dcompile.ir.graph import Block, Eqn, Graph, Value
 from dcompile.ir.naming import Namer
 from dcompile.ir.primitive import PREC_ATOM, PREC_MUL, PREC_TERNARY
-from dcompile.ir.types import VType
+from dcompile.ir.types import DType, VType
 
 INDENT = "    "
 # Up to this many entries a vector is returned as np.array([a, b, ...]) (easy to
@@ -147,7 +147,7 @@ class _Printer:
             elif v in self.written and kind == "slice":
                 pre.append(f"{name} = {self.eqn_expr(e)[0]}")  # a view: free to keep as an array
             elif v in self.written:
-                pre.append(f"{name} = np.empty({_shape(v.type.shape)})")
+                pre.append(f"{name} = np.empty({_shape(v.type.shape)}{_dtype_arg(v.type)})")
                 inner.append(f"{name}[{', '.join(names)}] = {self.member_expr(e, c)[0]}")
             else:
                 inner.append(f"{name} = {self.member_expr(e, c)[0]}")
@@ -395,6 +395,11 @@ def _shown(graph: Graph) -> set[Value]:
             shown.update(b.source.inputs)
             shown.add(b.source.out)
     return shown
+
+
+def _dtype_arg(t: VType) -> str:
+    """``, dtype=...`` for arrays that do not hold floats."""
+    return "" if t.dtype is DType.F64 else f", dtype=np.{'bool_' if t.dtype is DType.BOOL else 'int64'}"
 
 
 def _shape(shape: tuple[int, ...]) -> str:

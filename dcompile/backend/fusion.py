@@ -104,8 +104,10 @@ def plan(
         if kind is not None:
             shape = loop_shape(e, kind)
             # A scatter may keep adding into its array; nothing else reads a sum or scatter mid-loop.
+            # A slice reads its input at another entry: the input must be complete too.
             reads = e.inputs[1:] if kind == "scatter_add" else e.inputs
-            if cur is None or shape != cur.shape or any(v in cur.finals for v in reads):
+            done = set() if cur is None else cur.values if kind == "slice" else cur.finals
+            if cur is None or shape != cur.shape or any(v in done for v in reads):
                 close()
                 cur = Cluster(shape)
             cur.members.append(i)

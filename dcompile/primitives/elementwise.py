@@ -14,6 +14,7 @@ and logical operations, which are boolean.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -240,7 +241,32 @@ def _simplify_mul(x: Tracer, y: Tracer) -> Any:
             return neg(b)
     if _producer_is(x, neg_p) and _producer_is(y, neg_p):
         return mul(neg(x), neg(y))
+    merged = _merge_factors(x, y)
+    return merged if merged is not None else _merge_factors(y, x)
+
+
+def _merge_factors(c: Tracer, m: Tracer) -> Any:
+    """``c1 * (c2 * z) -> (c1 c2) * z`` when that is bit-for-bit the same.
+
+    It is when one factor is a power of two (scaling by 2**k commutes with
+    rounding) and both are at least 1 in magnitude (so the two forms overflow
+    together; underflow cannot happen).
+    """
+    c1 = c.const
+    e = m.builder.producer.get(m.value)
+    if not isinstance(c1, float) or e is None or e.prim is not mul_p:
+        return None
+    for k in (0, 1):
+        c2 = Tracer(m.builder, e.inputs[k]).const
+        if isinstance(c2, float) and _exact_product(c1, c2):
+            z = Tracer(m.builder, e.inputs[1 - k])
+            return mul(c1 * c2, z) if k == 0 else mul(z, c1 * c2)
     return None
+
+
+def _exact_product(a: float, b: float) -> bool:
+    power_of_two = any(math.isfinite(v) and v != 0.0 and math.frexp(abs(v))[0] == 0.5 for v in (a, b))
+    return power_of_two and min(abs(a), abs(b)) >= 1.0 and math.isfinite(a * b)
 
 
 def _simplify_div(x: Tracer, y: Tracer) -> Any:
