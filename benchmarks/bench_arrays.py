@@ -42,11 +42,9 @@ The script re-invokes itself with ``--worker`` for the subprocess measurements.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import gc
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -60,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import machine_info
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -720,48 +719,6 @@ def measure_memory(root: Path, with_jax: bool) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 # report
 # ---------------------------------------------------------------------------
-def machine_info(command: str) -> dict[str, Any]:
-    import numba
-
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        import jax
-
-        jax_version: str | None = jax.__version__
-    except ImportError:
-        jax_version = None
-    import dcompile
-
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE, check=False
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--", "dcompile"], capture_output=True, text=True, cwd=HERE.parent, check=False
-    ).stdout.strip()
-    if dirty:
-        commit += " + uncommitted changes under dcompile/"
-    return {
-        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numba": numba.__version__,
-        "numpy": np.__version__,
-        "jax": jax_version,
-        "dcompile": dcompile.__version__,
-        "git_commit": commit,
-        "command": command,
-    }
-
-
 def _us(t: dict[str, Any] | None) -> str:
     if t is None:
         return "-"

@@ -32,11 +32,9 @@ The script re-invokes itself with ``--worker`` for the subprocess measurements.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import math
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -49,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import machine_info
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -757,43 +756,6 @@ def ratios(rt: dict[str, Any]) -> dict[str, float]:
         out["in_numba_dc_over_hand_arr"] = m(inn, "dc_vg") / m(inn, "hand_vg_arr")
         out["in_numba_hand_arr_vg_over_f"] = m(inn, "hand_vg_arr") / m(inn, "hand_f_arr")
     return out
-
-
-def machine_info(command: str) -> dict[str, Any]:
-    import numba
-
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        import dcompile
-
-        dc_version = dcompile.__version__
-    except ImportError:
-        dc_version = "?"
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE, check=False
-        ).stdout.strip()
-    except OSError:
-        commit = ""
-    return {
-        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numba": numba.__version__,
-        "numpy": np.__version__,
-        "dcompile": dc_version,
-        "git_commit": commit,
-        "command": command,
-    }
 
 
 # ---------------------------------------------------------------------------
