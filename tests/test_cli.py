@@ -25,9 +25,11 @@ def test_show_gradient_source_of_a_file_target(capsys):
 
 
 def test_show_with_wrt_and_ir_stage(capsys):
-    code, out, _ = run(capsys, "show", f"{EXAMPLE}:f", "--wrt", "w1,w2", "--stage", "ir")
+    code, out, _ = run(capsys, "show", f"{EXAMPLE}:f", "--wrt", "w1,w2", "--stage", "simplified")
     assert code == 0
     assert out.startswith("f_grad(x1: f64[], x2: f64[], w1: f64[], w2: f64[])")
+    code, out, _ = run(capsys, "show", f"{EXAMPLE}:f", "--stage", "ir")
+    assert out.startswith("f(x1: f64[], x2: f64[], w1: f64[], w2: f64[]) -> f64[]\n  a = add x1 w1")
     code, out, _ = run(capsys, "show", f"{EXAMPLE}:f", "--mode", "hessian", "--wrt", "w1,w2")
     assert "def f_hessian(x1, x2, w1, w2):" in out and "_out = np.empty((2, 2))" in out
 
@@ -40,6 +42,21 @@ def test_show_module_target(capsys):
 def test_show_sympy_expression(capsys):
     code, out, _ = run(capsys, "show", "--expr", "(x1 + w1)**2 * (x1*w1 + x2*w2)", "--args", "x1,x2,w1,w2")
     assert code == 0 and "def f_grad(x1, x2, w1, w2):" in out and "df_dw2 =" in out
+
+
+def test_show_raw_derivative_before_simplification(capsys):
+    _, raw, _ = run(capsys, "show", f"{EXAMPLE}:f", "--stage", "derivative-ir")
+    _, simple, _ = run(capsys, "show", f"{EXAMPLE}:f", "--stage", "simplified")
+    assert "mul 1.0" in raw or "1.0 " in raw  # the seed 1.0 multiplies through the raw chain rule
+    assert len(raw.splitlines()) > len(simple.splitlines())
+
+
+def test_show_json(capsys):
+    import json
+
+    code, out, _ = run(capsys, "show", f"{EXAMPLE}:f", "--json", "--wrt", "w1")
+    data = json.loads(out)
+    assert code == 0 and data["mode"] == "grad" and data["wrt"] == ["w1"] and "def f_grad" in data["text"]
 
 
 def test_show_array_function_with_shapes(capsys):

@@ -12,7 +12,8 @@ Anything that needs a concrete number (``if x > 0:``, ``float(x)``) raises a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,21 @@ ARRAY_FUNCTION_RULES: dict[Callable[..., Any], Callable[..., Any]] = {}
 # Filled by dcompile.primitives: build an array from a list holding tracers, and
 # broadcast a value to a shape (used to keep simplified results well-shaped).
 HOOKS: dict[str, Callable[..., Any]] = {}
+# Constant folding and algebraic identities in bind(); off only to show the raw
+# chain rule (``dcompile show --stage derivative-ir``).
+_IDENTITIES = [True]
+
+
+@contextmanager
+def identities(enabled: bool) -> Iterator[None]:
+    """Turn constant folding and the primitives' identities on or off while building."""
+    _IDENTITIES.append(enabled)
+    try:
+        yield
+    finally:
+        _IDENTITIES.pop()
+
+
 # Primitives whose output repeats one input (broadcast_to): a repeated scalar
 # constant counts as that constant for the algebraic identities.
 UNIFORM: set[Primitive] = set()
@@ -242,7 +258,8 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
         with np.errstate(all="ignore"):
             return np.asarray(prim.impl(*args, **params))[()]
     values = tuple(_as_value(builder, a) for a in args)
-    if prim.elementwise and len(values) > 1:
+    simplify = _IDENTITIES[-1]
+    if prim.elementwise and len(values) > 1 and simplify:
         values = _unbroadcast_constants(builder, values)
     try:
         out_type = prim.type_rule(*(v.type for v in values), **params)
@@ -253,11 +270,11 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
             "make the shapes agree (NumPy broadcasting rules), e.g. reshape or index one operand",
         ) from None
     consts = [builder.literal_of(v) for v in values]
-    if prim.foldable and all(c is not None for c in consts) and _small(out_type):
+    if simplify and prim.foldable and all(c is not None for c in consts) and _small(out_type):
         with np.errstate(all="ignore"):
             folded = np.asarray(prim.impl(*[np.asarray(c) for c in consts], **params))
         return Tracer(builder, builder.const(folded))
-    if prim.simplify is not None:
+    if prim.simplify is not None and simplify:
         tracers = [Tracer(builder, v) for v in values]
         simpler = prim.simplify(*tracers, **params)
         if simpler is not None:
