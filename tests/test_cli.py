@@ -91,3 +91,24 @@ def test_demo_runs(capsys):
     assert code == 0
     assert "df_da = 2.0 * a * e" in out
     assert "Gradient descent with Armijo" in out and "iterations in" in out
+
+
+def test_cache_info_and_clear(capsys, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("DCOMPILE_CACHE_DIR", str(tmp_path / "c"))
+    code, out, _ = run(capsys, "show", f"{EXAMPLE}:f")  # writes nothing: show does not compile
+    import dcompile as dc
+
+    dc.grad(dc.compile(lambda x: x * x, backend="python"))(2.0)  # one generated module
+    code, out, _ = run(capsys, "cache", "info", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["path"] == str(tmp_path / "c") and len(data["modules"]) == 1
+    code, out, _ = run(capsys, "cache", "clear", "--yes")
+    assert code == 0 and "cleared" in out
+    assert json.loads(run(capsys, "cache", "info", "--json")[1])["modules"] == []
+
+
+def test_help_has_examples(capsys):
+    code, out, _ = run(capsys, "show", "--help")
+    assert code == 0 and "Examples:" in out and "--shape" in out

@@ -19,8 +19,9 @@ COMMANDS = ("show", "explain", "graph", "check", "bench", "export", "cache", "de
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="Examples:\n\n  dcompile show model.py:loss --mode grad --shape x=100\n\n"
-    '  dcompile explain --expr "(x1 + w1)**2 * (x1*w1 + x2*w2)" --args x1,x2,w1,w2 --wrt w1',
+    epilog="\b\nExamples:\n  dcompile show model.py:loss --mode grad --shape x=100\n"
+    '  dcompile explain --expr "(x1 + w1)**2 * (x1*w1 + x2*w2)" --args x1,x2,w1,w2 --wrt w1\n'
+    "  dcompile check model.py:f --at 1,2,3,4",
 )
 @click.version_option(package_name="dcompile")
 def cli() -> None:

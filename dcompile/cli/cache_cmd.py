@@ -10,6 +10,8 @@ import click
 from dcompile.backend.cache import ENV_VAR, cache_dir
 from dcompile.cli.common import echo_json, json_option
 
+SHOWN = 10  # newest modules listed by `cache info`
+
 
 @click.group()
 def command() -> None:
@@ -32,8 +34,11 @@ def info(as_json: bool) -> int:
         return 0
     click.echo(f"cache: {path}  (set ${ENV_VAR} to move it)")
     click.echo(f"size: {size / 1024:.1f} KiB in {len(modules)} generated modules")
-    for m in modules:
+    newest = sorted(modules, key=lambda m: m.stat().st_mtime, reverse=True)[:SHOWN]
+    for m in newest:
         click.echo(f"  {m.name}")
+    if len(modules) > SHOWN:
+        click.echo(f"  ... and {len(modules) - SHOWN} more (--json lists all)")
     return 0
 
 

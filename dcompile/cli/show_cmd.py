@@ -25,9 +25,10 @@ STAGES = ("ir", "derivative-ir", "simplified", "source")
 
 
 @click.command(
-    epilog="Examples:\n\n  dcompile show model.py:f --mode grad --wrt w1,w2\n\n"
-    "  dcompile show model.py:f --stage derivative-ir   (the raw chain rule, before simplification)\n\n"
-    "  dcompile show model.py:loss --shape w=20 --shape X=500x20 --shape y=500"
+    epilog="\b\nExamples:\n  dcompile show model.py:f --mode grad --wrt w1,w2\n"
+    "  dcompile show model.py:f --stage derivative-ir   # the raw chain rule, before simplification\n"
+    "  dcompile show model.py:loss --shape w=20 --shape X=500x20 --shape y=500\n"
+    '  dcompile show --expr "sin(x) * y" --args x,y --mode hessian'
 )
 @target_options
 @mode_option()
