@@ -97,6 +97,8 @@ class _Printer:
             part: plan(eqns, order, self.kinds.get, lambda i, a=self.attach[part][0]: not _aliased(a.get(i, ())))
             for part, order in self.orders.items()
         }
+        for part, items in self.plans.items():
+            _keep_comments_in_place(items, self.orders[part], *self.attach[part])
         consumers: dict[Value, list[int]] = defaultdict(list)
         for i, e in enumerate(eqns):
             for v in e.inputs:
@@ -380,6 +382,34 @@ class _Printer:
                     f'{INDENT}raise ValueError("{function} was compiled for {name} of shape {shape}")',
                 ]
         return lines
+
+
+def _keep_comments_in_place(
+    items: Sequence[Item], order: Sequence[int], attach: dict[int, list[Block]], tail: list[Block]
+) -> None:
+    """Comments of a statement hoisted before a loop stay where the statement was.
+
+    They head the derivative code of a primal statement, and the rest of that
+    code comes after the hoisted piece; they move to the next equation that
+    was not hoisted.
+    """
+    hoisted: set[int] = set()
+    pending: list[int] = []
+    for item in items:
+        if isinstance(item, Cluster):
+            hoisted.update(i for i in pending if i > min(item.members))
+            pending = []
+        else:
+            pending.append(item)
+    for h in sorted(hoisted, reverse=True):
+        blocks = attach.pop(h, [])
+        if not blocks:
+            continue
+        later = [j for j in order if j > h and j not in hoisted]
+        if later:
+            attach[later[0]][:0] = blocks
+        else:
+            tail[:0] = blocks
 
 
 def _aliased(blocks: Sequence[Block]) -> bool:
