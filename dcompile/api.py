@@ -445,7 +445,9 @@ class Derivative:
         self._sig = self.fn.default_sig = sig
         fn = self._callable(sig)
         if all(t.rank == 0 for t in sig):
-            self._entry = fn  # call the dispatcher directly from now on
+            # numba: call the dispatcher directly from now on (it rejects arrays);
+            # Python: keep checking, a scalar kernel would broadcast an array.
+            self._entry = fn if self.fn.backend == "numba" else self._dispatch
             return fn(*[float(a) for a in conv])
         # Arrays: the dispatcher directly on numba (its shape guard sends other
         # shapes back here); the checked runner on Python.

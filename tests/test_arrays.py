@@ -139,6 +139,9 @@ PROGS: list[Prog] = [
     Prog("reverse_of_computed", lambda x: np.sum(np.sin(x)[::-1] * np.cos(x)), [N(7)], hess=True),
     Prog("mask_reused_reversed",
          lambda x: np.sum(np.where(x > 0.1, x, 0.0)) + np.sum(np.where((x > 0.1)[::-1], x * x, 1.0)), [N(7)]),
+    Prog("reverse_full_slice_adjoint", lambda x: np.sum(np.exp(x) * x[::-1]), [N(5)], hess=True),
+    Prog("reshape_of_input_and_slice", lambda x, y: np.sum(x.reshape(2, 2) * y) + np.sum(x[1:] ** 2),
+         [N(4), N(2, 2)]),
     Prog("slice_step_reverse", lambda x: x[::2] * x[::-1][::2] + x[1::2].sum(), [N(6)]),
     Prog("column_and_ellipsis", lambda m: m[:, 1] * m[..., 0] + m[1, ...].sum(), [N(3, 4)]),
     Prog("newaxis", lambda x, m: np.sum(np.sin(x[None] * m + x[:, None][0])), [N(4), N(3, 4)]),
@@ -613,3 +616,30 @@ def test_gradient_into_a_buffer_for_array_arguments(backend):
         for _ in range(3):
             expected = expected - 1e-4 * vg(expected)[1]
         np.testing.assert_allclose(x1, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["python", pytest.param("numba", marks=pytest.mark.numba)])
+def test_arguments_are_never_written_to(backend):
+    f = dc.compile(lambda x, y: np.sum(x.reshape(2, 2) * y) + np.sum(x[1:] ** 2), backend=backend, name="no_alias")
+    x, y = np.array([1.0, 2.0, 3.0, 4.0]), np.ones((2, 2))
+    first = dc.grad(f, wrt=0)(x, y)
+    np.testing.assert_array_equal(y, np.ones((2, 2)))
+    np.testing.assert_array_equal(dc.grad(f, wrt=0)(x, y), first)
+    g = dc.compile(lambda x: x.reshape(4) + np.sum(x[0]), backend=backend, name="no_alias_vjp")
+    ct = np.ones(4)
+    dc.vjp(g)((np.arange(4.0).reshape(2, 2),), ct)
+    np.testing.assert_array_equal(ct, np.ones(4))
+    out = g(np.arange(4.0).reshape(2, 2))
+    x2 = np.arange(4.0).reshape(2, 2)
+    out2 = dc.compile(lambda x: x.reshape(4), backend=backend, name="no_alias_return")(x2)
+    out2[0] = 123.0
+    assert x2[0, 0] == 0.0 and out.shape == (4,)
+
+
+def test_scalar_call_then_array_call_on_python_backend():
+    f = dc.compile(lambda x: np.sum(x**2), backend="python", name="scalar_then_array")
+    assert f(2.0) == 4.0
+    assert f(np.arange(3.0)) == 5.0
+    g = dc.grad(f)
+    g(2.0)
+    np.testing.assert_array_equal(g(np.arange(3.0)), [0.0, 2.0, 4.0])

@@ -104,10 +104,7 @@ def plan(
         if kind is not None:
             shape = loop_shape(e, kind)
             # A scatter may keep adding into its array; nothing else reads a sum or scatter mid-loop.
-            # A slice reads its input at another entry: the input must be complete too.
-            reads = e.inputs[1:] if kind == "scatter_add" else e.inputs
-            done = set() if cur is None else cur.values if kind == "slice" else cur.finals
-            if cur is None or shape != cur.shape or any(v in done for v in reads):
+            if cur is None or shape != cur.shape or not _joins(e, kind, cur):
                 close()
                 cur = Cluster(shape)
             cur.members.append(i)
@@ -121,6 +118,22 @@ def plan(
             items.append(i)
     close()
     return _finish(items, eqns, kind_of)
+
+
+def _joins(e: Eqn, kind: str, cur: Cluster) -> bool:
+    """Whether ``e`` may join the open cluster ``cur`` (of its shape).
+
+    Nothing reads a sum or a scatter before the loop ends; a slice reads its
+    input at other entries, so the input must be complete; a scatter adds
+    into other entries of its array, which is only right for an array other
+    scatters of this loop fill (zeroed before it) or one made before the loop.
+    """
+    if kind == "slice":
+        return e.inputs[0] not in cur.values
+    if kind == "scatter_add":
+        acc, g = e.inputs
+        return (acc not in cur.values or acc in cur.finals) and g not in cur.finals
+    return not any(v in cur.finals for v in e.inputs)
 
 
 def _finish(items: list[Item], eqns: Sequence[Eqn], kind_of: Callable[[Eqn], str | None]) -> list[Item]:

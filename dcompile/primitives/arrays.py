@@ -449,6 +449,7 @@ reshape_p = register(
         lambda x, *, shape: np.reshape(x, shape),
         _emit_reshape,
         needs_contiguous=True,
+        view=True,  # a reshape of an input or of a shared array shares its memory
     )
 )
 
