@@ -42,9 +42,13 @@ def _quote(text: str) -> str:
 
 
 def _const_label(value: object) -> str:
-    if isinstance(value, np.ndarray) and value.size > ARRAY_LABEL_LIMIT:
-        return f"const {_short(value.dtype)}[{','.join(str(n) for n in value.shape)}]"
-    return format_literal(value)[0]
+    """A constant as an operand in a label: its literal, or ``[1.0, 2.0]``, or its type when large."""
+    if not isinstance(value, np.ndarray):
+        return format_literal(value)[0]
+    if value.ndim == 1 and value.size <= ARRAY_LABEL_LIMIT:
+        items = (str(x.item()) if value.dtype.kind in "biu" else format_literal(x.item())[0] for x in value)
+        return "[" + ", ".join(items) + "]"
+    return f"const {_short(value.dtype)}[{','.join(str(n) for n in value.shape)}]"
 
 
 def _type_line(v: Value) -> str:
@@ -52,64 +56,89 @@ def _type_line(v: Value) -> str:
     return "" if v.type.rank == 0 and _short(v.type) == "f64[]" else "\n" + _short(v.type)
 
 
+class _Dot:
+    """Names and labels of one graph's nodes (named as the IR listing names them)."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.namer = Namer(dict(graph.hints))
+        self.consts = {e.out: e.kwargs["value"] for e in graph.eqns if e.prim.literal}
+        for v in graph.inputs:
+            self.namer(v)
+        for e in graph.eqns:
+            if not e.prim.literal:
+                self.namer(e.out)
+        self.outputs = set(graph.outputs)
+
+    def node(self, v: Value) -> str:
+        return _quote(self.namer(v))
+
+    def ref(self, v: Value) -> str:
+        """How an operand is written in a label: its name, or a constant's literal."""
+        return _const_label(self.consts[v]) if v in self.consts else self.namer(v)
+
+    def attrs(self, v: Value, label: str) -> str:
+        return f"label={_quote(label)}" + (", peripheries=2" if v in self.outputs else "")
+
+    def inputs(self) -> list[str]:
+        style = "shape=box, style=filled, fillcolor=lightblue"
+        return [
+            f"  {self.node(v)} [{style}, {self.attrs(v, self.namer(v) + _type_line(v))}];" for v in self.graph.inputs
+        ]
+
+    def equations(self) -> tuple[list[str], list[str]]:
+        """The equation nodes, and the edges from each value to its uses."""
+        nodes: list[str] = []
+        edges: list[str] = []
+        for e in self.graph.eqns:
+            if e.prim.literal:
+                continue
+            params = ", ".join(f"{k}={v!r}" for k, v in e.params)
+            head = f"{e.prim.name}[{params}]" if params else e.prim.name
+            operands = ", ".join(self.ref(v) for v in e.inputs)
+            label = f"{self.namer(e.out)} = {head}\n({operands}){_type_line(e.out)}"
+            nodes.append(f"  {self.node(e.out)} [shape=ellipse, {self.attrs(e.out, label)}];")
+            # One edge per distinct operand: the label gives their order.
+            edges += [
+                f"  {self.node(v)} -> {self.node(e.out)};" for v in dict.fromkeys(e.inputs) if v not in self.consts
+            ]
+        return nodes, edges
+
+    def returns(self) -> list[str]:
+        """The ``return`` node, fed by each output (a constant output gets a small node of its own)."""
+        outputs = self.graph.outputs
+        ret = _quote("#return")
+        lines = [f"  {ret} [shape=plaintext, label={_quote('return ' + ', '.join(self.ref(v) for v in outputs))}];"]
+        for k, v in enumerate(outputs):
+            label = f" [label={_quote(str(k))}]" if len(outputs) > 1 else ""
+            if v in self.consts:
+                const = _quote(f"#const{k}")
+                lines.append(f"  {const} [shape=plaintext, fontsize=9, label={_quote(self.ref(v))}];")
+                lines.append(f"  {const} -> {ret}{label};")
+            else:
+                lines.append(f"  {self.node(v)} -> {ret}{label};")
+        return lines
+
+
 def to_dot(graph: Graph) -> str:
     """The Graphviz DOT source of ``graph`` (deterministic: same graph, same text)."""
-    namer = Namer(dict(graph.hints))
-    consts = {e.out: e.kwargs["value"] for e in graph.eqns if e.prim.literal}
-    for v in graph.inputs:
-        namer(v)
-    for e in graph.eqns:
-        if not e.prim.literal:
-            namer(e.out)
-    outputs = set(graph.outputs)
-
-    def node(v: Value) -> str:
-        return _quote(namer(v))
-
-    def ref(v: Value) -> str:
-        return _const_label(consts[v]) if v in consts else namer(v)
-
-    def extra(v: Value) -> str:
-        return ", peripheries=2" if v in outputs else ""
-
+    dot = _Dot(graph)
+    nodes, edges = dot.equations()
     lines = [
         f"digraph {_quote(graph.name)} {{",
         "  rankdir=TB;",
         '  node [fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=9, arrowsize=0.7];',
         "  // inputs",
+        *dot.inputs(),
+        "  // equations: name = prim[params], operands below",
+        *nodes,
+        "  // edges: from each value to its uses",
+        *edges,
+        "  // outputs",
+        *dot.returns(),
+        "}",
     ]
-    for v in graph.inputs:
-        label = namer(v) + _type_line(v)
-        lines.append(f"  {node(v)} [shape=box, style=filled, fillcolor=lightblue, label={_quote(label)}{extra(v)}];")
-    lines.append("  // equations: name = prim[params], operands below")
-    edges: list[str] = []
-    for e in graph.eqns:
-        if e.prim.literal:
-            continue
-        params = ", ".join(f"{k}={v!r}" for k, v in e.params)
-        head = f"{e.prim.name}[{params}]" if params else e.prim.name
-        operands = ", ".join(ref(v) for v in e.inputs)
-        label = f"{namer(e.out)} = {head}\n({operands}){_type_line(e.out)}"
-        lines.append(f"  {node(e.out)} [shape=ellipse, label={_quote(label)}{extra(e.out)}];")
-        for v in dict.fromkeys(e.inputs):  # one edge per distinct operand; the label gives the order
-            if v not in consts:
-                edges.append(f"  {node(v)} -> {node(e.out)};")
-    lines.append("  // edges: from each value to its uses")
-    lines += edges
-    lines.append("  // outputs")
-    ret = _quote("#return")
-    returned = ", ".join(ref(v) for v in graph.outputs)
-    lines.append(f"  {ret} [shape=plaintext, label={_quote('return ' + returned)}];")
-    for k, v in enumerate(graph.outputs):
-        label = f" [label={_quote(str(k))}]" if len(graph.outputs) > 1 else ""
-        if v in consts:  # a constant output (a zero derivative): a small node of its own
-            const = _quote(f"#const{k}")
-            lines.append(f"  {const} [shape=plaintext, fontsize=9, label={_quote(ref(v))}];")
-            lines.append(f"  {const} -> {ret}{label};")
-        else:
-            lines.append(f"  {node(v)} -> {ret}{label};")
-    lines.append("}")
     return "\n".join(lines) + "\n"
 
 
