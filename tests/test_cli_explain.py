@@ -1,0 +1,265 @@
+"""``dcompile explain``: the lecture notes' intermediates and chain-rule tables, checked numerically."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import dcompile as dc
+from dcompile.cli import main
+from tests import worked_example as W
+
+EXAMPLE = str(Path(__file__).parent / "worked_example.py")
+GOLDEN = Path(__file__).parent / "golden"
+EXPR = ("--expr", "(x1 + w1)**2 * (x1*w1 + x2*w2)", "--args", "x1,x2,w1,w2")
+POINTS = [(1.0, 2.0, 3.0, 4.0), (0.5, -1.5, 2.25, -0.75), (-2.0, 0.3, 1.7, 3.1)]
+
+MESSY = """
+import numpy as np
+
+
+def g(x, y):
+    t = np.exp(x * y) / (1.0 + y**2)
+    s = np.where(x > 0, x, -x) * np.sin(y)
+    return t + s + np.sqrt(x * x + 1.0) + np.abs(y) * np.tanh(x) + np.log(1.0 + x * x) ** 3
+
+
+def deep(x, y):
+    a, b = x, y
+    for _ in range(9):
+        a, b = a * b, a + b
+    return a + b
+"""
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def explain_json(capsys, *argv):
+    code, out, err = run(capsys, "explain", *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("DCOMPILE_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text(), f"{name} changed; rerun with DCOMPILE_UPDATE_GOLDEN=1 if intended"
+
+
+# -- golden files: the worked example ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("golden", "argv"),
+    [
+        ("explain_reverse.txt", ()),
+        ("explain_reverse_latex.txt", ("--latex",)),
+        ("explain_reverse_expand.txt", ("--expand",)),
+        ("explain_forward_w1.txt", ("--forward", "--wrt", "w1")),
+        ("explain_forward_w1_latex.txt", ("--forward", "--wrt", "w1", "--latex", "--expand")),
+    ],
+)
+def test_worked_example_golden(capsys, golden, argv):
+    code, out, err = run(capsys, "explain", f"{EXAMPLE}:f", *argv)
+    assert code == 0 and err == ""
+    _golden(golden, out)
+
+
+def test_backpropagation_table_reads_like_the_notes(capsys):
+    out = (GOLDEN / "explain_reverse.txt").read_text()
+    intermediates = ["a = x1 + w1", "b = x1*w1", "c = x2*w2", "d = a**2", "e = b + c", "f = d*e"]
+    table = ["df/df = 1", "df/de = d", "df/dd = e", "df/dc = d", "df/db = d", "df/da = 2*a*e"]
+    table += ["df/dx1 = 2*a*e + d*w1", "df/dx2 = d*w2", "df/dw1 = 2*a*e + d*x1", "df/dw2 = d*x2"]
+    lines = [line.strip() for line in out.splitlines()]
+    assert [line for line in lines if line in intermediates + table] == intermediates + table
+    assert "df/dx1 = 2*a*e + d*x1" not in out  # the notes' typo: the partial is 2ae + d*w1
+
+
+def test_forward_table_reads_like_the_notes(capsys):
+    out = (GOLDEN / "explain_forward_w1.txt").read_text()
+    table = ["da/dw1 = 1", "db/dw1 = x1", "dc/dw1 = 0", "dd/dw1 = 2*a", "de/dw1 = x1", "df/dw1 = 2*a*e + d*x1"]
+    assert [line.strip() for line in out.splitlines() if line.startswith("  d") and "/dw1 = " in line] == table
+
+
+def test_latex_is_an_align_block(capsys):
+    out = (GOLDEN / "explain_reverse_latex.txt").read_text()
+    assert out.count(r"\begin{align*}") == 2 and out.count(r"\end{align*}") == 2
+    assert r"\frac{\partial f}{\partial a} &= 2 a e \\" in out
+    assert r"\frac{\partial f}{\partial w_{1}} &= 2 a e + d x_{1} \\" in out
+    assert r"a &= x_{1} + w_{1} \\" in out
+
+
+def test_expanded_df_dw1_is_the_notes_result(capsys):
+    data = explain_json(capsys, f"{EXAMPLE}:f", "--expand", "--wrt", "w1")
+    x1, x2, w1, w2 = sp.symbols("x1 x2 w1 w2", real=True)
+    entry = {e["name"]: e for e in data["table"]}["df/dw1"]
+    notes = 2 * (x1 + w1) * (x1 * w1 + x2 * w2) + (x1 + w1) ** 2 * x1
+    assert sp.simplify(_parse(entry["expanded"], ["x1", "x2", "w1", "w2"]) - notes) == 0
+    assert [e["name"] for e in data["table"]][-1] == "df/dw1" and data["wrt"] == ["w1"]
+
+
+# -- every entry checked numerically ---------------------------------------------------------
+
+
+def _parse(text: str, names: list[str]) -> sp.Expr:
+    return sp.sympify(text, locals={n: sp.Symbol(n, real=True) for n in names})
+
+
+class Chain:
+    """The JSON's intermediates evaluated in order at a point, optionally with one value nudged."""
+
+    def __init__(self, data: dict) -> None:
+        self.inputs = data["inputs"]
+        self.names = self.inputs + [i["name"] for i in data["intermediates"]]
+        self.names += [e["name"].replace("/", "_") for e in data["table"]]  # long formulas refer to entries
+        self.defs = [(i["name"], _parse(i["formula"], self.names)) for i in data["intermediates"]]
+        self.output = data["output"]
+
+    def values(self, point, nudge: tuple[str, float] | None = None) -> dict[str, float]:
+        vals = dict(zip(self.inputs, point, strict=True))
+        if nudge and nudge[0] in vals:
+            vals[nudge[0]] += nudge[1]
+        subs = {sp.Symbol(k, real=True): v for k, v in vals.items()}
+        for name, expr in self.defs:
+            value = expr.subs(subs)
+            value = bool(value) if value in (sp.true, sp.false) or value.is_Relational else float(value)
+            if nudge and nudge[0] == name:
+                value += nudge[1]
+            vals[name] = value
+            subs[sp.Symbol(name, real=True)] = value
+        return vals
+
+    def entries(self, data: dict, point) -> dict[str, float]:
+        """Each table entry's formula evaluated at ``point`` (earlier entries bound by name)."""
+        subs = {sp.Symbol(k, real=True): v for k, v in self.values(point).items()}
+        out = {}
+        for e in data["table"]:
+            value = float(_parse(e["formula"], self.names).subs(subs))
+            out[e["name"]] = value
+            subs[sp.Symbol(e["name"].replace("/", "_"), real=True)] = value
+            if e["expanded"] is not None:
+                assert float(_parse(e["expanded"], self.names).subs(subs)) == pytest.approx(value, rel=1e-10)
+        return out
+
+
+def _central(chain: Chain, point, nudged: str, of: str, h: float = 1e-6) -> float:
+    up = chain.values(point, (nudged, h))[of]
+    down = chain.values(point, (nudged, -h))[of]
+    return (up - down) / (2 * h)
+
+
+def check_reverse(capsys, fn, argv, points):
+    data = explain_json(capsys, *argv, "--expand")
+    chain = Chain(data)
+    assert data["mode"] == "reverse"
+    for p in points:
+        got = chain.entries(data, p)
+        for name, value in got.items():  # df/dv: nudge v, everything after it recomputed
+            v = name.split("/d", 1)[1]
+            assert value == pytest.approx(_central(chain, p, v, chain.output), rel=1e-5, abs=1e-6), name
+        expected = dc.grad(fn)(*p)
+        finals = [got[f"d{chain.output}/d{x}"] for x in data["wrt"]]
+        np.testing.assert_allclose(finals, expected, rtol=1e-12)
+    return data
+
+
+def check_forward(capsys, fn, argv, wrt, points):
+    data = explain_json(capsys, *argv, "--forward", "--wrt", wrt, "--expand")
+    chain = Chain(data)
+    assert data["mode"] == "forward" and data["wrt"] == [wrt]
+    for p in points:
+        got = chain.entries(data, p)
+        for name, value in got.items():  # dv/dx: nudge the input x
+            v = name.split("/", 1)[0][1:]
+            assert value == pytest.approx(_central(chain, p, wrt, v), rel=1e-5, abs=1e-6), name
+        assert got[f"d{chain.output}/d{wrt}"] == pytest.approx(dc.grad(fn, wrt=wrt)(*p)[0], rel=1e-12)
+    return data
+
+
+def test_worked_example_entries_are_right_numerically(capsys):
+    fn = dc.compile(W.f, backend="python")
+    data = check_reverse(capsys, fn, (f"{EXAMPLE}:f",), POINTS)
+    assert [e["name"] for e in data["table"]][-4:] == ["df/dx1", "df/dx2", "df/dw1", "df/dw2"]
+    for wrt in ("x1", "x2", "w1", "w2"):
+        check_forward(capsys, fn, (f"{EXAMPLE}:f",), wrt, POINTS)
+    # the backpropagation table against the notes' own numbers (with the correct df/dx1)
+    got = Chain(data).entries(data, POINTS[0])
+    x1, x2, w1, w2 = POINTS[0]
+    a, e = x1 + w1, x1 * w1 + x2 * w2
+    d = a**2
+    notes = {"df/dd": e, "df/de": d, "df/db": d, "df/dc": d, "df/da": 2 * a * e}
+    assert {k: got[k] for k in notes} == notes
+    assert [got[k] for k in ("df/dx1", "df/dx2", "df/dw1", "df/dw2")] == W.expected_grad(*POINTS[0])
+
+
+def test_sympy_expression(capsys):
+    code, out, _ = run(capsys, "explain", *EXPR, "--wrt", "w1")
+    assert code == 0
+    assert "f(x1, x2, w1, w2): intermediates" in out and "df/df = 1" in out
+    assert out.rstrip().splitlines()[-1].startswith("  df/dw1 = ")  # the chosen input's entry last
+    fn = dc.from_sympy(sp.sympify(EXPR[1]), list(sp.symbols("x1 x2 w1 w2")), backend="python")
+    check_reverse(capsys, fn, EXPR, POINTS)
+    check_forward(capsys, fn, EXPR, "w1", POINTS)
+
+
+def test_messy_function_every_entry(capsys, tmp_path):
+    """Division, where, sqrt, abs, tanh, log, powers: each entry against finite differences and dc.grad."""
+    path = tmp_path / "messy.py"
+    path.write_text(MESSY)
+    namespace: dict = {}
+    exec(compile(MESSY, str(path), "exec"), namespace)
+    fn = dc.compile(namespace["g"], backend="python")
+    points = [(0.7, -1.3), (-0.4, 0.9)]
+    check_reverse(capsys, fn, (f"{path}:g",), points)
+    check_forward(capsys, fn, (f"{path}:g",), "x", points)
+
+
+def test_deep_graph_refers_to_earlier_entries(capsys, tmp_path):
+    """Formulas stay short on a deep graph: long ones name the entries they come from."""
+    path = tmp_path / "deep.py"
+    path.write_text(MESSY)
+    namespace: dict = {}
+    exec(compile(MESSY, str(path), "exec"), namespace)
+    fn = dc.compile(namespace["deep"], backend="python")
+    code, out, _ = run(capsys, "explain", f"{path}:deep")
+    assert code == 0 and "stands for the entry" in out
+    assert max(len(line) for line in out.splitlines()) < 400
+    data = explain_json(capsys, f"{path}:deep")
+    got = Chain(data).entries(data, (0.3, 0.2))
+    out_name = data["output"]
+    np.testing.assert_allclose([got[f"d{out_name}/dx"], got[f"d{out_name}/dy"]], dc.grad(fn)(0.3, 0.2), rtol=1e-12)
+
+
+def test_single_input_forward_needs_no_wrt(capsys):
+    code, out, _ = run(capsys, "explain", "--expr", "sin(x)**2", "--args", "x", "--forward")
+    assert code == 0 and "Forward propagation along x" in out and "df/dx = " in out
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ((f"{EXAMPLE}:f", "--wrt", "z"), "wrt='z' is not an argument"),
+        ((f"{EXAMPLE}:f", "--forward"), "--forward follows one input per sweep; name it with --wrt"),
+        ((*EXPR, "--forward"), "one of x1, x2, w1, w2"),
+        (("--expr", "x*y"), "--expr needs --args"),
+        ((f"{EXAMPLE}:nll",), "scalar functions"),
+        ((f"{EXAMPLE}:nll", "--shape", "w=3", "--shape", "X=5x3", "--shape", "y=5"), "scalar functions"),
+        ((f"{EXAMPLE}:nll", "--shape", "w=3", "--shape", "X=5x3", "--shape", "y=5"), "dcompile show"),
+    ],
+)
+def test_bad_usage_is_one_clear_line(capsys, argv, message):
+    code, out, err = run(capsys, "explain", *argv)
+    assert code == 2 and message in err and "Traceback" not in err and out == ""
