@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,18 @@ def test_cache_info_and_clear(capsys, tmp_path, monkeypatch):
 def test_help_has_examples(capsys):
     code, out, _ = run(capsys, "show", "--help")
     assert code == 0 and "Examples:" in out and "--shape" in out
+
+
+@pytest.mark.parametrize("stage", ["ir", "derivative-ir", "simplified", "source"])
+def test_every_show_stage_of_the_worked_example_is_golden(capsys, stage):
+    code, out, _ = run(capsys, "show", f"{EXAMPLE}:f", "--stage", stage)
+    path = GOLDEN / f"show_{stage}.txt"
+    if os.environ.get("DCOMPILE_UPDATE_GOLDEN"):
+        path.write_text(out)
+    assert code == 0 and out == path.read_text()
+
+
+def test_a_function_that_cannot_be_traced_is_reported_with_file_and_line(capsys):
+    code, _, err = run(capsys, "show", f"{EXAMPLE}:branchy")
+    assert code == 2 and "Traceback" not in err
+    assert "worked_example.py" in err and "if x > y:" in err and "dc.where" in err

@@ -31,3 +31,10 @@ def expected_grad(x1, x2, w1, w2):
 def nll(w, X, y):
     """Logistic-regression negative log-likelihood (an array example for the CLI)."""
     return np.sum(np.logaddexp(0.0, -y * (X @ w)))
+
+
+def branchy(x, y):
+    """Cannot be traced: an `if` on a traced value (for the CLI's error path)."""
+    if x > y:
+        return x
+    return y
