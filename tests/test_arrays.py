@@ -643,3 +643,16 @@ def test_scalar_call_then_array_call_on_python_backend():
     g = dc.grad(f)
     g(2.0)
     np.testing.assert_array_equal(g(np.arange(3.0)), [0.0, 2.0, 4.0])
+
+
+def test_prod_derivatives_at_zero_entries():
+    f = dc.compile(lambda x: np.prod(x), backend="python", name="prod_zero")
+    for x, grad, hess in [
+        ([0.0, 2.0, 3.0], [6.0, 0.0, 0.0], [[0, 3, 2], [3, 0, 0], [2, 0, 0]]),
+        ([1.0, 2.0, 3.0], [6.0, 3.0, 2.0], [[0, 3, 2], [3, 0, 1], [2, 1, 0]]),
+        ([0.0, 0.0, 3.0], [0.0, 0.0, 0.0], None),  # second derivatives with two zeros: documented limit
+    ]:
+        _, g = dc.value_and_grad(f)(np.array(x))
+        np.testing.assert_array_equal(g, grad)
+        if hess is not None:
+            np.testing.assert_array_equal(dc.hessian(f)(np.array(x)), hess)

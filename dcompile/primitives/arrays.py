@@ -274,7 +274,8 @@ def amin(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 
 def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    """``np.prod``. Its derivative divides by the entries: NaN where an entry is zero."""
+    """``np.prod``. Its derivative never divides by a zero entry: first derivatives are exact
+    everywhere, second derivatives wherever a reduced group has at most one zero."""
     return _reduce(reduce_prod_p, x, axis, keepdims)
 
 
@@ -303,8 +304,30 @@ defvjp(reduce_sum_p, lambda g, ans, x, *, axes: _expand(g, x.shape, axes))
 for _p in (reduce_max_p, reduce_min_p):
     defjvp(_p, _extremum_jvp)
     defvjp(_p, _extremum_vjp)
-defjvp(reduce_prod_p, lambda t, ans, x, *, axes: reduce_sum(div(mul(t, _expand(ans, x.shape, axes)), x), axes))
-defvjp(reduce_prod_p, lambda g, ans, x, *, axes: div(_expand(mul(g, ans), x.shape, axes), x))
+
+
+def _prod_others(ans: Any, x: Any, axes: tuple[int, ...]) -> Any:
+    """The product of the other entries of each reduced group: d prod / d x_i, without dividing by 0.
+
+    With no zero in the group it is ``prod / x_i``. With one zero entry
+    ``x_k``: the product ``p`` of the nonzero entries at ``k``, and
+    ``x_k * p / x_i`` elsewhere (0, but with the right derivative in ``x_k``,
+    so second derivatives stay exact). With two or more zeros it is 0 (first
+    derivatives exact; second derivatives there are not: documented).
+    """
+    zero = equal(x, 0.0)
+    safe = where(zero, 1.0, x)
+    zeros = reduce_sum(where(zero, 1.0, 0.0), axes)
+    none = _expand(equal(zeros, 0.0), x.shape, axes)
+    one = _expand(equal(zeros, 1.0), x.shape, axes)
+    nonzero = _expand(bind(reduce_prod_p, safe, axes=axes), x.shape, axes)
+    x_k = _expand(reduce_sum(where(zero, x, 0.0), axes), x.shape, axes)  # the zero entry, as a value of x
+    with_one_zero = where(zero, nonzero, div(mul(x_k, nonzero), safe))
+    return where(none, div(_expand(ans, x.shape, axes), safe), where(one, with_one_zero, 0.0))
+
+
+defjvp(reduce_prod_p, lambda t, ans, x, *, axes: reduce_sum(mul(t, _prod_others(ans, x, axes)), axes))
+defvjp(reduce_prod_p, lambda g, ans, x, *, axes: mul(_expand(g, x.shape, axes), _prod_others(ans, x, axes)))
 
 
 # -- stop_gradient ----------------------------------------------------------------------

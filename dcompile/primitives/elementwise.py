@@ -396,7 +396,7 @@ def integer_pow(x: Any, n: int) -> Any:
 
 def power(x: Any, y: Any) -> Any:
     """``x ** y``: an integral constant exponent becomes ``integer_pow``."""
-    if not isinstance(y, Tracer) and float(y).is_integer() and abs(y) <= 64:
+    if not isinstance(y, Tracer) and np.ndim(y) == 0 and float(y).is_integer() and abs(y) <= 64:
         return integer_pow(x, int(y))
     return bind(pow_p, x, y)
 

@@ -1,0 +1,1 @@
+"""Optimizers that run inside compiled code, and their test problems."""
