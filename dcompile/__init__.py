@@ -32,6 +32,7 @@ from dcompile.api import (
 )
 from dcompile.check import GradCheck, check_grad
 from dcompile.errors import DcompileError, SignatureError, TraceError, UnsupportedError
+from dcompile.optimize.minimize import minimize
 from dcompile.primitives.arrays import stop_gradient
 from dcompile.primitives.elementwise import sigmoid, softplus, where
 from dcompile.primitives.numpy_api import array, logsumexp
@@ -56,6 +57,7 @@ __all__ = [
     "jacobian",
     "jvp",
     "logsumexp",
+    "minimize",
     "sigmoid",
     "softplus",
     "stop_gradient",

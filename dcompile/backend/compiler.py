@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,8 +53,28 @@ class Kernel:
         return self.fn
 
 
+PACKAGE = "dcompile_generated"
+
+
+def _package(directory: Path) -> None:
+    """Make ``dcompile_generated.<module>`` importable from the cache directory.
+
+    numba's cache pickles a function that takes a generated kernel as an
+    argument (an optimizer loop) by reference to the kernel's module, and
+    imports it again in the next process.
+    """
+    package = sys.modules.get(PACKAGE)
+    if package is None:
+        package = types.ModuleType(PACKAGE)
+        package.__path__ = []
+        sys.modules[PACKAGE] = package
+    if str(directory) not in package.__path__:
+        package.__path__.append(str(directory))
+
+
 def _load_module(path: Path) -> Any:
-    name = f"dcompile_generated.{path.stem}"
+    _package(path.parent)
+    name = f"{PACKAGE}.{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

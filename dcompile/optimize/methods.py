@@ -1,0 +1,154 @@
+"""Optimizer iteration loops, compiled with numba in nopython mode.
+
+Each loop calls the compiled value-and-gradient ``vg(x, *args) -> (f, g)``
+directly, so an iteration costs machine code only. They take and return
+plain arrays and numbers and are usable from your own ``@numba.njit`` code
+(pass ``value_and_grad(f).njit`` as ``vg``). ``hist_f`` and ``hist_g`` are
+filled with f and max |g| per iteration (entry 0 is the start).
+
+They are not cached on disk: numba's cache keys a function that takes a
+dispatcher argument on that dispatcher and pickles it by reference, and a
+later process (with another cache directory) fails to load the entry
+instead of recompiling. Each process compiles a loop once per objective.
+
+Stopping rules, in order: the gradient test ``max |g_i| <= gtol`` (success);
+a non-finite value; a failed line search; ``maxfev`` evaluations; a relative
+decrease of f below ``ftol`` together with a step below ``xtol`` (stalled);
+``maxiter`` iterations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from dcompile.optimize.linesearch import armijo, strong_wolfe
+from dcompile.optimize.result import LINE_SEARCH_FAILED, MAXFEV, MAXITER, NON_FINITE, STALLED, SUCCESS
+
+# line_search codes
+FIXED, ARMIJO, WOLFE = 0, 1, 2
+
+
+@njit
+def _search(vg, args, x, f, g, p, alpha0, kind, step, c1, c2, max_evals):  # noqa: PLR0917
+    """One step along ``p``: a fixed step, Armijo backtracking or strong Wolfe."""
+    if kind == FIXED:
+        x_new = x + step * p
+        f_new, g_new = vg(x_new, *args)
+        status = 0 if np.isfinite(f_new) else 3
+        return step, x_new, f_new, g_new, 1, status
+    if kind == ARMIJO:
+        return armijo(vg, args, x, f, g, p, alpha0, c1, max_evals)
+    return strong_wolfe(vg, args, x, f, g, p, alpha0, c1, c2, max_evals)
+
+
+@njit
+def _stop(f_old, f_new, x_old, x_new, g, gtol, ftol, xtol):  # noqa: PLR0917
+    """The status after an accepted step, or -1 to go on."""
+    if np.max(np.abs(g)) <= gtol:
+        return SUCCESS
+    if not (np.isfinite(f_new) and np.all(np.isfinite(g))):
+        return NON_FINITE
+    small_f = abs(f_old - f_new) <= ftol * max(abs(f_old), abs(f_new), 1.0)
+    small_x = np.max(np.abs(x_new - x_old)) <= xtol * max(np.max(np.abs(x_old)), 1.0)
+    if small_f and small_x:
+        return STALLED
+    return -1
+
+
+@njit
+def gradient_descent(vg, args, x0, kind, step, gtol, ftol, xtol, maxiter, maxfev, c1, c2, hist_f, hist_g):  # noqa: PLR0917
+    """Steepest descent with a fixed step or a line search. Returns ``(x, f, g, nit, nfev, status)``."""
+    x = x0.copy()
+    f, g = vg(x, *args)
+    nfev = 1
+    hist_f[0] = f
+    hist_g[0] = np.max(np.abs(g))
+    if not (np.isfinite(f) and np.all(np.isfinite(g))):
+        return x, f, g, 0, nfev, NON_FINITE
+    if hist_g[0] <= gtol:
+        return x, f, g, 0, nfev, SUCCESS
+    alpha = 1.0 / max(hist_g[0], 1.0)
+    for it in range(1, maxiter + 1):
+        p = -g
+        a, x_new, f_new, g_new, evals, ls = _search(vg, args, x, f, g, p, alpha, kind, step, c1, c2, 50)
+        nfev += evals
+        if ls != 0 or a == 0.0:
+            return x, f, g, it - 1, nfev, NON_FINITE if ls == 3 else LINE_SEARCH_FAILED
+        status = _stop(f, f_new, x, x_new, g_new, gtol, ftol, xtol)
+        x, f, g = x_new, f_new, g_new
+        hist_f[it] = f
+        hist_g[it] = np.max(np.abs(g))
+        if status >= 0:
+            return x, f, g, it, nfev, status
+        if nfev >= maxfev:
+            return x, f, g, it, nfev, MAXFEV
+        alpha = min(2.0 * a, 1e10)  # start the next search a little further
+    return x, f, g, maxiter, nfev, MAXITER
+
+
+@njit
+def lbfgs(vg, args, x0, m, kind, gtol, ftol, xtol, maxiter, maxfev, c1, c2, hist_f, hist_g):  # noqa: PLR0917
+    """Limited-memory BFGS (two-loop recursion, history ``m``). Returns ``(x, f, g, nit, nfev, status)``.
+
+    The initial inverse Hessian is scaled by ``s'y / y'y`` of the newest pair;
+    a pair with ``s'y`` not safely positive is skipped, so the implicit matrix
+    stays positive definite and every direction is a descent direction.
+    """
+    n = x0.shape[0]
+    S = np.zeros((m, n))
+    Y = np.zeros((m, n))
+    rho = np.zeros(m)
+    alpha_k = np.zeros(m)
+    stored = 0
+    newest = -1
+    x = x0.copy()
+    f, g = vg(x, *args)
+    nfev = 1
+    hist_f[0] = f
+    hist_g[0] = np.max(np.abs(g))
+    if not (np.isfinite(f) and np.all(np.isfinite(g))):
+        return x, f, g, 0, nfev, NON_FINITE
+    if hist_g[0] <= gtol:
+        return x, f, g, 0, nfev, SUCCESS
+    for it in range(1, maxiter + 1):
+        # two-loop recursion: q = H g
+        q = g.copy()
+        for j in range(stored):
+            k = (newest - j) % m
+            alpha_k[k] = rho[k] * np.dot(S[k], q)
+            q -= alpha_k[k] * Y[k]
+        if stored > 0:
+            q *= np.dot(S[newest], Y[newest]) / np.dot(Y[newest], Y[newest])
+        else:
+            q *= 1.0 / max(np.sqrt(np.dot(g, g)), 1.0)  # a first step of length at most 1
+        for j in range(stored - 1, -1, -1):
+            k = (newest - j) % m
+            beta = rho[k] * np.dot(Y[k], q)
+            q += (alpha_k[k] - beta) * S[k]
+        p = -q
+        if np.dot(p, g) >= 0.0:  # not a descent direction (rounding): restart from steepest descent
+            stored = 0
+            p = -g / max(np.sqrt(np.dot(g, g)), 1.0)
+        a, x_new, f_new, g_new, evals, ls = _search(vg, args, x, f, g, p, 1.0, kind, 1.0, c1, c2, 50)
+        nfev += evals
+        if ls != 0 or a == 0.0:
+            return x, f, g, it - 1, nfev, NON_FINITE if ls == 3 else LINE_SEARCH_FAILED
+        s = x_new - x
+        y = g_new - g
+        sy = np.dot(s, y)
+        status = _stop(f, f_new, x, x_new, g_new, gtol, ftol, xtol)
+        x, f, g = x_new, f_new, g_new
+        hist_f[it] = f
+        hist_g[it] = np.max(np.abs(g))
+        if status >= 0:
+            return x, f, g, it, nfev, status
+        if nfev >= maxfev:
+            return x, f, g, it, nfev, MAXFEV
+        if sy > 1e-10 * np.sqrt(np.dot(s, s) * np.dot(y, y)):  # curvature safely positive
+            newest = (newest + 1) % m
+            S[newest] = s
+            Y[newest] = y
+            rho[newest] = 1.0 / sy
+            stored = min(stored + 1, m)
+    return x, f, g, maxiter, nfev, MAXITER

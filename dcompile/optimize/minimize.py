@@ -1,0 +1,115 @@
+"""``dc.minimize``: SciPy's calling convention, iteration loops in machine code."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from dcompile.api import Function, value_and_grad
+from dcompile.errors import SignatureError
+from dcompile.optimize.result import MESSAGES, SUCCESS, OptimizeResult
+
+METHODS = ("lbfgs", "gd")
+LINE_SEARCHES = {"armijo": 1, "wolfe": 2}
+DEFAULTS: dict[str, Any] = {
+    "gtol": 1e-6,
+    "ftol": 1e-15,
+    "xtol": 1e-15,
+    "maxiter": 10_000,
+    "maxfev": 100_000,
+    "m": 10,
+    "c1": 1e-4,
+    "c2": 0.9,
+}
+
+
+def _start(x0: Any) -> np.ndarray:
+    x = np.asarray(x0, dtype=np.float64)
+    if x.ndim != 1:
+        raise SignatureError(f"x0 must be a 1-D array of parameters, got shape {x.shape}.\nFix: pass x0.ravel().")
+    if not np.all(np.isfinite(x)):
+        raise SignatureError("x0 has non-finite entries (nan or inf).\nFix: start from a finite point.")
+    return np.ascontiguousarray(x)
+
+
+def minimize(
+    fun: Function,
+    x0: Any,
+    args: Sequence[Any] = (),
+    *,
+    method: str = "lbfgs",
+    line_search: str | None = None,
+    step: float | None = None,
+    options: dict[str, Any] | None = None,
+) -> OptimizeResult:
+    """Minimise ``fun(x, *args)`` over the vector ``x`` from ``x0``.
+
+    ``method``: ``"lbfgs"`` (default; strong Wolfe line search) or ``"gd"``
+    (gradient descent with ``line_search="armijo"`` (default) or ``"wolfe"``,
+    or a fixed ``step``). ``options``: ``gtol`` (success when
+    ``max |g_i| <= gtol``), ``ftol``/``xtol`` (stall detection), ``maxiter``,
+    ``maxfev``, ``m`` (L-BFGS history), ``c1``/``c2`` (line-search constants).
+    The iteration loop runs in numba; ``compile_seconds`` (first use only)
+    is reported apart from ``solve_seconds``.
+    """
+    from dcompile.optimize import methods as M
+
+    if not isinstance(fun, Function):
+        raise SignatureError("dc.minimize takes a function made by @dc.compile (or dc.from_sympy).")
+    if method not in METHODS:
+        raise SignatureError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    opts = dict(DEFAULTS)
+    unknown = set(options or {}) - set(opts)
+    if unknown:
+        raise SignatureError(f"unknown options {sorted(unknown)}; known: {', '.join(sorted(opts))}")
+    opts.update(options or {})
+    x = _start(x0)
+    args = tuple(args)
+    if step is not None:
+        kind, line_search = M.FIXED, "fixed"
+    else:
+        line_search = line_search or ("wolfe" if method == "lbfgs" else "armijo")
+        if line_search not in LINE_SEARCHES:
+            raise SignatureError(f"unknown line_search {line_search!r}; choose armijo or wolfe (or give step=)")
+        kind = LINE_SEARCHES[line_search]
+    vg = value_and_grad(fun, wrt=0)
+    start = time.perf_counter()
+    vg(x, *args)  # trace and compile for these shapes (a SignatureError names a bad argument)
+    jit_vg = vg.njit
+    conv = tuple(vg.fn.signature((x, *args))[1][1:])
+    hist_f = np.full(opts["maxiter"] + 1, np.nan)
+    hist_g = np.full(opts["maxiter"] + 1, np.nan)
+    tol = [float(opts[k]) for k in ("gtol", "ftol", "xtol")]
+    limits = [int(opts[k]) for k in ("maxiter", "maxfev")]
+    common = (*tol, *limits, float(opts["c1"]), float(opts["c2"]))  # fixed types: one compile per objective
+    if method == "lbfgs":
+        loop, call = M.lbfgs, (jit_vg, conv, x, int(opts["m"]), kind, *common, hist_f, hist_g)
+    else:
+        loop, call = M.gradient_descent, (jit_vg, conv, x, kind, float(step or 0.0), *common, hist_f, hist_g)
+    import numba
+
+    loop.compile(tuple(numba.typeof(a) for a in call))  # once per objective: compiled, or loaded from disk
+    compile_s = time.perf_counter() - start
+    t0 = time.perf_counter()
+    out = loop(*call)
+    solve_s = time.perf_counter() - t0
+    xs, f, g, nit, nfev, status = out
+    return OptimizeResult(
+        x=xs,
+        fun=float(f),
+        jac=g,
+        nit=int(nit),
+        nfev=int(nfev),
+        njev=int(nfev),
+        status=int(status),
+        success=status == SUCCESS,
+        message=MESSAGES[int(status)],
+        history={"f": hist_f[: nit + 1].copy(), "gnorm": hist_g[: nit + 1].copy()},
+        method=method if step is None else f"{method} (fixed step)",
+        line_search=line_search,
+        compile_seconds=compile_s,
+        solve_seconds=solve_s,
+    )

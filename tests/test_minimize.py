@@ -1,0 +1,92 @@
+"""dc.minimize: L-BFGS and gradient descent with their loops in numba (issue 4, first part)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dcompile as dc
+
+pytestmark = pytest.mark.numba
+
+
+def rosen_np(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+@pytest.fixture(scope="module")
+def rosen():
+    return dc.compile(rosen_np, name="rosen_opt")
+
+
+@pytest.fixture(scope="module")
+def quad():
+    def q(x, A, b):
+        return 0.5 * np.dot(x, A @ x) - np.dot(b, x)
+
+    return dc.compile(q, name="quad_opt")
+
+
+def x0_rosen(n):
+    x = np.full(n, -1.2)
+    x[1::2] = 1.0
+    return x
+
+
+def test_lbfgs_solves_extended_rosenbrock(rosen):
+    res = dc.minimize(rosen, x0_rosen(10), method="lbfgs", options={"gtol": 1e-8})
+    assert res.success and res.status == 0 and "gradient" in res.message
+    np.testing.assert_allclose(res.x, np.ones(10), atol=1e-6)
+    assert res.fun < 1e-12 and np.max(np.abs(res.jac)) <= 1e-8
+    assert res.nfev >= res.nit > 0 and res.njev == res.nfev
+    h = res.history
+    assert len(h["f"]) == res.nit + 1 and h["f"][0] == rosen_np(x0_rosen(10)) and h["f"][-1] == res.fun
+    assert res.compile_seconds >= 0 and res.solve_seconds >= 0
+
+
+def test_lbfgs_matches_scipy_on_a_quadratic_with_data(quad):
+    rng = np.random.default_rng(0)
+    M = rng.normal(size=(8, 8))
+    A, b = M @ M.T + 8 * np.eye(8), rng.normal(size=8)
+    res = dc.minimize(quad, np.zeros(8), args=(A, b), options={"gtol": 1e-6})
+    assert res.success
+    np.testing.assert_allclose(res.x, np.linalg.solve(A, b), rtol=1e-5)
+
+
+def test_gradient_descent_fixed_step_and_armijo(quad):
+    A, b = np.diag([1.0, 2.0, 4.0]), np.array([1.0, 1.0, 1.0])
+    exact = b / np.diag(A)
+    fixed = dc.minimize(quad, np.zeros(3), args=(A, b), method="gd", step=0.2, options={"gtol": 1e-9})
+    armijo = dc.minimize(quad, np.zeros(3), args=(A, b), method="gd", options={"gtol": 1e-9})
+    for res in (fixed, armijo):
+        assert res.success
+        np.testing.assert_allclose(res.x, exact, atol=1e-8)
+    assert fixed.method == "gd (fixed step)" and armijo.line_search == "armijo"
+
+
+def test_limits_are_reported_not_success(rosen):
+    res = dc.minimize(rosen, x0_rosen(10), options={"maxiter": 3})
+    assert not res.success and res.status == 1 and res.nit == 3 and "iterations" in res.message
+
+
+def test_too_large_fixed_step_is_not_a_success(quad):
+    A, b = np.diag([1.0, 2.0, 4.0]), np.ones(3)
+    res = dc.minimize(quad, np.zeros(3), args=(A, b), method="gd", step=2.0, options={"maxiter": 2000})
+    assert not res.success  # diverges to inf: non-finite, never success
+    assert res.status in (1, 4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"x0": np.zeros((2, 2))}, "1-D array"),
+        ({"x0": np.array([np.nan, 1.0])}, "non-finite"),
+        ({"method": "simplex"}, "unknown method"),
+        ({"options": {"gtoll": 1.0}}, "unknown options"),
+        ({"line_search": "exact"}, "unknown line_search"),
+    ],
+)
+def test_bad_input_is_a_clear_error(rosen, kwargs, message):
+    call = {"x0": np.zeros(4), **kwargs}
+    with pytest.raises(dc.SignatureError, match=message):
+        dc.minimize(rosen, call.pop("x0"), **call)
