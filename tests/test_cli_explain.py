@@ -256,10 +256,142 @@ def test_single_input_forward_needs_no_wrt(capsys):
         ((*EXPR, "--forward"), "one of x1, x2, w1, w2"),
         (("--expr", "x*y"), "--expr needs --args"),
         ((f"{EXAMPLE}:nll",), "scalar functions"),
-        ((f"{EXAMPLE}:nll", "--shape", "w=3", "--shape", "X=5x3", "--shape", "y=5"), "scalar functions"),
-        ((f"{EXAMPLE}:nll", "--shape", "w=3", "--shape", "X=5x3", "--shape", "y=5"), "dcompile show"),
+        ((f"{EXAMPLE}:nll", "--shape", "w=3", "--shape", "X=5x3", "--shape", "y=5", "--latex"), "scalar functions"),
+        ((f"{EXAMPLE}:nll", "--shape", "w=3", "--shape", "X=5x3", "--shape", "y=5", "--latex"), "dcompile show"),
     ],
 )
 def test_bad_usage_is_one_clear_line(capsys, argv, message):
     code, out, err = run(capsys, "explain", *argv)
     assert code == 2 and message in err and "Traceback" not in err and out == ""
+
+
+# -- array functions: the table in NumPy ---------------------------------------------------
+
+NLL = (f"{EXAMPLE}:nll", "--shape", "w=3", "--shape", "X=5x3", "--shape", "y=5")
+ROSEN = (f"{EXAMPLE}:rosen", "--shape", "x=100")
+
+
+@pytest.mark.parametrize(
+    ("golden", "argv"),
+    [
+        ("explain_array_nll.txt", (*NLL, "--wrt", "w")),
+        ("explain_array_rosen.txt", ROSEN),
+    ],
+)
+def test_array_golden(capsys, golden, argv):
+    code, out, err = run(capsys, "explain", *argv)
+    assert code == 0 and err == ""
+    _golden(golden, out)
+
+
+def test_array_tables_read_like_numpy():
+    rosen = (GOLDEN / "explain_array_rosen.txt").read_text()
+    for line in ["t0 = x[1:]", "t2 = t1**2", "rosen = np.sum(t8)", "drosen/dt3 = 200.0 * t3"]:
+        assert f"  {line} " in rosen, line
+    assert "  drosen/dx = zeros(100) with [1:] += drosen_dt3, [:-1] += drosen_dt1   # (100,)" in rosen
+    first = rosen.splitlines()[1]
+    assert first.startswith("  t0 = x[1:]   ") and first.endswith("   # (99,)")
+    nll = (GOLDEN / "explain_array_nll.txt").read_text().splitlines()
+    assert [line.split("#")[0].strip() for line in nll if line.startswith("  dnll/")] == [
+        "dnll/dnll = 1.0",
+        "dnll/dt2 = np.exp(t2 - t3)",
+        "dnll/dt1 = dnll_dt2 * t0",
+        "dnll/dw = X.T @ dnll_dt1",
+    ]
+    assert nll[[i for i, line in enumerate(nll) if line.startswith("  dnll/")][-1]].endswith("# (3,)")
+
+
+def _execute(data: dict, args: dict[str, np.ndarray]) -> dict:
+    """The intermediates and table entries run in order as Python, with their shapes checked.
+
+    An entry's printed formula is its code (``name = formula``, with ``d/d`` names as
+    identifiers) except for the scatters (``A with [i] += g``), whose code is statements.
+    """
+    env = {"np": np, **args}
+    for line in data["intermediates"] + data["table"]:
+        if " with [" not in line["formula"]:
+            assert line["code"] == [f"{line['id']} = {line['formula']}"], line
+            assert line["id"] == line["name"].replace("/", "_"), line
+        exec("\n".join(line["code"]), env)
+        assert np.shape(env[line["id"]]) == tuple(line["shape"]), line["name"]
+    return env
+
+
+ARRAY_CASES = [
+    (NLL, W.nll, None),
+    (NLL, W.nll, "w"),
+    (ROSEN, W.rosen, None),
+    ((f"{EXAMPLE}:rosen", "--shape", "x=7"), W.rosen, None),
+]
+
+
+@pytest.mark.parametrize(("argv", "fn", "wrt"), ARRAY_CASES)
+def test_array_reverse_table_computes_the_gradient(capsys, argv, fn, wrt):
+    data = explain_json(capsys, *argv, *(("--wrt", wrt) if wrt else ()))
+    assert data["mode"] == "reverse" and data["table"][0]["name"] == f"d{data['output']}/d{data['output']}"
+    finals = [f"d{data['output']}/d{x}" for x in data["wrt"]]
+    assert [e["name"] for e in data["table"][-len(finals) :]] == finals  # the gradients last
+    compiled = dc.compile(fn, backend="python")
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        args = {n: rng.standard_normal(s) for n, s in data["shapes"].items()}
+        env = _execute(data, args)
+        assert env[data["output"]] == pytest.approx(fn(*args.values()), rel=1e-12)
+        expected = dc.grad(compiled, wrt=data["wrt"])(*args.values())
+        expected = expected if isinstance(expected, tuple) else (expected,)
+        for name, g in zip(finals, expected, strict=True):
+            np.testing.assert_allclose(env[name.replace("/", "_")], g, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("argv", "fn", "wrt"), [(NLL, W.nll, "w"), (NLL, W.nll, "X"), (ROSEN, W.rosen, "x")])
+def test_array_forward_table_is_the_directional_derivative(capsys, argv, fn, wrt):
+    code, out, _ = run(capsys, "explain", *argv, "--forward", "--wrt", wrt)
+    assert code == 0 and f"along the tangent d{wrt} of {wrt}" in out
+    data = explain_json(capsys, *argv, "--forward", "--wrt", wrt)
+    assert data["mode"] == "forward" and data["table"][-1]["name"] == f"d{data['output']}/d{wrt}"
+    rng = np.random.default_rng(3)
+    args = {n: rng.standard_normal(s) for n, s in data["shapes"].items()}
+    direction = rng.standard_normal(data["shapes"][wrt])
+    env = _execute(data, {**args, f"d{wrt}": direction})
+    g = dc.grad(dc.compile(fn, backend="python"), wrt=wrt)(*args.values())
+    assert env[f"d{data['output']}_d{wrt}"] == pytest.approx(np.sum(g * direction), rel=1e-10)
+
+
+def test_array_helpers_and_scatters_compute_the_gradient(capsys, tmp_path):
+    """A temporary used twice is a helper line; index arrays scatter with repeats adding up."""
+    path = tmp_path / "arrays.py"
+    path.write_text(
+        "import numpy as np\n\n\n"
+        "def h(x, a, idx):\n"
+        "    s = np.sin(x) * a\n"
+        "    return np.sum(s * s * x + np.exp(s)) + np.sum(x[idx] ** 2) + np.sum(x[::2] * x[1::2])\n"
+    )
+    argv = (f"{path}:h", "--shape", "x=6", "--shape", "idx=5:int64")
+    code, out, _ = run(capsys, "explain", *argv)
+    assert code == 0 and "temporaries of the derivative code, each used more than once" in out
+    assert "with [idx] += " in out and "repeated indices adding up" in out
+    data = explain_json(capsys, *argv)
+    assert data["wrt"] == ["x", "a"]  # the integer index array is data
+    namespace: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    args = {"x": np.linspace(-1.0, 2.0, 6), "a": 0.7, "idx": np.array([0, 3, 3, 5, 0])}
+    env = _execute(data, args)
+    expected = dc.grad(dc.compile(namespace["h"], backend="python"), wrt=["x", "a"])(*args.values())
+    np.testing.assert_allclose(env["dh_dx"], expected[0], rtol=1e-12)
+    assert env["dh_da"] == pytest.approx(expected[1], rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [("--latex", "LaTeX of array code is not offered"), ("--expand", "formulas of array code in the inputs")],
+)
+def test_array_latex_and_expand_are_refused(capsys, flag, message):
+    for argv in (NLL, ROSEN):
+        code, out, err = run(capsys, "explain", *argv, flag)
+        assert code == 2 and out == "" and "Traceback" not in err
+        assert message in err and f"Drop {flag}" in err and "dcompile show" in err
+
+
+def test_array_without_shapes_asks_for_them(capsys):
+    code, out, err = run(capsys, "explain", f"{EXAMPLE}:nll")
+    assert code == 2 and out == "" and "--shape NAME=DIMS" in err

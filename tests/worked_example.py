@@ -38,3 +38,8 @@ def branchy(x, y):
     if x > y:
         return x
     return y
+
+
+def rosen(x):
+    """The Rosenbrock function (an array example with slices for the CLI)."""
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
