@@ -57,17 +57,26 @@ def _stop(f_old, f_new, x_old, x_new, g, gtol, ftol, xtol):  # noqa: PLR0917
 
 
 @njit
-def gradient_descent(vg, args, x0, kind, step, gtol, ftol, xtol, maxiter, maxfev, c1, c2, hist_f, hist_g):  # noqa: PLR0917
-    """Steepest descent with a fixed step or a line search. Returns ``(x, f, g, nit, nfev, status)``."""
+def _first(vg, args, x0, gtol, hist_f, hist_g):  # noqa: PLR0917
+    """Evaluate the start; its status when it already ends the run (-1 otherwise)."""
     x = x0.copy()
     f, g = vg(x, *args)
-    nfev = 1
     hist_f[0] = f
     hist_g[0] = np.max(np.abs(g))
     if not (np.isfinite(f) and np.all(np.isfinite(g))):
-        return x, f, g, 0, nfev, NON_FINITE
+        return x, f, g, NON_FINITE
     if hist_g[0] <= gtol:
-        return x, f, g, 0, nfev, SUCCESS
+        return x, f, g, SUCCESS
+    return x, f, g, -1
+
+
+@njit
+def gradient_descent(vg, args, x0, kind, step, gtol, ftol, xtol, maxiter, maxfev, c1, c2, hist_f, hist_g):  # noqa: PLR0917
+    """Steepest descent with a fixed step or a line search. Returns ``(x, f, g, nit, nfev, status)``."""
+    x, f, g, status = _first(vg, args, x0, gtol, hist_f, hist_g)
+    nfev = 1
+    if status >= 0:
+        return x, f, g, 0, nfev, status
     alpha = 1.0 / max(hist_g[0], 1.0)
     for it in range(1, maxiter + 1):
         p = -g
@@ -102,15 +111,10 @@ def lbfgs(vg, args, x0, m, kind, gtol, ftol, xtol, maxiter, maxfev, c1, c2, hist
     alpha_k = np.zeros(m)
     stored = 0
     newest = -1
-    x = x0.copy()
-    f, g = vg(x, *args)
+    x, f, g, status = _first(vg, args, x0, gtol, hist_f, hist_g)
     nfev = 1
-    hist_f[0] = f
-    hist_g[0] = np.max(np.abs(g))
-    if not (np.isfinite(f) and np.all(np.isfinite(g))):
-        return x, f, g, 0, nfev, NON_FINITE
-    if hist_g[0] <= gtol:
-        return x, f, g, 0, nfev, SUCCESS
+    if status >= 0:
+        return x, f, g, 0, nfev, status
     for it in range(1, maxiter + 1):
         # two-loop recursion: q = H g
         q = g.copy()
