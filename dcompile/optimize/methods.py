@@ -56,6 +56,21 @@ def _stop(f_old, f_new, x_old, x_new, g, gtol, ftol, xtol):  # noqa: PLR0917
     return -1
 
 
+@njit(cache=True)
+def _dot(a, b):
+    total = 0.0
+    for i in range(a.shape[0]):
+        total += a[i] * b[i]
+    return total
+
+
+@njit(cache=True)
+def _axpy(a, x, y):
+    """y += a * x, in place."""
+    for i in range(y.shape[0]):
+        y[i] += a * x[i]
+
+
 @njit
 def _first(vg, args, x0, gtol, hist_f, hist_g):  # noqa: PLR0917
     """Evaluate the start; its status when it already ends the run (-1 otherwise)."""
@@ -115,32 +130,32 @@ def lbfgs(vg, args, x0, m, kind, gtol, ftol, xtol, maxiter, maxfev, c1, c2, hist
     nfev = 1
     if status >= 0:
         return x, f, g, 0, nfev, status
+    q = np.empty(n)
     for it in range(1, maxiter + 1):
-        # two-loop recursion: q = H g
-        q = g.copy()
+        # two-loop recursion: q = H g (explicit loops: no temporaries, no BLAS call per dot)
+        q[:] = g
         for j in range(stored):
             k = (newest - j) % m
-            alpha_k[k] = rho[k] * np.dot(S[k], q)
-            q -= alpha_k[k] * Y[k]
+            alpha_k[k] = rho[k] * _dot(S[k], q)
+            _axpy(-alpha_k[k], Y[k], q)
         if stored > 0:
-            q *= np.dot(S[newest], Y[newest]) / np.dot(Y[newest], Y[newest])
+            q *= _dot(S[newest], Y[newest]) / _dot(Y[newest], Y[newest])
         else:
-            q *= 1.0 / max(np.sqrt(np.dot(g, g)), 1.0)  # a first step of length at most 1
+            q *= 1.0 / max(np.sqrt(_dot(g, g)), 1.0)  # a first step of length at most 1
         for j in range(stored - 1, -1, -1):
             k = (newest - j) % m
-            beta = rho[k] * np.dot(Y[k], q)
-            q += (alpha_k[k] - beta) * S[k]
+            _axpy(alpha_k[k] - rho[k] * _dot(Y[k], q), S[k], q)
         p = -q
-        if np.dot(p, g) >= 0.0:  # not a descent direction (rounding): restart from steepest descent
+        if _dot(p, g) >= 0.0:  # not a descent direction (rounding): restart from steepest descent
             stored = 0
-            p = -g / max(np.sqrt(np.dot(g, g)), 1.0)
+            p = -g / max(np.sqrt(_dot(g, g)), 1.0)
         a, x_new, f_new, g_new, evals, ls = _search(vg, args, x, f, g, p, 1.0, kind, 1.0, c1, c2, 50)
         nfev += evals
         if ls != 0 or a == 0.0:
             return x, f, g, it - 1, nfev, NON_FINITE if ls == 3 else LINE_SEARCH_FAILED
         s = x_new - x
         y = g_new - g
-        sy = np.dot(s, y)
+        sy = _dot(s, y)
         status = _stop(f, f_new, x, x_new, g_new, gtol, ftol, xtol)
         x, f, g = x_new, f_new, g_new
         hist_f[it] = f
@@ -149,7 +164,7 @@ def lbfgs(vg, args, x0, m, kind, gtol, ftol, xtol, maxiter, maxfev, c1, c2, hist
             return x, f, g, it, nfev, status
         if nfev >= maxfev:
             return x, f, g, it, nfev, MAXFEV
-        if sy > 1e-10 * np.sqrt(np.dot(s, s) * np.dot(y, y)):  # curvature safely positive
+        if sy > 1e-10 * np.sqrt(_dot(s, s) * _dot(y, y)):  # curvature safely positive
             newest = (newest + 1) % m
             S[newest] = s
             Y[newest] = y

@@ -8,11 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from dcompile.api import Function, value_and_grad
+from dcompile.api import Function
 from dcompile.errors import SignatureError
+from dcompile.ir.types import DType
 from dcompile.optimize.result import MESSAGES, SUCCESS, OptimizeResult
 
 METHODS = ("lbfgs", "gd")
+# (loop, objective dispatcher, signature) already compiled in this process: the
+# lookup numba would do again on every call costs more than a small solve.
+_COMPILED: set[tuple[Any, ...]] = set()
 LINE_SEARCHES = {"armijo": 1, "wolfe": 2}
 DEFAULTS: dict[str, Any] = {
     "gtol": 1e-6,
@@ -75,11 +79,12 @@ def minimize(
         if line_search not in LINE_SEARCHES:
             raise SignatureError(f"unknown line_search {line_search!r}; choose armijo or wolfe (or give step=)")
         kind = LINE_SEARCHES[line_search]
-    vg = value_and_grad(fun, wrt=0)
     start = time.perf_counter()
-    vg(x, *args)  # trace and compile for these shapes (a SignatureError names a bad argument)
-    jit_vg = vg.njit
-    conv = tuple(vg.fn.signature((x, *args))[1][1:])
+    sig, conv_all = fun.signature((x, *args))  # a SignatureError names a bad argument
+    if sig[0].dtype is not DType.F64 or sig[0].rank != 1:
+        raise SignatureError(f"the first argument of {fun.name} is what dc.minimize varies: x0 must be a float vector")
+    jit_vg = fun.compiled(sig, "value_and_grad", (0,)).fn  # traced and compiled once per signature
+    conv = tuple(conv_all[1:])
     hist_f = np.full(opts["maxiter"] + 1, np.nan)
     hist_g = np.full(opts["maxiter"] + 1, np.nan)
     tol = [float(opts[k]) for k in ("gtol", "ftol", "xtol")]
@@ -89,9 +94,12 @@ def minimize(
         loop, call = M.lbfgs, (jit_vg, conv, x, int(opts["m"]), kind, *common, hist_f, hist_g)
     else:
         loop, call = M.gradient_descent, (jit_vg, conv, x, kind, float(step or 0.0), *common, hist_f, hist_g)
-    import numba
+    key = (loop, jit_vg, sig)
+    if key not in _COMPILED:  # compile the loop for this objective once per process, timed apart
+        import numba
 
-    loop.compile(tuple(numba.typeof(a) for a in call))  # once per objective: compiled, or loaded from disk
+        loop.compile(tuple(numba.typeof(a) for a in call))
+        _COMPILED.add(key)
     compile_s = time.perf_counter() - start
     t0 = time.perf_counter()
     out = loop(*call)
