@@ -29,7 +29,7 @@ import numpy as np
 import dcompile as dc
 from dcompile.backend.cache import ENV_VAR
 from dcompile.cli.check_cmd import make_point, parse_at
-from dcompile.cli.common import CliError, echo_json, function_of, json_option, target_options, wrt_option
+from dcompile.cli.common import CliError, TargetSpec, echo_json, function_of, json_option, target_options, wrt_option
 
 
 def numba_init_seconds() -> float:
@@ -178,11 +178,7 @@ def echo_report(r: dict[str, Any], repeat: int) -> None:
 @json_option
 def command(
     *,
-    target: str | None,
-    expr: str | None,
-    args_: str | None,
-    name: str,
-    shapes: tuple[str, ...],
+    spec: TargetSpec,
     wrt: str | None,
     at: str | None,
     seed: int,
@@ -190,6 +186,7 @@ def command(
     as_json: bool,
 ) -> int:
     """Time compiling (cold and cached) and calling f and value_and_grad on numba."""
+    target, expr, args_, name, shapes = spec.target, spec.expr, spec.args, spec.name, spec.shapes
     params = {
         "target": target,
         "expr": expr,

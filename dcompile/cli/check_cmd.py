@@ -25,6 +25,7 @@ from dcompile.api import Function
 from dcompile.cli.common import (
     EXIT_FAILED,
     CliError,
+    TargetSpec,
     echo_json,
     example_args,
     function_of,
@@ -308,11 +309,7 @@ def _record(point: int, seed: int, fn: Function, args: Sequence[Any], row: Row) 
 @json_option
 def command(
     *,
-    target: str | None,
-    expr: str | None,
-    args_: str | None,
-    name: str,
-    shapes: tuple[str, ...],
+    spec: TargetSpec,
     wrt: str | None,
     at: str | None,
     n_random: int | None,
@@ -326,6 +323,7 @@ def command(
     values), or N random points with --random (one random point by default).
     Exit 0 when every check passes, 1 when one fails.
     """
+    target, expr, args_, name, shapes = spec.target, spec.expr, spec.args, spec.name, spec.shapes
     if at is not None and n_random is not None:
         raise CliError("give --at or --random, not both")
     fn = function_of(target, expr, args_, name, backend="python")

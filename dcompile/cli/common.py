@@ -8,11 +8,13 @@ input error (reported as one message, never a traceback).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +122,26 @@ def derivative(fn: Function, mode: str, wrt: str | None, shapes: Sequence[str]) 
     return d
 
 
+@dataclass(frozen=True)
+class TargetSpec:
+    """What names the function a command works on (see :func:`target_options`)."""
+
+    target: str | None
+    expr: str | None
+    args: str | None
+    name: str
+    shapes: tuple[str, ...]
+
+
 def target_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every command that takes a function has."""
+    """The options every command that takes a function has, passed to it as one ``spec``."""
+
+    @functools.wraps(f)
+    def command(**kwargs: Any) -> Any:
+        keys = ("target", "expr", "args_", "name", "shapes")
+        spec = TargetSpec(*(kwargs.pop(k) for k in keys))
+        return f(spec=spec, **kwargs)
+
     options = [
         click.argument("target", required=False),
         click.option("--expr", help="a SymPy expression instead of a TARGET"),
@@ -136,8 +156,8 @@ def target_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
     ]
     for option in reversed(options):
-        f = option(f)
-    return f
+        command = option(command)
+    return command
 
 
 def mode_option(default: str = "grad") -> Callable[..., Any]:

@@ -34,7 +34,7 @@ import click
 import sympy as sp
 
 from dcompile.backend.literals import format_literal
-from dcompile.cli.common import CliError, echo_json, example_args, function_of, json_option, target_options
+from dcompile.cli.common import CliError, TargetSpec, echo_json, example_args, function_of, json_option, target_options
 from dcompile.errors import DcompileError
 from dcompile.ir.graph import Eqn, Graph, Value
 from dcompile.ir.naming import Namer
@@ -855,11 +855,7 @@ def array_data(ex: ArrayExplanation) -> dict[str, Any]:
 @json_option
 def command(
     *,
-    target: str | None,
-    expr: str | None,
-    args_: str | None,
-    name: str,
-    shapes: tuple[str, ...],
+    spec: TargetSpec,
     wrt: str | None,
     forward: bool,
     latex: bool,
@@ -869,6 +865,7 @@ def command(
     """Write the derivation like the lecture notes: the intermediates, then the
     backpropagation (or forward-propagation) table, derived with SymPy; for
     array functions (--shape), in NumPy read off the derivative code."""
+    target, expr, args_, name, shapes = spec.target, spec.expr, spec.args, spec.name, spec.shapes
     fn = function_of(target, expr, args_, name, backend="python")
     names = [w.strip() for w in wrt.split(",")] if wrt else None
     if forward and names is None:

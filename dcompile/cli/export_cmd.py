@@ -25,7 +25,7 @@ from pathlib import Path
 import click
 
 from dcompile import __version__
-from dcompile.cli.common import CliError, derivative, function_of, target_options, wrt_option
+from dcompile.cli.common import CliError, TargetSpec, derivative, function_of, target_options, wrt_option
 from dcompile.errors import DcompileError
 from dcompile.pipeline import MODES
 
@@ -173,16 +173,13 @@ def _usage(module: str, parts: Sequence[Part]) -> str:
 )
 def command(
     *,
-    target: str | None,
-    expr: str | None,
-    args_: str | None,
-    name: str,
-    shapes: tuple[str, ...],
+    spec: TargetSpec,
     modes: tuple[str, ...],
     wrt: str | None,
     output: Path,
 ) -> int:
     """Write a standalone module of the generated functions (needs only NumPy and numba to run)."""
+    target, expr, args_, name, shapes = spec.target, spec.expr, spec.args, spec.name, spec.shapes
     if output.is_dir():
         raise CliError(f"-o {output} is a directory; give a file name such as {output / 'module.py'}")
     if not output.parent.is_dir():

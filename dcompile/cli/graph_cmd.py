@@ -20,7 +20,7 @@ import click
 import numpy as np
 
 from dcompile.backend.literals import format_literal
-from dcompile.cli.common import CliError, derivative, function_of, mode_option, target_options, wrt_option
+from dcompile.cli.common import CliError, TargetSpec, derivative, function_of, mode_option, target_options, wrt_option
 from dcompile.errors import DcompileError
 from dcompile.ir.graph import Graph, Value
 from dcompile.ir.naming import Namer
@@ -173,17 +173,14 @@ def render(dot_source: str, fmt: str) -> bytes:
 )
 def command(
     *,
-    target: str | None,
-    expr: str | None,
-    args_: str | None,
-    name: str,
-    shapes: tuple[str, ...],
+    spec: TargetSpec,
     mode: str,
     wrt: str | None,
     fmt: str,
     output: Path | None,
 ) -> int:
     """Print the computational graph of a function (or of its derivative, with --mode) as Graphviz DOT."""
+    target, expr, args_, name, shapes = spec.target, spec.expr, spec.args, spec.name, spec.shapes
     if fmt != "dot" and shutil.which("dot") is None:
         raise CliError(NO_DOT)
     if fmt == "png" and output is None and sys.stdout.isatty():

@@ -8,6 +8,7 @@ import click
 
 from dcompile.cli.common import (
     CliError,
+    TargetSpec,
     derivative,
     echo_json,
     echo_source,
@@ -44,17 +45,14 @@ STAGES = ("ir", "derivative-ir", "simplified", "source")
 @json_option
 def command(
     *,
-    target: str | None,
-    expr: str | None,
-    args_: str | None,
-    name: str,
-    shapes: tuple[str, ...],
+    spec: TargetSpec,
     mode: str,
     wrt: str | None,
     stage: str,
     as_json: bool,
 ) -> int:
     """Print the SSA graph, the derivative graph or the generated Python source."""
+    target, expr, args_, name, shapes = spec.target, spec.expr, spec.args, spec.name, spec.shapes
     fn = function_of(target, expr, args_, name)
     d = derivative(fn, mode, wrt, shapes)
     try:
