@@ -90,3 +90,32 @@ def test_bad_input_is_a_clear_error(rosen, kwargs, message):
     call = {"x0": np.zeros(4), **kwargs}
     with pytest.raises(dc.SignatureError, match=message):
         dc.minimize(rosen, call.pop("x0"), **call)
+
+
+@pytest.mark.parametrize("method", ["bfgs", "newton", "newton-cg"])
+def test_second_order_and_quasi_newton_methods_on_a_quadratic(quad, method):
+    rng = np.random.default_rng(1)
+    M = rng.normal(size=(6, 6))
+    A, b = M @ M.T + np.eye(6), rng.normal(size=6)
+    res = dc.minimize(quad, np.zeros(6), args=(A, b), method=method, options={"gtol": 1e-8})
+    assert res.success, res.message
+    np.testing.assert_allclose(res.x, np.linalg.solve(A, b), atol=1e-6)
+    if method == "newton":
+        assert res.nit <= 2 and res.nhev == res.nit  # exact on a quadratic: one Newton step
+    if method == "newton-cg":
+        assert res.nhev > 0
+
+
+@pytest.mark.parametrize("method", ["bfgs", "newton-cg"])
+def test_bfgs_and_newton_cg_solve_rosenbrock(rosen, method):
+    res = dc.minimize(rosen, x0_rosen(10), method=method, options={"gtol": 1e-8})
+    assert res.success
+    np.testing.assert_allclose(res.x, np.ones(10), atol=1e-6)
+
+
+def test_newton_shifts_an_indefinite_hessian():
+    f = dc.compile(lambda x: x[0] ** 4 - x[0] ** 2 + x[1] ** 2, name="double_well")
+    res = dc.minimize(f, np.array([0.1, 1.0]), method="newton", options={"gtol": 1e-10})
+    assert res.success  # the Hessian is indefinite at the start: the shift keeps the step downhill
+    np.testing.assert_allclose(np.abs(res.x), [1 / np.sqrt(2), 0.0], atol=1e-8)
+    assert res.fun < f(np.array([0.1, 1.0]))
