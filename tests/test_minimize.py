@@ -119,3 +119,23 @@ def test_newton_shifts_an_indefinite_hessian():
     assert res.success  # the Hessian is indefinite at the start: the shift keeps the step downhill
     np.testing.assert_allclose(np.abs(res.x), [1 / np.sqrt(2), 0.0], atol=1e-8)
     assert res.fun < f(np.array([0.1, 1.0]))
+
+
+# Classic problems (Moré, Garbow & Hillstrom 1981) with their published minima.
+MGH = ["beale", "helical_valley", "wood"]
+
+
+@pytest.fixture(scope="module")
+def mgh():
+    from dcompile.optimize.problems import PROBLEMS
+
+    return {name: (PROBLEMS[name], dc.compile(PROBLEMS[name].f, name=f"mgh_{name}")) for name in MGH}
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "bfgs", "newton"])
+@pytest.mark.parametrize("name", MGH)
+def test_methods_reach_the_published_minimum(mgh, name, method):
+    problem, f = mgh[name]
+    res = dc.minimize(f, problem.x0, method=method, options={"gtol": 1e-7, "maxiter": 5000})
+    assert res.success, f"{name} {method}: {res.message}"
+    assert abs(res.fun - problem.fmin) <= 1e-10 + 1e-8 * abs(problem.fmin)
