@@ -94,19 +94,14 @@ def gradient_descent(vg, args, x0, kind, step, gtol, ftol, xtol, maxiter, maxfev
         return x, f, g, 0, nfev, status
     alpha = 1.0 / max(hist_g[0], 1.0)
     for it in range(1, maxiter + 1):
-        p = -g
-        a, x_new, f_new, g_new, evals, ls = _search(vg, args, x, f, g, p, alpha, kind, step, c1, c2, 50)
-        nfev += evals
-        if ls != 0 or a == 0.0:
-            return x, f, g, it - 1, nfev, NON_FINITE if ls == 3 else LINE_SEARCH_FAILED
-        status = _stop(f, f_new, x, x_new, g_new, gtol, ftol, xtol)
+        x_new, f_new, g_new, nfev, status, a = _step(
+            vg, args, x, f, g, -g, alpha, kind, step, c1, c2, gtol, ftol, xtol, it, nfev, maxfev, hist_f, hist_g
+        )
+        if status in (LINE_SEARCH_FAILED, NON_FINITE):
+            return x, f, g, it - 1, nfev, status
         x, f, g = x_new, f_new, g_new
-        hist_f[it] = f
-        hist_g[it] = np.max(np.abs(g))
         if status >= 0:
             return x, f, g, it, nfev, status
-        if nfev >= maxfev:
-            return x, f, g, it, nfev, MAXFEV
         alpha = min(2.0 * a, 1e10)  # start the next search a little further
     return x, f, g, maxiter, nfev, MAXITER
 
@@ -149,21 +144,17 @@ def lbfgs(vg, args, x0, m, kind, gtol, ftol, xtol, maxiter, maxfev, c1, c2, hist
         if _dot(p, g) >= 0.0:  # not a descent direction (rounding): restart from steepest descent
             stored = 0
             p = -g / max(np.sqrt(_dot(g, g)), 1.0)
-        a, x_new, f_new, g_new, evals, ls = _search(vg, args, x, f, g, p, 1.0, kind, 1.0, c1, c2, 50)
-        nfev += evals
-        if ls != 0 or a == 0.0:
-            return x, f, g, it - 1, nfev, NON_FINITE if ls == 3 else LINE_SEARCH_FAILED
+        x_new, f_new, g_new, nfev, status, _ = _step(
+            vg, args, x, f, g, p, 1.0, kind, 1.0, c1, c2, gtol, ftol, xtol, it, nfev, maxfev, hist_f, hist_g
+        )
+        if status in (LINE_SEARCH_FAILED, NON_FINITE):
+            return x, f, g, it - 1, nfev, status
         s = x_new - x
         y = g_new - g
         sy = _dot(s, y)
-        status = _stop(f, f_new, x, x_new, g_new, gtol, ftol, xtol)
         x, f, g = x_new, f_new, g_new
-        hist_f[it] = f
-        hist_g[it] = np.max(np.abs(g))
         if status >= 0:
             return x, f, g, it, nfev, status
-        if nfev >= maxfev:
-            return x, f, g, it, nfev, MAXFEV
         if sy > 1e-10 * np.sqrt(_dot(s, s) * _dot(y, y)):  # curvature safely positive
             newest = (newest + 1) % m
             S[newest] = s
@@ -174,21 +165,21 @@ def lbfgs(vg, args, x0, m, kind, gtol, ftol, xtol, maxiter, maxfev, c1, c2, hist
 
 
 @njit
-def _step(vg, args, x, f, g, p, alpha0, kind, c1, c2, gtol, ftol, xtol, it, nfev, maxfev, hist_f, hist_g):  # noqa: PLR0917
-    """Line search along ``p`` and the stopping tests: ``(x, f, g, nfev, status)``; status -1 goes on.
+def _step(vg, args, x, f, g, p, alpha0, kind, step, c1, c2, gtol, ftol, xtol, it, nfev, maxfev, hist_f, hist_g):  # noqa: PLR0917
+    """Line search along ``p`` and the stopping tests: ``(x, f, g, nfev, status, alpha)``; status -1 goes on.
 
     A failed search keeps the current point (status LINE_SEARCH_FAILED or NON_FINITE).
     """
-    a, x_new, f_new, g_new, evals, ls = _search(vg, args, x, f, g, p, alpha0, kind, 1.0, c1, c2, 50)
+    a, x_new, f_new, g_new, evals, ls = _search(vg, args, x, f, g, p, alpha0, kind, step, c1, c2, 50)
     nfev += evals
     if ls != 0 or a == 0.0:
-        return x, f, g, nfev, NON_FINITE if ls == 3 else LINE_SEARCH_FAILED
+        return x, f, g, nfev, NON_FINITE if ls == 3 else LINE_SEARCH_FAILED, 0.0
     status = _stop(f, f_new, x, x_new, g_new, gtol, ftol, xtol)
     hist_f[it] = f_new
     hist_g[it] = np.max(np.abs(g_new))
     if status < 0 and nfev >= maxfev:
         status = MAXFEV
-    return x_new, f_new, g_new, nfev, status
+    return x_new, f_new, g_new, nfev, status, a
 
 
 @njit
@@ -209,8 +200,8 @@ def bfgs(vg, args, x0, kind, gtol, ftol, xtol, maxiter, maxfev, c1, c2, hist_f, 
             p = -g / max(np.sqrt(_dot(g, g)), 1.0)
         elif not scaled:
             p = p / max(np.sqrt(_dot(g, g)), 1.0)  # a first step of length at most 1
-        x_new, f_new, g_new, nfev, status = _step(
-            vg, args, x, f, g, p, 1.0, kind, c1, c2, gtol, ftol, xtol, it, nfev, maxfev, hist_f, hist_g
+        x_new, f_new, g_new, nfev, status, _ = _step(
+            vg, args, x, f, g, p, 1.0, kind, 1.0, c1, c2, gtol, ftol, xtol, it, nfev, maxfev, hist_f, hist_g
         )
         if status in (LINE_SEARCH_FAILED, NON_FINITE):
             return x, f, g, it - 1, nfev, status
@@ -302,8 +293,8 @@ def newton(vg, hess, args, x0, kind, gtol, ftol, xtol, maxiter, maxfev, c1, c2, 
         H = hess(x, *args)
         nhev += 1
         p, _ = newton_direction(H, g)
-        x, f, g, nfev, status = _step(
-            vg, args, x, f, g, p, 1.0, kind, c1, c2, gtol, ftol, xtol, it, nfev, maxfev, hist_f, hist_g
+        x, f, g, nfev, status, _ = _step(
+            vg, args, x, f, g, p, 1.0, kind, 1.0, c1, c2, gtol, ftol, xtol, it, nfev, maxfev, hist_f, hist_g
         )
         if status in (LINE_SEARCH_FAILED, NON_FINITE):
             return x, f, g, it - 1, nfev, nhev, status
@@ -347,8 +338,8 @@ def newton_cg(vg, hvp, args, x0, kind, gtol, ftol, xtol, maxiter, maxfev, c1, c2
                 break
             d = -r + (rr_new / rr) * d
             rr = rr_new
-        x, f, g, nfev, status = _step(
-            vg, args, x, f, g, p, 1.0, kind, c1, c2, gtol, ftol, xtol, it, nfev, maxfev, hist_f, hist_g
+        x, f, g, nfev, status, _ = _step(
+            vg, args, x, f, g, p, 1.0, kind, 1.0, c1, c2, gtol, ftol, xtol, it, nfev, maxfev, hist_f, hist_g
         )
         if status in (LINE_SEARCH_FAILED, NON_FINITE):
             return x, f, g, it - 1, nfev, nhev, status
