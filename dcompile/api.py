@@ -43,7 +43,7 @@ Signature = tuple[VType, ...]
 def _arg_type(fname: str, name: str, a: Any) -> tuple[VType, Any]:
     """The IR type of one argument and the argument as the compiled code takes it."""
     if isinstance(a, _SCALAR_TYPES):
-        return F64, a
+        return F64, float(a)
     if isinstance(a, (list, tuple)):
         a = np.asarray(a)
     if isinstance(a, np.ndarray):
@@ -408,21 +408,7 @@ class Derivative:
         return fn
 
     def _first_call(self, *flat: Any) -> Any:
-        if any(isinstance(a, Tracer) for a in flat):
-            return self._inline(flat)  # traced, not run: nothing to compile
         return self._recover(flat)
-
-    def _split_flat(self, flat: Sequence[Any]) -> tuple[Signature, list[Any]]:
-        """Signature and converted arguments; directional modes carry extra direction entries."""
-        n = len(self.fn.arg_names)
-        if self.mode not in ("jvp", "vjp", "hvp"):
-            return self.fn.signature(flat)
-        sig, conv = self.fn.signature(flat[:n])
-        extra = flat[n:]
-        for a in extra:
-            if not isinstance(a, _SCALAR_TYPES) and not (isinstance(a, np.ndarray) and a.ndim == 0):
-                raise SignatureError(f"{self.mode} direction entries must be numbers, got {type(a).__name__}")
-        return sig, [*conv, *extra]
 
     def __call__(self, *args: Any) -> Any:
         # The hot path: straight into the numba dispatcher of the latest signature
@@ -440,25 +426,23 @@ class Derivative:
         # Outside the handler, so a user mistake is reported without numba's
         # dispatch traceback chained to it.
         if any(isinstance(a, Tracer) for a in flat):
-            return self._inline(flat)
-        sig, conv = self._split_flat(flat)
-        self._sig = self.fn.default_sig = sig
-        fn = self._callable(sig)
-        if all(t.rank == 0 for t in sig):
-            # numba: call the dispatcher directly from now on (it rejects arrays);
-            # Python: keep checking, a scalar kernel would broadcast an array.
-            self._entry = fn if self.fn.backend == "numba" else self._dispatch
-            return fn(*[float(a) for a in conv])
-        # Arrays: the dispatcher directly on numba (its shape guard sends other
-        # shapes back here); the checked runner on Python.
+            return self._inline(flat)  # traced, not run: nothing to compile
+        fn, conv = self._resolve(flat)
+        # numba: the dispatcher directly from now on (its type check and the shape
+        # guard send other signatures back here); Python: keep checking, since a
+        # scalar kernel would silently broadcast an array.
         self._entry = fn if self.fn.backend == "numba" else self._dispatch
         return fn(*conv)
 
-    def _dispatch(self, *args: Any) -> Any:
-        """Find (or compile) the kernel of the arguments' signature and run it."""
-        sig, conv = self._split_flat(args)
+    def _resolve(self, args: Sequence[Any]) -> tuple[Callable[..., Any], list[Any]]:
+        """The runner of the arguments' signature (compiled on first need) and the converted arguments."""
+        sig, conv = self.fn.signature(args)
         self._sig = self.fn.default_sig = sig
-        return self._callable(sig)(*conv)
+        return self._callable(sig), conv
+
+    def _dispatch(self, *args: Any) -> Any:
+        fn, conv = self._resolve(args)
+        return fn(*conv)
 
     def _inline(self, flat: tuple[Any, ...]) -> Any:
         """Called on tracers (inside another traced function): splice in the graph."""
@@ -514,7 +498,7 @@ class DirectionalDerivative(Derivative):
         dirs = self._directions(direction, wanted)
         fn = self._callable(sig)
         self._fast = fn if self.fn.backend == "numba" else None
-        return fn(*[_scalar(a) for a in conv], *dirs)
+        return fn(*conv, *dirs)
 
     def _directions(self, direction: Any, wanted: list[VType]) -> list[Any]:
         """The direction as one entry per expected input, checked against its type."""
@@ -554,10 +538,6 @@ def _items(direction: Any) -> list[Any]:
     if isinstance(direction, (list, tuple)):
         return list(direction)
     return list(np.ravel(direction))
-
-
-def _scalar(a: Any) -> Any:
-    return float(a) if isinstance(a, _SCALAR_TYPES) else a
 
 
 def compile(fn: Callable[..., Any] | None = None, *, backend: str = "numba", name: str | None = None) -> Any:
