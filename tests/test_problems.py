@@ -20,6 +20,7 @@ import pytest
 import scipy.optimize
 
 import dcompile as dc
+from dcompile.optimize import problems as P
 from dcompile.optimize.problems import PROBLEMS, Problem, names, problem
 
 mp.mp.dps = 50
@@ -53,26 +54,7 @@ def _ref(name: str, x) -> list:  # noqa: C901, PLR0911, PLR0912
         th = mp.atan(X[2] / X[1]) / (2 * mp.pi) + (0 if X[1] > 0 else mp.mpf(1) / 2)
         return [10 * (X[3] - 10 * th), 10 * (sq(X[1] ** 2 + X[2] ** 2) - 1), X[3]]
     if name == "bard":
-        y = [
-            mp.mpf(str(v))
-            for v in (
-                0.14,
-                0.18,
-                0.22,
-                0.25,
-                0.29,
-                0.32,
-                0.35,
-                0.39,
-                0.37,
-                0.58,
-                0.73,
-                0.96,
-                1.34,
-                2.10,
-                4.39,
-            )
-        ]
+        y = [mp.mpf(repr(float(v))) for v in P.BARD_Y]  # the data; the formulas below are independent
         out = []
         for i in range(1, 16):
             u, v = i, 16 - i
@@ -80,49 +62,10 @@ def _ref(name: str, x) -> list:  # noqa: C901, PLR0911, PLR0912
             out.append(y[i - 1] - (X[1] + u / (v * X[2] + w * X[3])))
         return out
     if name == "gaussian":
-        y = [
-            mp.mpf(str(v))
-            for v in (
-                0.0009,
-                0.0044,
-                0.0175,
-                0.0540,
-                0.1295,
-                0.2420,
-                0.3521,
-                0.3989,
-                0.3521,
-                0.2420,
-                0.1295,
-                0.0540,
-                0.0175,
-                0.0044,
-                0.0009,
-            )
-        ]
+        y = [mp.mpf(repr(float(v))) for v in P.GAUSSIAN_Y]  # the data; the formulas below are independent
         return [X[1] * e(-X[2] * (mp.mpf(8 - i) / 2 - X[3]) ** 2 / 2) - y[i - 1] for i in range(1, 16)]
     if name == "meyer":
-        y = [
-            mp.mpf(str(v))
-            for v in (
-                34780,
-                28610,
-                23650,
-                19630,
-                16370,
-                13720,
-                11540,
-                9744,
-                8261,
-                7030,
-                6005,
-                5147,
-                4427,
-                3820,
-                3307,
-                2872,
-            )
-        ]
+        y = [mp.mpf(repr(float(v))) for v in P.MEYER_Y]  # the data; the formulas below are independent
         return [X[1] * e(X[2] / (45 + 5 * i + X[3])) - y[i - 1] for i in range(1, 17)]
     if name == "box_3d":
         out = []
@@ -142,38 +85,8 @@ def _ref(name: str, x) -> list:  # noqa: C901, PLR0911, PLR0912
             (X[2] - X[4]) / sq(10),
         ]
     if name == "kowalik_osborne":
-        y = [
-            mp.mpf(str(v))
-            for v in (
-                0.1957,
-                0.1947,
-                0.1735,
-                0.1600,
-                0.0844,
-                0.0627,
-                0.0456,
-                0.0342,
-                0.0323,
-                0.0235,
-                0.0246,
-            )
-        ]
-        u = [
-            mp.mpf(str(v))
-            for v in (
-                4,
-                2,
-                1,
-                0.5,
-                0.25,
-                0.167,
-                0.125,
-                0.1,
-                0.0833,
-                0.0714,
-                0.0625,
-            )
-        ]
+        y = [mp.mpf(repr(float(v))) for v in P.KOWALIK_OSBORNE_Y]  # the data; the formulas below are independent
+        u = [mp.mpf(repr(float(v))) for v in P.KOWALIK_OSBORNE_U]  # the data; the formulas below are independent
         out = []
         for yi, ui in zip(y, u, strict=True):
             out.append(yi - X[1] * (ui**2 + ui * X[2]) / (ui**2 + ui * X[3] + X[4]))
@@ -185,44 +98,7 @@ def _ref(name: str, x) -> list:  # noqa: C901, PLR0911, PLR0912
             out.append((X[1] + t * X[2] - e(t)) ** 2 + (X[3] + X[4] * s(t) - c(t)) ** 2)
         return out
     if name == "osborne1":
-        y = [
-            mp.mpf(str(v))
-            for v in (
-                0.844,
-                0.908,
-                0.932,
-                0.936,
-                0.925,
-                0.908,
-                0.881,
-                0.850,
-                0.818,
-                0.784,
-                0.751,
-                0.718,
-                0.685,
-                0.658,
-                0.628,
-                0.603,
-                0.580,
-                0.558,
-                0.538,
-                0.522,
-                0.506,
-                0.490,
-                0.478,
-                0.467,
-                0.457,
-                0.448,
-                0.438,
-                0.431,
-                0.424,
-                0.420,
-                0.414,
-                0.411,
-                0.406,
-            )
-        ]
+        y = [mp.mpf(repr(float(v))) for v in P.OSBORNE1_Y]  # the data; the formulas below are independent
         out = []
         for i in range(1, 34):
             t = 10 * (i - 1)
