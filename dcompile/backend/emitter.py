@@ -63,6 +63,8 @@ class _Printer:
         # In a loop over directions, what does not depend on the direction is
         # computed once before the loop: never inline it into the loop body.
         self.variant = _dependents(graph, layout.direction) if isinstance(layout, Loop) else set()
+        self.kinds: dict[Eqn, str | None] = {}  # how each equation joins a fused loop (set by _plan_loops)
+        self.written: set[Value] = set()  # loop values also stored in an array (set by _plan_loops)
         for e in graph.eqns:
             if e.out in self.variant:
                 pinned.update(v for v in e.inputs if v not in self.variant)
@@ -86,7 +88,8 @@ class _Printer:
     def _plan_loops(self, fuse: bool, layout: Layout, shown: set[Value]) -> None:
         """Group equations into loops; decide what each loop writes out and what is inlined."""
         eqns = self.graph.eqns
-        self.kinds = {e: fusion_kind(e, self.inplace) for e in eqns} if fuse else {}
+        if fuse:
+            self.kinds = {e: fusion_kind(e, self.inplace) for e in eqns}
         parts: list[bool | None] = [False, True] if isinstance(layout, Loop) else [None]
         self.orders = {
             part: [i for i, e in enumerate(eqns) if not e.prim.literal and (part is None or self.is_variant(i) == part)]
@@ -104,7 +107,6 @@ class _Printer:
             for v in e.inputs:
                 consumers[v].append(i)
         returned = set(layout_values(layout)) | set(self.graph.outputs)
-        self.written: set[Value] = set()  # loop values also stored in an array
         for items in self.plans.values():
             for c in (item for item in items if isinstance(item, Cluster)):
                 members = set(c.members)
@@ -233,7 +235,7 @@ class _Printer:
     def is_view(self, v: Value) -> bool:
         """Whether ``v``'s emitted value may share memory with another array."""
         e = self.producer.get(v)
-        if v in getattr(self, "written", ()) and self.kinds.get(e) != "slice":  # filled by a fused loop
+        if v in self.written and self.kinds.get(e) != "slice":  # filled by a fused loop: a fresh array
             return False
         return v in self.graph.inputs or v in self.globals or (e is not None and e.prim.view and v.type.rank > 0)
 
