@@ -85,7 +85,6 @@ class Prog:
     args: Sequence[F | Data]
     hess: bool = False  # check hessian and hvp
     jac: bool = False  # check jacobian (vector results)
-    xfail: str | None = None  # a known dcompile bug (see the test report)
     ref: Callable[..., Any] | None = None  # the NumPy reference, where ``fn`` itself is not one
 
 
@@ -179,11 +178,7 @@ BY_ID = {p.id: p for p in PROGS}
 
 
 def _params(progs: Sequence[Prog]) -> list[Any]:
-    out = []
-    for p in progs:
-        marks = [pytest.mark.xfail(strict=True, reason=p.xfail)] if p.xfail else []
-        out.append(pytest.param(p.id, id=p.id, marks=marks))
-    return out
+    return [pytest.param(p.id, id=p.id) for p in progs]
 
 
 # -- helpers -------------------------------------------------------------------------------
