@@ -76,7 +76,6 @@ EXTRA = (("extended_rosenbrock", 100), ("extended_rosenbrock", 10**4))
 QUICK = (("rosenbrock", None), ("wood", None), ("extended_rosenbrock", 100), ("extended_rosenbrock", 10**4))
 SMALL_N = 100  # the "n <= 100" group of the time target
 LARGE = ("extended_rosenbrock", 10**4)
-EPS = 1e-12  # per-call input perturbation in the in-numba evaluation loop (defeats hoisting)
 TARGETS = {"nfev_ratio_max": 1.2, "speedup_small_median": 20.0, "speedup_large": 1.0}
 WORKER_TIMEOUT_S = 120
 
@@ -151,21 +150,10 @@ def time_round_robin(
 
 
 def eval_loop() -> Any:
-    """An ``@njit`` loop calling a value-and-gradient dispatcher ``k`` times (one compile per objective)."""
-    from numba import njit
+    """An ``@njit`` loop calling a value-and-gradient dispatcher ``k`` times (the array benchmark's)."""
+    from bench_arrays import _loops
 
-    @njit
-    def loop(fn, k, x):
-        x0 = x[0]
-        s = 0.0
-        for i in range(k):
-            x[0] = x0 + i * EPS
-            v, g = fn(x)
-            s += v + g[0]
-        x[0] = x0
-        return s
-
-    return loop
+    return _loops()["vg1"]
 
 
 def per_call(run: Callable[[int], Any], target_s: float, reps: int = 5) -> float:
