@@ -96,6 +96,17 @@ class Primitive:
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
 
+    def add_identity(self, rule: Callable[..., Any]) -> None:
+        """Try ``rule`` after the primitive's own identities (a family defined later adds its own:
+        array code adds ``pad(g) + y -> pad_add(y, g)`` to ``add``)."""
+        first = self.simplify
+
+        def simplify(*args: Any, **params: Any) -> Any:
+            out = first(*args, **params) if first is not None else None
+            return out if out is not None else rule(*args, **params)
+
+        self.simplify = simplify
+
 
 def input_rules(rules: Any, n: int) -> tuple[Callable[..., Any] | None, ...] | None:
     """The ``n`` per-input rules of ``rules`` (a tuple, or a position -> rule function); ``None`` if missing."""

@@ -25,7 +25,6 @@ from dcompile.ir.tracer import UNIFORM, Tracer, bind
 from dcompile.ir.types import DType, VType
 from dcompile.primitives.elementwise import (
     _paren,
-    _simplify_add,
     add_p,
     defjvp,
     defvjp,
@@ -599,11 +598,8 @@ defvjp(
 )
 
 
-def _simplify_add_pad(x: Tracer, y: Tracer) -> Any:
+def _pad_into_add(x: Tracer, y: Tracer) -> Any:
     """``pad(g) + y`` is ``pad_add(y, g)`` when ``y`` has the full shape: no zero-filled temporary."""
-    simpler = _simplify_add(x, y)
-    if simpler is not None:
-        return simpler
     for a, b in ((x, y), (y, x)):
         e = a.builder.producer.get(a.value)
         if e is not None and e.prim is pad_p and b.shape == a.shape and b.type.dtype is DType.F64:
@@ -611,7 +607,7 @@ def _simplify_add_pad(x: Tracer, y: Tracer) -> Any:
     return None
 
 
-add_p.simplify = _simplify_add_pad
+add_p.add_identity(_pad_into_add)
 
 
 def _is_whole(idx: Index, shape: Sequence[int]) -> bool:
