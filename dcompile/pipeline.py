@@ -116,7 +116,8 @@ class _Request:
 
     @property
     def wrt_names(self) -> str:
-        return ", ".join(self.arg_names[i] for i in self.wrt)
+        names = self.arg_names  # computed once: a chain of N scalars has N + 1 arguments
+        return ", ".join(names[i] for i in self.wrt)
 
     @property
     def wrt_types(self) -> list[VType]:

@@ -102,6 +102,10 @@ def load_kernel(emitted: Emitted, arg_types: list[VType], backend: str) -> Kerne
         return Kernel(py_fn, py_fn, path, backend, time.perf_counter() - start, False)
     import numba
 
+    # The part functions of a split body (backend/chunking.py) are compiled as the
+    # function's callees, typed by its call; numba's cache of the function holds their code.
+    for name in emitted.parts:
+        setattr(module, name, numba.njit(error_model="numpy")(getattr(module, name)))
     sig = tuple(_numba_type(t) for t in arg_types)
     # error_model="numpy": IEEE results (1/0 -> inf, 0/0 -> nan) as NumPy gives them,
     # instead of Python's ZeroDivisionError, so both backends agree.

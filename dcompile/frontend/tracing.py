@@ -10,11 +10,13 @@ frames so that values keep the user's names (``a = x1 + w1`` makes the value
 
 from __future__ import annotations
 
+import dis
+import functools
 import inspect
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 import numpy as np
@@ -32,14 +34,24 @@ def _capture_names(builder: Builder) -> Iterator[None]:
     """Name traced values after the user's local variables that hold them."""
     previous = sys.gettrace()
 
-    def scan(frame: FrameType) -> None:
-        for name, val in frame.f_locals.items():
+    pending: dict[FrameType, int] = {}  # per frame: the line whose assignments are not scanned yet
+
+    def scan(frame: FrameType, names: Sequence[str] | None) -> None:
+        local_vars = frame.f_locals
+        for name in local_vars if names is None else names:
+            val = local_vars.get(name)
             if isinstance(val, Tracer) and val.builder is builder and not name.startswith("_"):
                 builder.set_hint(val.value, name)
 
     def local(frame: FrameType, event: str, arg: Any) -> Any:
         if event in ("line", "return"):
-            scan(frame)
+            # The first time every local (the arguments), then only the names the line
+            # just run assigned: a binding that did not change cannot give a new hint
+            # (the first hint wins), and a function of N arguments traces in O(N) steps.
+            line = pending.pop(frame, None)
+            scan(frame, None if line is None else _stores(frame.f_code).get(line, ()))
+            if event == "line":
+                pending[frame] = frame.f_lineno
         return local
 
     def global_(frame: FrameType, event: str, arg: Any) -> Any:
@@ -52,6 +64,16 @@ def _capture_names(builder: Builder) -> Iterator[None]:
         yield
     finally:
         sys.settrace(previous)
+
+
+@functools.lru_cache(maxsize=512)
+def _stores(code: CodeType) -> dict[int, tuple[str, ...]]:
+    """The local names each line of ``code`` assigns (from its bytecode)."""
+    out: dict[int, list[str]] = {}
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("STORE_FAST", "STORE_NAME", "STORE_DEREF") and ins.positions and ins.positions.lineno:
+            out.setdefault(ins.positions.lineno, []).append(ins.argval)
+    return {line: tuple(dict.fromkeys(names)) for line, names in out.items()}
 
 
 def _check_output(out: Any, fn_name: str) -> Any:

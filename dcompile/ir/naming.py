@@ -38,18 +38,25 @@ class Namer:
         self._names: dict[Value, str] = {}
         self._used: set[str] = set(taken or ())
         self._temps = 0
+        self._suffix: dict[str, int] = {}  # the last suffix fresh() gave each base name
         # Anonymous temporaries never take a name some value is hinted to have.
         self._hinted = {sanitize(h) for h in self._hints.values()}
 
     def fresh(self, hint: str) -> str:
         """A new unique identifier based on ``hint``."""
         base = sanitize(hint)
-        name, k = base, 0
-        while name in self._used:
-            k += 1
-            name = f"{base}_{k}"
+        name, k = base, self._suffix.get(base, 0)
+        if name in self._used:
+            while name in self._used:
+                k += 1
+                name = f"{base}_{k}"
+            self._suffix[base] = k  # the next fresh(base) starts here: linear, not quadratic, in repeats
         self._used.add(name)
         return name
+
+    def named(self) -> dict[Value, str]:
+        """The values named so far, with their names."""
+        return dict(self._names)
 
     def share(self, v: Value, owner: Value) -> None:
         """Give ``v`` the name of ``owner`` (an array updated in place is one variable)."""

@@ -1,0 +1,301 @@
+"""Long generated functions are split into part functions (issue 7), with bit-for-bit the same results.
+
+Most tests shrink the split's threshold and part size (module globals of
+``dcompile.backend.chunking``) so that small, fast graphs are split into many
+parts; a few use the defaults. Results of the split code are compared with
+the unsplit code's bit for bit, on the Python backend for many shapes and
+lengths (a property test over chain lengths around the threshold) and on
+numba for a few, sharing compiled kernels through module-scoped fixtures.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dcompile as dc
+from dcompile.backend import chunking
+from dcompile.backend.chunking import split_body
+
+SMALL = {"THRESHOLD": 40, "PART_SIZE": 16}
+UNSPLIT = {"THRESHOLD": 10**9}
+
+
+@contextmanager
+def split_settings(**values: int) -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in values.items():
+            mp.setattr(chunking, name, value)
+        yield
+
+
+def make_chain(n: int) -> Callable[..., Any]:
+    """``t = sin(t) * t + w_k`` for n steps, a function of the n + 1 scalars ``t0, w0, ...``."""
+    params = ["t0"] + [f"w{k}" for k in range(n)]
+    body = ["    t = t0"] + [f"    t = np.sin(t) * t + w{k}" for k in range(n)] + ["    return t"]
+    ns: dict[str, Any] = {"np": np}
+    exec(f"def chain({', '.join(params)}):\n" + "\n".join(body) + "\n", ns)
+    return ns["chain"]
+
+
+def chain_args(n: int, seed: int = 0) -> tuple[float, ...]:
+    rng = np.random.default_rng(seed)
+    return (float(rng.uniform(0.2, 0.9)), *(float(v) for v in rng.uniform(-0.3, 0.3, n)))
+
+
+def bits(result: Any) -> list[bytes]:
+    """Every number of a (nested) result as the bytes of its float64: equal means bit-for-bit equal."""
+    if isinstance(result, tuple):
+        return [b for item in result for b in bits(item)]
+    return [np.asarray(result, dtype=np.float64).tobytes()]
+
+
+def evaluate(fn: Callable[..., Any], mode: Callable[..., Any], args: tuple[Any, ...], backend: str, **values: int):
+    """``mode(fn)(*args)`` and its source, under the given split settings."""
+    with split_settings(**values):
+        d = mode(dc.compile(fn, backend=backend))
+        return d(*args), d.source
+
+
+def parts_of(source: str) -> list[str]:
+    return [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and "_part" in n.name]
+
+
+# -- the split itself, on hand-written bodies -----------------------------------------------
+def test_short_bodies_are_left_alone():
+    body = ["a = x * 2.0", "b = a + 1.0", "return b"]
+    assert split_body("f", ["x"], body, {"a", "b"}, size=1, threshold=3) is None
+    assert split_body("f", ["x"], body, {"a", "b"}, size=1, threshold=2) is not None
+
+
+def run_split(body: list[str], params: list[str], scalars: set[str], args: tuple[Any, ...], size: int = 2) -> Any:
+    """Execute ``body`` as one function and split into parts; both results."""
+    whole = "def f({}):\n{}\n".format(", ".join(params), textwrap.indent("\n".join(body), "    "))
+    split = split_body("f", params, body, scalars, size=size, threshold=1)
+    assert split is not None and len(split.parts) >= 2
+    lines = ["def f({}):".format(", ".join(params)), *(f"    {line}" for line in split.body)]
+    for part in split.parts:
+        lines += ["", *part]
+    ns1: dict[str, Any] = {"np": np}
+    ns2: dict[str, Any] = {"np": np}
+    exec(whole, ns1)
+    exec("\n".join(lines) + "\n", ns2)
+    return ns1["f"](*args), ns2["f"](*args), "\n".join(lines)
+
+
+def test_floats_cross_through_the_scratch_array_and_other_values_as_arguments():
+    body = [
+        "a = x * 2.0",
+        "g = np.zeros(3)",
+        "flag = a > 1.0",
+        "b = a + y",
+        "# a comment block",
+        "g[0] += b",
+        "c = b * a if flag else b",
+        "g[1] += c",
+        "return c, g",
+    ]
+    (c1, g1), (c2, g2), src = run_split(body, ["x", "y"], {"a", "b", "c"}, (1.5, 0.25))
+    assert c1 == c2 and np.array_equal(g1, g2)
+    assert "_s = np.empty(" in src and "_s[" in src  # floats through the scratch array
+    assert "g = f_part" in src or "g, flag = f_part" in src or "flag, g = f_part" in src  # the array is returned
+
+
+def test_names_assigned_again_in_a_later_part_and_loops_stay_whole():
+    body = [
+        "s = 0.0",
+        "for i in range(3):",
+        "    s += x[i] * x[i]",
+        "r = s * 2.0",
+        "s = r + 1.0",
+        "u = np.empty(3)",
+        "for i in range(3):",
+        "    u[i] = x[i] * s",
+        "return s, u",
+    ]
+    (s1, u1), (s2, u2), src = run_split(body, ["x"], {"s", "r"}, (np.array([1.0, 2.0, 3.0]),), size=1)
+    assert s1 == s2 and np.array_equal(u1, u2)
+    tree = ast.parse(src)
+    loops = [n for n in ast.walk(tree) if isinstance(n, ast.For)]
+    assert len(loops) == 2 and all(len(n.body) == 1 for n in loops)  # each loop in one part, whole
+
+
+def test_unsupported_bodies_are_not_split():
+    body = ["a = x * 2.0", "h = lambda z: z + a", "b = h(a)", "return b"]
+    assert split_body("f", ["x"], body, {"a", "b"}, size=1, threshold=1) is None
+    early = ["a = x * 2.0", "if a > 0:", "    return a", "b = a + 1.0", "return b"]
+    assert split_body("f", ["x"], early, {"a", "b"}, size=1, threshold=1) is None
+
+
+# -- generated code: small functions are unchanged -------------------------------------------
+def test_small_functions_are_one_function():
+    source = dc.grad(dc.compile(make_chain(5), backend="python")).source
+    assert parts_of(source) == [] and "_s" not in source
+
+
+def test_default_threshold_splits_a_long_chain_and_parts_are_bounded():
+    (value, source) = evaluate(make_chain(120), dc.value_and_grad, chain_args(120), "python")
+    (whole, _) = evaluate(make_chain(120), dc.value_and_grad, chain_args(120), "python", **UNSPLIT)
+    assert bits(value) == bits(whole)
+    names = parts_of(source)
+    assert len(names) >= 2
+    tree = ast.parse(source)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in names:
+            own = [s for s in node.body[1:] if "_s[" not in ast.unparse(s)]  # not the loads and stores
+            assert len(own) <= chunking.HIGH * chunking.PART_SIZE
+
+
+# -- bit-for-bit on the Python backend ------------------------------------------------------
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(min_value=2, max_value=16), seed=st.integers(0, 2**16))
+def test_property_chain_lengths_around_the_threshold(n, seed):
+    args = chain_args(n, seed)
+    for mode in (dc.value_and_grad, dc.grad):
+        split, source = evaluate(make_chain(n), mode, args, "python", **SMALL)
+        whole, _ = evaluate(make_chain(n), mode, args, "python", **UNSPLIT)
+        assert bits(split) == bits(whole)
+        assert bool(parts_of(source)) == (n >= 5)  # the threshold (40 lines) is crossed at n = 5
+
+
+def mixed(x, y):
+    """Arrays (fused loops, an array adjoint crossing parts) and a long scalar chain."""
+    s = np.sum(x * x)
+    t = y
+    for k in range(12):
+        t = np.sin(t) * t + s * 0.1 + x[k % 4]
+    return t + np.sum(np.exp(x) * t)
+
+
+def steps(a, b, c):
+    t = a
+    for _ in range(6):
+        t = np.sin(t) * b + np.cos(c * t)
+    return t * a
+
+
+def vector_chain(x):
+    y = x
+    for _ in range(8):
+        y = np.sin(y) * y + x[0]
+    return y
+
+
+X4 = np.array([0.3, -0.2, 0.5, 0.1])
+CASES = [
+    ("mixed grad", mixed, dc.grad, (X4, 0.4)),
+    ("mixed value_and_grad", mixed, dc.value_and_grad, (X4, 0.4)),
+    ("hessian (matrix layout)", steps, dc.hessian, (0.3, 0.7, -0.4)),
+    ("jacobian (loop layout)", vector_chain, dc.jacobian, (np.array([0.2, 0.5, -0.1]),)),
+]
+
+
+@pytest.mark.parametrize(("name", "fn", "mode", "args"), CASES, ids=[c[0] for c in CASES])
+def test_layouts_split_bit_for_bit_on_python(name, fn, mode, args):
+    split, source = evaluate(fn, mode, args, "python", **SMALL)
+    whole, whole_source = evaluate(fn, mode, args, "python", **UNSPLIT)
+    assert bits(split) == bits(whole)
+    assert parts_of(whole_source) == []
+    if name != "jacobian (loop layout)":  # its variant part is one loop: only the rest may split
+        assert len(parts_of(source)) >= 2
+
+
+def test_writing_into_a_buffer_splits_too():
+    with split_settings(**SMALL):
+        vg = dc.value_and_grad(dc.compile(make_chain(10), backend="python"))
+        out = np.empty(11)
+        value = vg.into(out, *chain_args(10))
+        assert parts_of(vg.fn.emitted(vg.sig, vg.mode, vg.wrt, into=True).source)
+    with split_settings(**UNSPLIT):
+        whole = dc.value_and_grad(dc.compile(make_chain(10), backend="python"))(*chain_args(10))
+    assert bits((value, out)) == bits(whole)
+
+
+# -- numba: a focused few -------------------------------------------------------------------
+N_NUMBA = 14
+
+
+@pytest.fixture(scope="module")
+def numba_chain():
+    """value_and_grad of a 14-step chain compiled split (many small parts) and unsplit."""
+    with split_settings(**SMALL):
+        split = dc.value_and_grad(dc.compile(make_chain(N_NUMBA)))
+        split(*chain_args(N_NUMBA))
+    with split_settings(**UNSPLIT):
+        whole = dc.value_and_grad(dc.compile(make_chain(N_NUMBA)))
+        whole(*chain_args(N_NUMBA))
+    return split, whole
+
+
+@pytest.mark.numba
+def test_numba_split_matches_unsplit_and_python_bit_for_bit(numba_chain):
+    split, whole = numba_chain
+    assert len(split.kernel.path.read_text().split("_part")) > 3
+    for seed in range(5):
+        args = chain_args(N_NUMBA, seed)
+        python, _ = evaluate(make_chain(N_NUMBA), dc.value_and_grad, args, "python", **SMALL)
+        assert bits(split(*args)) == bits(whole(*args)) == bits(python)
+
+
+@pytest.mark.numba
+def test_numba_split_is_callable_from_user_numba_code(numba_chain):
+    import numba
+
+    split, whole = numba_chain
+    kernel = split.njit
+
+    @numba.njit
+    def twice(args):
+        value, grad = kernel(*args)
+        return 2.0 * value, grad
+
+    args = chain_args(N_NUMBA, 3)
+    value, grad = twice(args)
+    assert bits((value / 2.0, grad)) == bits(whole(*args))
+
+
+SCRIPT = """
+import json, sys
+import numpy as np
+import dcompile as dc
+from dcompile.backend import chunking
+chunking.THRESHOLD, chunking.PART_SIZE = {threshold}, {size}
+sys.path.insert(0, {tests!r})
+from test_chunking import make_chain, chain_args
+vg = dc.value_and_grad(dc.compile(make_chain({n})))
+value, grad = vg(*chain_args({n}))
+print(json.dumps({{"hit": vg.kernel.cache_hit, "value": value.hex(), "grad": [g.hex() for g in grad]}}))
+"""
+
+
+@pytest.mark.numba
+def test_numba_split_loads_from_the_disk_cache_in_a_second_process(tmp_path, numba_chain):
+    script = SCRIPT.format(
+        threshold=SMALL["THRESHOLD"], size=SMALL["PART_SIZE"], n=N_NUMBA, tests=os.path.dirname(__file__)
+    )
+    env = {**os.environ, "DCOMPILE_CACHE_DIR": str(tmp_path)}
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True, timeout=300
+            ).stdout.strip().splitlines()[-1]
+        )
+        for _ in range(2)
+    ]
+    assert runs[0]["hit"] is False and runs[1]["hit"] is True
+    assert runs[0]["value"] == runs[1]["value"] and runs[0]["grad"] == runs[1]["grad"]
+    split, _ = numba_chain
+    value, grad = split(*chain_args(N_NUMBA))
+    assert runs[1]["value"] == value.hex() and runs[1]["grad"] == [g.hex() for g in grad]
