@@ -32,7 +32,7 @@ from dcompile.api import (
 )
 from dcompile.check import GradCheck, check_grad
 from dcompile.errors import DcompileError, SignatureError, TraceError, UnsupportedError
-from dcompile.optimize.minimize import minimize
+from dcompile.optimize.minimize import minimize, minimizer
 from dcompile.primitives.arrays import stop_gradient
 from dcompile.primitives.elementwise import sigmoid, softplus, where
 from dcompile.primitives.numpy_api import array, logsumexp
@@ -58,6 +58,7 @@ __all__ = [
     "jvp",
     "logsumexp",
     "minimize",
+    "minimizer",
     "sigmoid",
     "softplus",
     "stop_gradient",

@@ -20,6 +20,10 @@ arrays.
     shrinks the interval with the minimiser of the cubic through both ends'
     values and slopes, falling back to a quadratic and to bisection when the
     cubic lands within 10% of an end (Nocedal & Wright, Algorithms 3.5, 3.6).
+    A trial whose Armijo test fails only by rounding (the decrease is below
+    the accuracy of f near a minimiser) is accepted when Hager and Zhang's
+    approximate Wolfe conditions hold: the slope shows the decrease the
+    Armijo test could not see, and f rose by no more than ``1e-10 |f0|``.
 
 Both return ``(alpha, x_new, f_new, g_new, nfev, status)``; ``nfev`` counts
 calls of ``vg``. ``status`` is one of
@@ -38,13 +42,12 @@ shrinks (to a quarter of the distance from the last finite point), so a
 function undefined beyond some radius is handled. Every loop counts
 evaluations and stops at ``max_evals``, so both searches always terminate.
 
-Caching: the functions that take ``vg`` are compiled with ``cache=False``. numba
-types a dispatcher argument by the dispatcher object itself, so its on-disk
-cache would have to pickle ``vg``: for dcompile's generated kernels that fails
-outright (their module cannot be imported by name), and for any dispatcher the
-key holds a per-process UUID, so another process could never reuse the entry
-(numba issues #2956, #6284). They compile once per objective and process; the
-helpers without ``vg`` are cached.
+Caching: the functions that take ``vg`` are compiled with ``cache=False``: numba
+types a dispatcher argument by the dispatcher object itself, so an on-disk entry
+would have to pickle it (numba issues #2956, #6284). They are compiled into the
+cached entry points of a generated driver module instead, which binds one
+objective's kernels as constants (:mod:`dcompile.optimize.binding`,
+:mod:`dcompile.optimize.driver`); the helpers without ``vg`` are cached.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ from __future__ import annotations
 import math
 
 from numba import njit
+
+from dcompile.optimize.vectors import dot as _dot
+from dcompile.optimize.vectors import same as _same
 
 OK = 0
 MAX_EVALS = 1
@@ -63,23 +69,7 @@ _BACKTRACK_MIN = 0.1  # Armijo: the next step lies in [0.1 a, 0.5 a]
 _BACKTRACK_MAX = 0.5
 _ZOOM_MARGIN = 0.1  # zoom: an interpolated step must stay this fraction of the interval away from its ends
 _EXTRAPOLATE = 2.0  # bracketing: the step grows by this factor
-
-
-@njit(cache=True)
-def _dot(a, b):
-    s = 0.0
-    for i in range(a.shape[0]):
-        s += a[i] * b[i]
-    return s
-
-
-@njit(cache=True)
-def _same(a, b):
-    """Whether two vectors are identical (a step too small to change x)."""
-    for i in range(a.shape[0]):  # noqa: SIM110 (a loop that numba compiles without allocating)
-        if a[i] != b[i]:
-            return False
-    return True
+_APPROX_F = 1e-10  # approximate Wolfe: f may exceed f0 by this fraction of |f0| (rounding)
 
 
 @njit(cache=False)  # takes vg: see the module docstring on caching
@@ -194,6 +184,20 @@ def _cubic_min(a1, f1, d1, a2, f2, d2):  # noqa: PLR0917
 
 
 @njit(cache=True)
+def _approx_wolfe(f, d, f0, d0, c1, c2):  # noqa: PLR0917
+    """Hager and Zhang's approximate Wolfe test, for steps whose decrease is lost in rounding.
+
+    Near a minimiser the decrease ``c1 a |phi'(0)|`` falls below the rounding
+    error of ``f`` itself and the Armijo test fails on noise. The slopes are
+    still accurate there: ``phi'(a) <= (1 - 2 c1) |phi'(0)|`` is the Armijo
+    condition of the quadratic model, so a step that meets it, the strong
+    curvature condition, and does not raise ``f`` by more than rounding
+    (``1e-10 |f0|``) is accepted (Hager & Zhang, SIAM J. Optim. 16, 2005).
+    """
+    return f <= f0 + _APPROX_F * abs(f0) and d <= (2.0 * c1 - 1.0) * d0 and abs(d) <= -c2 * d0
+
+
+@njit(cache=True)
 def _zoom_step(a_lo, f_lo, d_lo, a_hi, f_hi, d_hi, hi_finite):  # noqa: PLR0917
     """The next trial inside the bracket: cubic, else quadratic, else bisection.
 
@@ -236,6 +240,8 @@ def _zoom(vg, args, x, f0, d0, p, c1, c2, max_evals, nfev, lo, hi, any_finite): 
         f, g, d, finite = _evaluate(vg, args, xn, p)
         nfev += 1
         any_finite = any_finite or finite
+        if finite and _approx_wolfe(f, d, f0, d0, c1, c2):
+            return a, xn, f, g, nfev, OK
         if not finite or f > f0 + c1 * a * d0 or f >= f_lo:
             a_hi, f_hi, d_hi, hi_finite = a, f, d, finite
             continue
@@ -248,7 +254,7 @@ def _zoom(vg, args, x, f0, d0, p, c1, c2, max_evals, nfev, lo, hi, any_finite): 
 
 
 @njit(cache=False)  # takes vg: see the module docstring on caching
-def strong_wolfe(vg, args, x, f0, g0, p, alpha0, c1, c2, max_evals):  # noqa: PLR0917
+def strong_wolfe(vg, args, x, f0, g0, p, alpha0, c1, c2, max_evals):  # noqa: PLR0911, PLR0917
     """Strong Wolfe line search (bracketing + zoom with safeguarded cubic interpolation). Same return.
 
     The accepted step satisfies ``f(x + a p) <= f0 + c1 a g0 . p`` and
@@ -269,6 +275,8 @@ def strong_wolfe(vg, args, x, f0, g0, p, alpha0, c1, c2, max_evals):  # noqa: PL
             break
         f, g, d, finite = _evaluate(vg, args, xn, p)
         nfev += 1
+        if finite and _approx_wolfe(f, d, f0, d0, c1, c2):
+            return a, xn, f, g, nfev, OK
         if not finite or f > f0 + c1 * a * d0 or (a_prev > 0.0 and f >= f_prev):
             lo = (a_prev, f_prev, d_prev, x_prev, g_prev)
             return _zoom(vg, args, x, f0, d0, p, c1, c2, max_evals, nfev, lo, (a, f, d, finite), any_finite or finite)

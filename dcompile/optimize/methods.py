@@ -1,15 +1,30 @@
-"""Optimizer iteration loops, compiled with numba in nopython mode.
+"""Optimizer iteration loops, compiled with numba in nopython mode, resumable.
 
-Each loop calls the compiled value-and-gradient ``vg(x, *args) -> (f, g)``
-directly, so an iteration costs machine code only. They take and return
-plain arrays and numbers and are usable from your own ``@numba.njit`` code
-(pass ``value_and_grad(f).njit`` as ``vg``). ``hist_f`` and ``hist_g`` are
-filled with f and max |g| per iteration (entry 0 is the start).
+A run is a *state* plus an *iterate* function per method:
 
-They are not cached on disk: numba's cache keys a function that takes a
-dispatcher argument on that dispatcher and pickles it by reference, and a
-later process (with another cache directory) fails to load the entry
-instead of recompiling. Each process compiles a loop once per objective.
+``start(vg, args, x0, opts_f, opts_i, method)``
+    evaluates the start and returns the state
+    ``(x, g, fs, ist, W, w, hist_f, hist_g)``: the current point and
+    gradient, ``fs = [f, gd step]``, ``ist = [nit, nfev, nhev, status, aux,
+    aux]``, the method's work arrays ``W`` (L-BFGS: the ``s`` and ``y`` pairs;
+    BFGS: the inverse Hessian) and ``w``, and f and max |g| per iteration
+    (entry 0 is the start).
+``<method>_iterate(vg, d2, args, *state, opts_f, opts_i, it_stop)``
+    runs iterations in place until the run stops or ``nit`` reaches
+    ``it_stop``. Nothing of a run lives outside the state, so a run split
+    into chunks (to show progress or call a callback between them) gives
+    bit-for-bit the result of one call.
+
+``vg(x, *args) -> (f, g)`` is the compiled value-and-gradient; ``d2`` is the
+Hessian ``hess(x, *args)`` for Newton, the Hessian-vector product
+``hvp(x, *args, v)`` for Newton-CG and unused (pass ``vg``) otherwise.
+Options travel as two arrays, indexed by the constants below. Generated
+driver modules (:mod:`dcompile.optimize.driver`) bind ``vg`` and ``d2`` of one
+objective and cache these loops on disk.
+
+An iteration allocates only what the line search returns (the trial point
+and its gradient): two-loop recursion, curvature pairs, BFGS updates and the
+stopping tests work in place on the state.
 
 Stopping rules, in order: the gradient test ``max |g_i| <= gtol`` (success);
 a non-finite value; a failed line search; ``maxfev`` evaluations; a relative
@@ -19,206 +34,302 @@ decrease of f below ``ftol`` together with a step below ``xtol`` (stalled);
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
 from dcompile.optimize.linesearch import armijo, strong_wolfe
 from dcompile.optimize.result import LINE_SEARCH_FAILED, MAXFEV, MAXITER, NON_FINITE, STALLED, SUCCESS
+from dcompile.optimize.vectors import amax_abs, amax_abs_diff, axpy, dot, set_scaled
 
-# line_search codes
+# line-search codes
 FIXED, ARMIJO, WOLFE = 0, 1, 2
+# method codes
+GD, LBFGS, BFGS, NEWTON, NEWTON_CG = 0, 1, 2, 3, 4
+# opts_f entries
+GTOL, FTOL, XTOL, C1, C2, STEP = 0, 1, 2, 3, 4, 5
+# opts_i entries
+MAXITER_OPT, MAXFEV_OPT, KIND, MEMORY = 0, 1, 2, 3
+# ist entries (AUX: L-BFGS stored pairs / BFGS scaled flag; AUX2: L-BFGS newest slot)
+NIT, NFEV, NHEV, STATUS, AUX, AUX2 = 0, 1, 2, 3, 4, 5
+# fs entries
+F, ALPHA = 0, 1
+_RUNNING = -1
+_CURVATURE = 1e-10  # a pair (s, y) is kept when s'y > 1e-10 |s| |y|
+_MAX_EVALS = 50  # per line search
 
 
 @njit
-def _search(vg, args, x, f, g, p, alpha0, kind, step, c1, c2, max_evals):  # noqa: PLR0917
-    """One step along ``p``: a fixed step, Armijo backtracking or strong Wolfe."""
-    if kind == FIXED:
-        x_new = x + step * p
-        f_new, g_new = vg(x_new, *args)
-        status = 0 if np.isfinite(f_new) else 3
-        return step, x_new, f_new, g_new, 1, status
-    if kind == ARMIJO:
-        return armijo(vg, args, x, f, g, p, alpha0, c1, max_evals)
-    return strong_wolfe(vg, args, x, f, g, p, alpha0, c1, c2, max_evals)
-
-
-@njit
-def _stop(f_old, f_new, x_old, x_new, g, gtol, ftol, xtol):  # noqa: PLR0917
-    """The status after an accepted step, or -1 to go on."""
-    if np.max(np.abs(g)) <= gtol:
-        return SUCCESS
-    if not (np.isfinite(f_new) and np.all(np.isfinite(g))):
-        return NON_FINITE
-    small_f = abs(f_old - f_new) <= ftol * max(abs(f_old), abs(f_new), 1.0)
-    small_x = np.max(np.abs(x_new - x_old)) <= xtol * max(np.max(np.abs(x_old)), 1.0)
-    if small_f and small_x:
-        return STALLED
-    return -1
-
-
-@njit(cache=True)
-def _dot(a, b):
-    total = 0.0
-    for i in range(a.shape[0]):
-        total += a[i] * b[i]
-    return total
-
-
-@njit(cache=True)
-def _axpy(a, x, y):
-    """y += a * x, in place."""
-    for i in range(y.shape[0]):
-        y[i] += a * x[i]
-
-
-@njit
-def _first(vg, args, x0, gtol, hist_f, hist_g):  # noqa: PLR0917
-    """Evaluate the start; its status when it already ends the run (-1 otherwise)."""
+def start(vg, args, x0, opts_f, opts_i, method):  # noqa: PLR0917
+    """Evaluate ``x0`` and allocate the state of ``method`` (its status is set if the start ends the run)."""
+    n = x0.shape[0]
     x = x0.copy()
     f, g = vg(x, *args)
+    f = float(f)
+    gmax = amax_abs(g)
+    hist_f = np.empty(opts_i[MAXITER_OPT] + 1)
+    hist_g = np.empty(opts_i[MAXITER_OPT] + 1)
     hist_f[0] = f
-    hist_g[0] = np.max(np.abs(g))
-    if not (np.isfinite(f) and np.all(np.isfinite(g))):
-        return x, f, g, NON_FINITE
-    if hist_g[0] <= gtol:
-        return x, f, g, SUCCESS
-    return x, f, g, -1
+    hist_g[0] = gmax
+    fs = np.empty(2)
+    fs[F] = f
+    fs[ALPHA] = 1.0 / max(gmax, 1.0)  # gradient descent's first trial step
+    ist = np.zeros(6, dtype=np.int64)
+    ist[NFEV] = 1
+    ist[STATUS] = _RUNNING
+    if not (math.isfinite(f) and math.isfinite(gmax)):
+        ist[STATUS] = NON_FINITE
+    elif gmax <= opts_f[GTOL]:
+        ist[STATUS] = SUCCESS
+    m = opts_i[MEMORY]
+    if method == LBFGS:
+        W = np.zeros((2 * m, n))
+        w = np.zeros(2 * m)
+    elif method == BFGS:
+        W = np.eye(n)
+        w = np.zeros(0)
+    else:
+        W = np.zeros((0, n))
+        w = np.zeros(0)
+    return x, g, fs, ist, W, w, hist_f, hist_g
 
 
 @njit
-def gradient_descent(vg, args, x0, kind, step, gtol, ftol, xtol, maxiter, maxfev, c1, c2, hist_f, hist_g):  # noqa: PLR0917
-    """Steepest descent with a fixed step or a line search. Returns ``(x, f, g, nit, nfev, status)``."""
-    x, f, g, status = _first(vg, args, x0, gtol, hist_f, hist_g)
-    nfev = 1
-    if status >= 0:
-        return x, f, g, 0, nfev, status
-    alpha = 1.0 / max(hist_g[0], 1.0)
-    for it in range(1, maxiter + 1):
-        x_new, f_new, g_new, nfev, status, a = _step(
-            vg, args, x, f, g, -g, alpha, kind, step, c1, c2, gtol, ftol, xtol, it, nfev, maxfev, hist_f, hist_g
-        )
+def _search(vg, args, x, f, g, p, alpha0, opts_f, opts_i):  # noqa: PLR0917
+    """One step along ``p``: a fixed step, Armijo backtracking or strong Wolfe."""
+    kind = opts_i[KIND]
+    if kind == FIXED:
+        step = opts_f[STEP]
+        x_new = x + step * p
+        f_new, g_new = vg(x_new, *args)
+        f_new = float(f_new)
+        return step, x_new, f_new, g_new, 1, 0 if math.isfinite(f_new) else 3
+    if kind == ARMIJO:
+        return armijo(vg, args, x, f, g, p, alpha0, opts_f[C1], _MAX_EVALS)
+    return strong_wolfe(vg, args, x, f, g, p, alpha0, opts_f[C1], opts_f[C2], _MAX_EVALS)
+
+
+@njit(cache=True)
+def _stop(f_old, f_new, x_old, x_new, gmax, opts_f):  # noqa: PLR0917
+    """The status after an accepted step, or -1 to go on."""
+    if gmax <= opts_f[GTOL]:
+        return SUCCESS
+    if not (math.isfinite(f_new) and math.isfinite(gmax)):
+        return NON_FINITE
+    small_f = abs(f_old - f_new) <= opts_f[FTOL] * max(abs(f_old), abs(f_new), 1.0)
+    if small_f and amax_abs_diff(x_new, x_old) <= opts_f[XTOL] * max(amax_abs(x_old), 1.0):
+        return STALLED
+    return _RUNNING
+
+
+@njit
+def _step(vg, args, x, f, g, p, alpha0, ist, hist_f, hist_g, opts_f, opts_i):  # noqa: PLR0917
+    """Line search along ``p`` and the stopping tests: ``(x, f, g, alpha, status)``; status -1 goes on.
+
+    An accepted step counts an iteration and records it; a failed search keeps
+    the current point (status LINE_SEARCH_FAILED or NON_FINITE).
+    """
+    a, x_new, f_new, g_new, evals, ls = _search(vg, args, x, f, g, p, alpha0, opts_f, opts_i)
+    ist[NFEV] += evals
+    if ls != 0 or a == 0.0:
+        return x, f, g, 0.0, NON_FINITE if ls == 3 else LINE_SEARCH_FAILED
+    it = ist[NIT] + 1
+    ist[NIT] = it
+    gmax = amax_abs(g_new)
+    hist_f[it] = f_new
+    hist_g[it] = gmax
+    status = _stop(f, f_new, x, x_new, gmax, opts_f)
+    if status < 0 and ist[NFEV] >= opts_i[MAXFEV_OPT]:
+        status = MAXFEV
+    return x_new, f_new, g_new, a, status
+
+
+@njit(cache=True)
+def _finish(x, g, fs, ist, xc, gc, f, status, opts_i):  # noqa: PLR0917
+    """Write the chunk's point back into the state and settle the status."""
+    if status < 0 and ist[NIT] >= opts_i[MAXITER_OPT]:
+        status = MAXITER
+    ist[STATUS] = status
+    x[:] = xc
+    g[:] = gc
+    fs[F] = f
+
+
+@njit
+def gd_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts_i, it_stop):  # noqa: PLR0917
+    """Steepest descent with a fixed step or a line search (the next search starts at twice the last step)."""
+    if ist[STATUS] >= 0:
+        return
+    xc, gc, f = x, g, fs[F]
+    alpha = fs[ALPHA]
+    p = np.empty(x.shape[0])
+    status = _RUNNING
+    stop = min(it_stop, opts_i[MAXITER_OPT])
+    while ist[NIT] < stop:
+        set_scaled(p, -1.0, gc)
+        x_new, f_new, g_new, a, status = _step(vg, args, xc, f, gc, p, alpha, ist, hist_f, hist_g, opts_f, opts_i)
         if status in (LINE_SEARCH_FAILED, NON_FINITE):
-            return x, f, g, it - 1, nfev, status
-        x, f, g = x_new, f_new, g_new
+            break
+        xc, gc, f = x_new, g_new, f_new
         if status >= 0:
-            return x, f, g, it, nfev, status
-        alpha = min(2.0 * a, 1e10)  # start the next search a little further
-    return x, f, g, maxiter, nfev, MAXITER
+            break
+        alpha = min(2.0 * a, 1e10)
+    fs[ALPHA] = alpha
+    _finish(x, g, fs, ist, xc, gc, f, status, opts_i)
+
+
+@njit(cache=True)
+def _two_loop(W, w, stored, newest, gc, q):  # noqa: PLR0917
+    """``q = -H g`` for the L-BFGS matrix of the stored pairs.
+
+    Pair ``k`` is row ``k`` (s) and row ``m + k`` (y) of ``W``; ``w[k]`` holds
+    ``1 / s'y`` and ``w[m + k]`` the first loop's coefficient. Rows are read
+    by index, not as views: at small n a view costs more than the arithmetic.
+    """
+    m = W.shape[0] // 2
+    n = q.shape[0]
+    for i in range(n):
+        q[i] = gc[i]
+    k = newest
+    for _ in range(stored):  # newest to oldest
+        a = 0.0
+        for i in range(n):
+            a += W[k, i] * q[i]
+        a *= w[k]
+        w[m + k] = a
+        for i in range(n):
+            q[i] -= a * W[m + k, i]
+        k = k - 1 if k > 0 else m - 1
+    if stored > 0:  # initial matrix (s'y / y'y) I of the newest pair, and the sign of -H g
+        sy = yy = 0.0
+        for i in range(n):
+            sy += W[newest, i] * W[m + newest, i]
+            yy += W[m + newest, i] * W[m + newest, i]
+        scale = -sy / yy
+    else:
+        scale = -1.0 / max(math.sqrt(dot(gc, gc)), 1.0)  # a first step of length at most 1
+    for i in range(n):
+        q[i] *= scale
+    for _ in range(stored):  # oldest to newest; q holds -(H g), so the signs flip
+        k = k + 1 if k < m - 1 else 0
+        b = 0.0
+        for i in range(n):
+            b += W[m + k, i] * q[i]
+        b = -w[m + k] - w[k] * b
+        for i in range(n):
+            q[i] += b * W[k, i]
 
 
 @njit
-def lbfgs(vg, args, x0, m, kind, gtol, ftol, xtol, maxiter, maxfev, c1, c2, hist_f, hist_g):  # noqa: PLR0917
-    """Limited-memory BFGS (two-loop recursion, history ``m``). Returns ``(x, f, g, nit, nfev, status)``.
+def lbfgs_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts_i, it_stop):  # noqa: PLR0917
+    """Limited-memory BFGS (two-loop recursion over ``m`` pairs).
 
     The initial inverse Hessian is scaled by ``s'y / y'y`` of the newest pair;
     a pair with ``s'y`` not safely positive is skipped, so the implicit matrix
     stays positive definite and every direction is a descent direction.
     """
-    n = x0.shape[0]
-    S = np.zeros((m, n))
-    Y = np.zeros((m, n))
-    rho = np.zeros(m)
-    alpha_k = np.zeros(m)
-    stored = 0
-    newest = -1
-    x, f, g, status = _first(vg, args, x0, gtol, hist_f, hist_g)
-    nfev = 1
-    if status >= 0:
-        return x, f, g, 0, nfev, status
-    q = np.empty(n)
-    for it in range(1, maxiter + 1):
-        # two-loop recursion: q = H g (explicit loops: no temporaries, no BLAS call per dot)
-        q[:] = g
-        for j in range(stored):
-            k = (newest - j) % m
-            alpha_k[k] = rho[k] * _dot(S[k], q)
-            _axpy(-alpha_k[k], Y[k], q)
-        if stored > 0:
-            q *= _dot(S[newest], Y[newest]) / _dot(Y[newest], Y[newest])
-        else:
-            q *= 1.0 / max(np.sqrt(_dot(g, g)), 1.0)  # a first step of length at most 1
-        for j in range(stored - 1, -1, -1):
-            k = (newest - j) % m
-            _axpy(alpha_k[k] - rho[k] * _dot(Y[k], q), S[k], q)
-        p = -q
-        if _dot(p, g) >= 0.0:  # not a descent direction (rounding): restart from steepest descent
+    if ist[STATUS] >= 0:
+        return
+    n = x.shape[0]
+    m = W.shape[0] // 2
+    stored, newest = ist[AUX], ist[AUX2]
+    xc, gc, f = x, g, fs[F]
+    p = np.empty(n)
+    status = _RUNNING
+    stop = min(it_stop, opts_i[MAXITER_OPT])
+    while ist[NIT] < stop:
+        _two_loop(W, w, stored, newest, gc, p)
+        if dot(p, gc) >= 0.0:  # not a descent direction (rounding): restart from steepest descent
             stored = 0
-            p = -g / max(np.sqrt(_dot(g, g)), 1.0)
-        x_new, f_new, g_new, nfev, status, _ = _step(
-            vg, args, x, f, g, p, 1.0, kind, 1.0, c1, c2, gtol, ftol, xtol, it, nfev, maxfev, hist_f, hist_g
-        )
+            set_scaled(p, -1.0 / max(math.sqrt(dot(gc, gc)), 1.0), gc)
+        x_new, f_new, g_new, _, status = _step(vg, args, xc, f, gc, p, 1.0, ist, hist_f, hist_g, opts_f, opts_i)
         if status in (LINE_SEARCH_FAILED, NON_FINITE):
-            return x, f, g, it - 1, nfev, status
-        s = x_new - x
-        y = g_new - g
-        sy = _dot(s, y)
-        x, f, g = x_new, f_new, g_new
-        if status >= 0:
-            return x, f, g, it, nfev, status
-        if sy > 1e-10 * np.sqrt(_dot(s, s) * _dot(y, y)):  # curvature safely positive
+            break
+        sy = ss = yy = 0.0
+        for i in range(n):
+            s_i = x_new[i] - xc[i]
+            y_i = g_new[i] - gc[i]
+            sy += s_i * y_i
+            ss += s_i * s_i
+            yy += y_i * y_i
+        if status < 0 and sy > _CURVATURE * math.sqrt(ss * yy):  # curvature safely positive: keep the pair
             newest = (newest + 1) % m
-            S[newest] = s
-            Y[newest] = y
-            rho[newest] = 1.0 / sy
+            for i in range(n):
+                W[newest, i] = x_new[i] - xc[i]
+                W[m + newest, i] = g_new[i] - gc[i]
+            w[newest] = 1.0 / sy
             stored = min(stored + 1, m)
-    return x, f, g, maxiter, nfev, MAXITER
-
-
-@njit
-def _step(vg, args, x, f, g, p, alpha0, kind, step, c1, c2, gtol, ftol, xtol, it, nfev, maxfev, hist_f, hist_g):  # noqa: PLR0917
-    """Line search along ``p`` and the stopping tests: ``(x, f, g, nfev, status, alpha)``; status -1 goes on.
-
-    A failed search keeps the current point (status LINE_SEARCH_FAILED or NON_FINITE).
-    """
-    a, x_new, f_new, g_new, evals, ls = _search(vg, args, x, f, g, p, alpha0, kind, step, c1, c2, 50)
-    nfev += evals
-    if ls != 0 or a == 0.0:
-        return x, f, g, nfev, NON_FINITE if ls == 3 else LINE_SEARCH_FAILED, 0.0
-    status = _stop(f, f_new, x, x_new, g_new, gtol, ftol, xtol)
-    hist_f[it] = f_new
-    hist_g[it] = np.max(np.abs(g_new))
-    if status < 0 and nfev >= maxfev:
-        status = MAXFEV
-    return x_new, f_new, g_new, nfev, status, a
-
-
-@njit
-def bfgs(vg, args, x0, kind, gtol, ftol, xtol, maxiter, maxfev, c1, c2, hist_f, hist_g):  # noqa: PLR0917
-    """Dense BFGS on the inverse Hessian (scaled by ``s'y / y'y`` after the first step)."""
-    n = x0.shape[0]
-    H = np.eye(n)
-    scaled = False
-    x, f, g, status = _first(vg, args, x0, gtol, hist_f, hist_g)
-    nfev = 1
-    if status >= 0:
-        return x, f, g, 0, nfev, status
-    for it in range(1, maxiter + 1):
-        p = -(H @ g)
-        if _dot(p, g) >= 0.0:  # lost positive definiteness to rounding: restart
-            H = np.eye(n)
-            scaled = False
-            p = -g / max(np.sqrt(_dot(g, g)), 1.0)
-        elif not scaled:
-            p = p / max(np.sqrt(_dot(g, g)), 1.0)  # a first step of length at most 1
-        x_new, f_new, g_new, nfev, status, _ = _step(
-            vg, args, x, f, g, p, 1.0, kind, 1.0, c1, c2, gtol, ftol, xtol, it, nfev, maxfev, hist_f, hist_g
-        )
-        if status in (LINE_SEARCH_FAILED, NON_FINITE):
-            return x, f, g, it - 1, nfev, status
-        s = x_new - x
-        y = g_new - g
-        x, f, g = x_new, f_new, g_new
+        xc, gc, f = x_new, g_new, f_new
         if status >= 0:
-            return x, f, g, it, nfev, status
-        sy = _dot(s, y)
-        if sy > 1e-10 * np.sqrt(_dot(s, s) * _dot(y, y)):
+            break
+    ist[AUX], ist[AUX2] = stored, newest
+    _finish(x, g, fs, ist, xc, gc, f, status, opts_i)
+
+
+@njit(cache=True)
+def _bfgs_update(H, s, y, sy, Hy):
+    """``H <- (I - rho s y') H (I - rho y s') + rho s s'`` with ``rho = 1 / s'y``, in place."""
+    n = s.shape[0]
+    for i in range(n):
+        total = 0.0
+        for j in range(n):
+            total += H[i, j] * y[j]
+        Hy[i] = total
+    rho = 1.0 / sy
+    coef = rho * rho * dot(y, Hy) + rho
+    for i in range(n):
+        for j in range(n):
+            H[i, j] += coef * s[i] * s[j] - rho * (s[i] * Hy[j] + Hy[i] * s[j])
+
+
+@njit
+def bfgs_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts_i, it_stop):  # noqa: C901, PLR0917
+    """Dense BFGS on the inverse Hessian ``W`` (scaled by ``s'y / y'y`` after the first step)."""
+    if ist[STATUS] >= 0:
+        return
+    n = x.shape[0]
+    H = W
+    scaled = ist[AUX] != 0
+    xc, gc, f = x, g, fs[F]
+    p = np.empty(n)
+    s = np.empty(n)
+    y = np.empty(n)
+    Hy = np.empty(n)
+    status = _RUNNING
+    stop = min(it_stop, opts_i[MAXITER_OPT])
+    while ist[NIT] < stop:
+        for i in range(n):
+            total = 0.0
+            for j in range(n):
+                total -= H[i, j] * gc[j]
+            p[i] = total
+        gnorm = math.sqrt(dot(gc, gc))
+        if dot(p, gc) >= 0.0:  # lost positive definiteness to rounding: restart
+            H[:, :] = 0.0
+            for i in range(n):
+                H[i, i] = 1.0
+            scaled = False
+            set_scaled(p, -1.0 / max(gnorm, 1.0), gc)
+        elif not scaled:
+            p *= 1.0 / max(gnorm, 1.0)  # a first step of length at most 1
+        x_new, f_new, g_new, _, status = _step(vg, args, xc, f, gc, p, 1.0, ist, hist_f, hist_g, opts_f, opts_i)
+        if status in (LINE_SEARCH_FAILED, NON_FINITE):
+            break
+        for i in range(n):
+            s[i] = x_new[i] - xc[i]
+            y[i] = g_new[i] - gc[i]
+        xc, gc, f = x_new, g_new, f_new
+        if status >= 0:
+            break
+        sy = dot(s, y)
+        if sy > _CURVATURE * math.sqrt(dot(s, s) * dot(y, y)):
             if not scaled:
-                H *= sy / _dot(y, y)
+                H *= sy / dot(y, y)
                 scaled = True
-            rho = 1.0 / sy
-            Hy = H @ y
-            H += (rho * rho * _dot(y, Hy) + rho) * np.outer(s, s) - rho * (np.outer(s, Hy) + np.outer(Hy, s))
-    return x, f, g, maxiter, nfev, MAXITER
+            _bfgs_update(H, s, y, sy, Hy)
+    ist[AUX] = 1 if scaled else 0
+    _finish(x, g, fs, ist, xc, gc, f, status, opts_i)
 
 
 @njit(cache=True)
@@ -279,70 +390,70 @@ def newton_direction(H, g):
 
 
 @njit
-def newton(vg, hess, args, x0, kind, gtol, ftol, xtol, maxiter, maxfev, c1, c2, hist_f, hist_g):  # noqa: PLR0917
-    """Newton's method with the exact Hessian, shifted by a multiple of I where not positive definite.
-
-    Returns ``(x, f, g, nit, nfev, nhev, status)``.
-    """
-    x, f, g, status = _first(vg, args, x0, gtol, hist_f, hist_g)
-    nfev = 1
-    nhev = 0
-    if status >= 0:
-        return x, f, g, 0, nfev, nhev, status
-    for it in range(1, maxiter + 1):
-        H = hess(x, *args)
-        nhev += 1
-        p, _ = newton_direction(H, g)
-        x, f, g, nfev, status, _ = _step(
-            vg, args, x, f, g, p, 1.0, kind, 1.0, c1, c2, gtol, ftol, xtol, it, nfev, maxfev, hist_f, hist_g
-        )
+def newton_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts_i, it_stop):  # noqa: PLR0917
+    """Newton's method with the exact Hessian ``d2``, shifted by a multiple of I where not positive definite."""
+    if ist[STATUS] >= 0:
+        return
+    xc, gc, f = x, g, fs[F]
+    status = _RUNNING
+    stop = min(it_stop, opts_i[MAXITER_OPT])
+    while ist[NIT] < stop:
+        H = d2(xc, *args)
+        ist[NHEV] += 1
+        p, _ = newton_direction(H, gc)
+        x_new, f_new, g_new, _, status = _step(vg, args, xc, f, gc, p, 1.0, ist, hist_f, hist_g, opts_f, opts_i)
         if status in (LINE_SEARCH_FAILED, NON_FINITE):
-            return x, f, g, it - 1, nfev, nhev, status
+            break
+        xc, gc, f = x_new, g_new, f_new
         if status >= 0:
-            return x, f, g, it, nfev, nhev, status
-    return x, f, g, maxiter, nfev, nhev, MAXITER
+            break
+    _finish(x, g, fs, ist, xc, gc, f, status, opts_i)
 
 
 @njit
-def newton_cg(vg, hvp, args, x0, kind, gtol, ftol, xtol, maxiter, maxfev, c1, c2, hist_f, hist_g):  # noqa: PLR0917
-    """Truncated Newton: CG on ``H p = -g`` with Hessian-vector products, stopped on negative
-    curvature or when the residual is below ``min(0.5, sqrt|g|) |g|``. Returns ``(x, f, g, nit, nfev, nhev, status)``.
-    """
-    n = x0.shape[0]
-    x, f, g, status = _first(vg, args, x0, gtol, hist_f, hist_g)
-    nfev = 1
-    nhev = 0
-    if status >= 0:
-        return x, f, g, 0, nfev, nhev, status
-    for it in range(1, maxiter + 1):
-        gnorm = np.sqrt(_dot(g, g))
-        eta = min(0.5, np.sqrt(gnorm)) * gnorm
-        z = np.zeros(n)
-        r = g.copy()
-        d = -r
-        p = -g
-        rr = _dot(r, r)
-        for j in range(2 * n + 10):
-            Hd = hvp(x, *(args + (d,)))  # noqa: RUF005  (numba: a tuple built by concatenation)
-            nhev += 1
-            curvature = _dot(d, Hd)
-            if curvature <= 1e-14 * _dot(d, d):  # negative curvature: use what CG has so far
-                p = -g if j == 0 else z
-                break
-            a = rr / curvature
-            z += a * d
-            r += a * Hd
-            rr_new = _dot(r, r)
-            p = z
-            if np.sqrt(rr_new) <= eta:
-                break
-            d = -r + (rr_new / rr) * d
-            rr = rr_new
-        x, f, g, nfev, status, _ = _step(
-            vg, args, x, f, g, p, 1.0, kind, 1.0, c1, c2, gtol, ftol, xtol, it, nfev, maxfev, hist_f, hist_g
-        )
+def _truncated_cg(d2, args, xc, gc, ist):
+    """CG on ``H p = -g`` with products ``d2(x, *args, v)``, stopped on negative curvature or when the
+    residual is below ``min(0.5, sqrt|g|) |g|``."""
+    n = xc.shape[0]
+    gnorm = math.sqrt(dot(gc, gc))
+    eta = min(0.5, math.sqrt(gnorm)) * gnorm
+    z = np.zeros(n)
+    r = gc.copy()
+    d = -r
+    p = -gc
+    rr = dot(r, r)
+    for j in range(2 * n + 10):
+        Hd = d2(xc, *(args + (d,)))  # noqa: RUF005  (numba: a tuple built by concatenation)
+        ist[NHEV] += 1
+        curvature = dot(d, Hd)
+        if curvature <= 1e-14 * dot(d, d):  # negative curvature: use what CG has so far
+            return -gc if j == 0 else z
+        a = rr / curvature
+        axpy(a, d, z)
+        axpy(a, Hd, r)
+        rr_new = dot(r, r)
+        p = z
+        if math.sqrt(rr_new) <= eta:
+            break
+        d = -r + (rr_new / rr) * d
+        rr = rr_new
+    return p
+
+
+@njit
+def newton_cg_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts_i, it_stop):  # noqa: PLR0917
+    """Truncated Newton: directions from :func:`_truncated_cg` with Hessian-vector products ``d2``."""
+    if ist[STATUS] >= 0:
+        return
+    xc, gc, f = x, g, fs[F]
+    status = _RUNNING
+    stop = min(it_stop, opts_i[MAXITER_OPT])
+    while ist[NIT] < stop:
+        p = _truncated_cg(d2, args, xc, gc, ist)
+        x_new, f_new, g_new, _, status = _step(vg, args, xc, f, gc, p, 1.0, ist, hist_f, hist_g, opts_f, opts_i)
         if status in (LINE_SEARCH_FAILED, NON_FINITE):
-            return x, f, g, it - 1, nfev, nhev, status
+            break
+        xc, gc, f = x_new, g_new, f_new
         if status >= 0:
-            return x, f, g, it, nfev, nhev, status
-    return x, f, g, maxiter, nfev, nhev, MAXITER
+            break
+    _finish(x, g, fs, ist, xc, gc, f, status, opts_i)

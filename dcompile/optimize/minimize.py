@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,13 +11,14 @@ import numpy as np
 from dcompile.api import Function
 from dcompile.errors import SignatureError
 from dcompile.ir.types import DType
-from dcompile.optimize.result import MESSAGES, SUCCESS, OptimizeResult
+from dcompile.optimize import methods as M
+from dcompile.optimize.driver import METHODS as _DRIVER_METHODS
+from dcompile.optimize.driver import Driver, load_driver
+from dcompile.optimize.progress import Progress
+from dcompile.optimize.result import CALLBACK, MESSAGES, SUCCESS, OptimizeResult
 
-METHODS = ("lbfgs", "bfgs", "newton", "newton-cg", "gd")
-# (loop, objective dispatcher, signature) already compiled in this process: the
-# lookup numba would do again on every call costs more than a small solve.
-_COMPILED: set[tuple[Any, ...]] = set()
-LINE_SEARCHES = {"armijo": 1, "wolfe": 2}
+METHODS = tuple(_DRIVER_METHODS)
+LINE_SEARCHES = {"armijo": M.ARMIJO, "wolfe": M.WOLFE}
 DEFAULTS: dict[str, Any] = {
     "gtol": 1e-6,
     "ftol": 1e-15,
@@ -28,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "c1": 1e-4,
     "c2": 0.9,
 }
+_CHUNK_SECONDS = 0.1  # with progress or a callback: return to Python about this often
+# (function, signature, method) -> its driver, loaded (and compiled) once per process
+_DRIVERS: dict[tuple[Any, ...], tuple[Driver, float]] = {}
 
 
 def _start(x0: Any) -> np.ndarray:
@@ -45,50 +49,117 @@ def _options(options: dict[str, Any] | None) -> dict[str, Any]:
     if unknown:
         raise SignatureError(f"unknown options {sorted(unknown)}; known: {', '.join(sorted(opts))}")
     opts.update(options or {})
+    if int(opts["m"]) < 1 or int(opts["maxiter"]) < 0 or int(opts["maxfev"]) < 1:
+        raise SignatureError("options need m >= 1, maxiter >= 0 and maxfev >= 1")
+    if not 0.0 < float(opts["c1"]) < float(opts["c2"]) < 1.0:
+        raise SignatureError(f"line-search constants need 0 < c1 < c2 < 1, got c1={opts['c1']}, c2={opts['c2']}")
     return opts
 
 
 def _line_search(method: str, line_search: str | None, step: float | None) -> tuple[int, str]:
     """The line-search code for the loops and its name (strong Wolfe by default, Armijo for gd)."""
-    from dcompile.optimize.methods import FIXED
-
     if step is not None:
-        return FIXED, "fixed"
+        if not (np.isfinite(step) and step > 0.0):
+            raise SignatureError(f"step must be a positive number, got {step!r}")
+        return M.FIXED, "fixed"
     name = line_search or ("armijo" if method == "gd" else "wolfe")
     if name not in LINE_SEARCHES:
         raise SignatureError(f"unknown line_search {name!r}; choose armijo or wolfe (or give step=)")
     return LINE_SEARCHES[name], name
 
 
-def _loop(
-    fun: Function,
-    sig: Any,
-    *,
-    method: str,
-    kind: int,
-    step: float | None,
-    opts: dict[str, Any],
+def _signature(fun: Function, x: np.ndarray, args: Sequence[Any]) -> tuple[Any, tuple[Any, ...]]:
+    if not isinstance(fun, Function):
+        raise SignatureError("dc.minimize takes a function made by @dc.compile (or dc.from_sympy).")
+    if fun.backend != "numba":
+        raise SignatureError(
+            f"{fun.name} runs on the {fun.backend!r} backend; dc.minimize runs its loops in numba.\n"
+            "Fix: compile it with backend='numba' (the default)."
+        )
+    sig, conv_all = fun.signature((x, *args))  # a SignatureError names a bad argument
+    if sig[0].dtype is not DType.F64 or sig[0].rank != 1:
+        raise SignatureError(f"the first argument of {fun.name} is what dc.minimize varies: x0 must be a float vector")
+    return sig, tuple(conv_all[1:])
+
+
+def _driver(fun: Function, sig: Any, method: str) -> tuple[Driver, float]:
+    """The driver of ``method`` for ``fun`` at ``sig`` and the seconds it took to get it (0 when memoised)."""
+    key = (fun, sig, method)
+    hit = _DRIVERS.get(key)
+    if hit is not None:
+        return hit[0], 0.0
+    start = time.perf_counter()
+    vg = fun.compiled(sig, "value_and_grad", (0,))  # traced and compiled once per signature
+    mode = _DRIVER_METHODS[method][2]
+    d2 = fun.compiled(sig, mode, (0,)) if mode else None
+    driver = load_driver(fun.name, vg, d2, method)
+    _DRIVERS[key] = (driver, 0.0)
+    return driver, time.perf_counter() - start
+
+
+def minimizer(fun: Function, x0: Any, args: Sequence[Any] = (), *, method: str = "lbfgs") -> Any:
+    """The compiled solver of ``method`` for ``fun``, callable from your own ``@numba.njit`` code.
+
+    ``x0`` and ``args`` are example values that fix the signature. The result
+    is a numba dispatcher ``solve(x0, args, gtol=1e-6, maxiter=10000,
+    maxfev=100000, ftol=1e-15, xtol=1e-15, line_search=..., memory=10,
+    c1=1e-4, c2=0.9, step=1.0)`` returning ``(x, f, g, nit, nfev, nhev,
+    status)``, with ``args`` the tuple of data arguments (``()`` when none)
+    and ``line_search`` one of ``dcompile.optimize.FIXED/ARMIJO/WOLFE``. It is
+    cached on disk: a second process loads it without compiling.
+    """
+    if method not in METHODS:
+        raise SignatureError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    sig, _ = _signature(fun, _start(x0), args)
+    return _driver(fun, sig, method)[0].solve
+
+
+def _intermediate(state: tuple[Any, ...], method: str) -> OptimizeResult:
+    x, g, fs, ist, _, _, hist_f, hist_g = state
+    nit = int(ist[M.NIT])
+    return OptimizeResult(
+        x=x.copy(),
+        fun=float(fs[M.F]),
+        jac=g.copy(),
+        nit=nit,
+        nfev=int(ist[M.NFEV]),
+        history={"f": hist_f[: nit + 1].copy(), "gnorm": hist_g[: nit + 1].copy()},
+        method=method,
+    )
+
+
+def _chunked(  # noqa: PLR0917
+    driver: Driver,
     x: np.ndarray,
     data: tuple[Any, ...],
-    hist_f: np.ndarray,
-    hist_g: np.ndarray,
-) -> tuple[Any, tuple[Any, ...]]:
-    """The compiled loop of ``method`` and its arguments (types fixed: one compile per objective)."""
-    from dcompile.optimize import methods as M
+    opts_f: np.ndarray,
+    opts_i: np.ndarray,
+    callback: Callable[[OptimizeResult], Any] | None,
+    progress: Progress | None,
+) -> tuple[Any, ...]:
+    """Run in chunks of iterations, returning to Python about every ``_CHUNK_SECONDS``.
 
-    vg = fun.compiled(sig, "value_and_grad", (0,)).fn  # traced and compiled once per signature
-    tol = [float(opts[k]) for k in ("gtol", "ftol", "xtol")]
-    limits = [int(opts[k]) for k in ("maxiter", "maxfev")]
-    common = (*tol, *limits, float(opts["c1"]), float(opts["c2"]), hist_f, hist_g)
-    if method == "lbfgs":
-        return M.lbfgs, (vg, data, x, int(opts["m"]), kind, *common)
-    if method == "bfgs":
-        return M.bfgs, (vg, data, x, kind, *common)
-    if method == "newton":
-        return M.newton, (vg, fun.compiled(sig, "hessian", (0,)).fn, data, x, kind, *common)
-    if method == "newton-cg":
-        return M.newton_cg, (vg, fun.compiled(sig, "hvp", (0,)).fn, data, x, kind, *common)
-    return M.gradient_descent, (vg, data, x, kind, float(step or 0.0), *common)
+    The state carries the whole run, so the result is bit-for-bit that of one call.
+    """
+    state = driver.start(x, data, opts_f, opts_i)
+    ist = state[3]
+    chunk = 1
+    while ist[M.STATUS] < 0:
+        t0 = time.perf_counter()
+        driver.iterate(data, *state, opts_f, opts_i, int(ist[M.NIT]) + chunk)
+        if time.perf_counter() - t0 < _CHUNK_SECONDS / 2:
+            chunk *= 2
+        if progress is not None:
+            nit = int(ist[M.NIT])
+            progress.update(nit, float(state[2][M.F]), float(state[7][nit]), int(ist[M.NFEV]))
+        if callback is not None and ist[M.STATUS] < 0:
+            try:
+                stop = callback(_intermediate(state, driver.method))
+            except StopIteration:
+                stop = True
+            if stop:
+                ist[M.STATUS] = CALLBACK
+    return state
 
 
 def minimize(
@@ -100,6 +171,8 @@ def minimize(
     line_search: str | None = None,
     step: float | None = None,
     options: dict[str, Any] | None = None,
+    callback: Callable[[OptimizeResult], Any] | None = None,
+    progress: bool = False,
 ) -> OptimizeResult:
     """Minimise ``fun(x, *args)`` over the vector ``x`` from ``x0``.
 
@@ -108,63 +181,67 @@ def minimize(
     identity where it is not positive definite), ``"newton-cg"`` (truncated
     CG with Hessian-vector products, for large n) — all with a strong Wolfe
     line search by default — or ``"gd"`` (gradient descent with
-    ``line_search="armijo"`` (default) or ``"wolfe"``, or a fixed ``step``). ``options``: ``gtol`` (success when
-    ``max |g_i| <= gtol``), ``ftol``/``xtol`` (stall detection), ``maxiter``,
-    ``maxfev``, ``m`` (L-BFGS history), ``c1``/``c2`` (line-search constants).
-    The iteration loop runs in numba; ``compile_seconds`` (first use only)
-    is reported apart from ``solve_seconds``.
+    ``line_search="armijo"`` (default) or ``"wolfe"``, or a fixed ``step``).
+    ``options``: ``gtol`` (success when ``max |g_i| <= gtol``), ``ftol``/``xtol``
+    (stall detection), ``maxiter``, ``maxfev``, ``m`` (L-BFGS history),
+    ``c1``/``c2`` (line-search constants).
+
+    The iteration loop runs in numba and is cached on disk per objective: the
+    first use in a process compiles it or loads it from the cache, and
+    ``compile_seconds`` reports that apart from ``solve_seconds``. With
+    ``progress=True`` (a one-line display on stderr) or a ``callback`` (called
+    with the intermediate result; return True or raise ``StopIteration`` to
+    stop), the loop runs in chunks of iterations and returns to Python about
+    every 0.1 s, so the display costs nothing per iteration and the result is
+    the same as without it.
     """
-    if not isinstance(fun, Function):
-        raise SignatureError("dc.minimize takes a function made by @dc.compile (or dc.from_sympy).")
     if method not in METHODS:
         raise SignatureError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     opts = _options(options)
-    kind, line_search = _line_search(method, line_search, step)
+    kind, ls_name = _line_search(method, line_search, step)
     x = _start(x0)
-    start = time.perf_counter()
-    sig, conv_all = fun.signature((x, *args))  # a SignatureError names a bad argument
-    if sig[0].dtype is not DType.F64 or sig[0].rank != 1:
-        raise SignatureError(f"the first argument of {fun.name} is what dc.minimize varies: x0 must be a float vector")
-    hist_f = np.full(opts["maxiter"] + 1, np.nan)
-    hist_g = np.full(opts["maxiter"] + 1, np.nan)
-    loop, call = _loop(
-        fun,
-        sig,
-        method=method,
-        kind=kind,
-        step=step,
-        opts=opts,
-        x=x,
-        data=tuple(conv_all[1:]),
-        hist_f=hist_f,
-        hist_g=hist_g,
-    )
-    key = (loop, call[0], sig)
-    if key not in _COMPILED:  # compile the loop for this objective once per process, timed apart
-        import numba
-
-        loop.compile(tuple(numba.typeof(a) for a in call))
-        _COMPILED.add(key)
-    compile_s = time.perf_counter() - start
-    t0 = time.perf_counter()
-    out = loop(*call)
-    solve_s = time.perf_counter() - t0
-    # the Newton methods also count Hessian (or Hessian-vector) evaluations
-    xs, f, g, nit, nfev, nhev, status = out if len(out) == 7 else (*out[:5], 0, out[5])
+    sig, data = _signature(fun, x, args)
+    driver, compile_s = _driver(fun, sig, method)
+    opts_f = np.array([opts["gtol"], opts["ftol"], opts["xtol"], opts["c1"], opts["c2"], step or 1.0], dtype=np.float64)
+    opts_i = np.array([opts["maxiter"], opts["maxfev"], kind, opts["m"]], dtype=np.int64)
+    label = method if step is None else f"{method} (fixed step)"
+    if callback is None and not progress:
+        if compile_s:  # first use: compile (or load) the loop, timed apart from the solve
+            t0 = time.perf_counter()
+            driver.run.compile(tuple(_numba_types((x, data, opts_f, opts_i))))
+            compile_s += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        state = driver.run(x, data, opts_f, opts_i)
+        solve_s = time.perf_counter() - t0
+    else:
+        display = Progress(label) if progress else None
+        t0 = time.perf_counter()
+        state = _chunked(driver, x, data, opts_f, opts_i, callback, display)
+        solve_s = time.perf_counter() - t0
+    xs, g, fs, ist, _, _, hist_f, hist_g = state
+    nit, status = int(ist[M.NIT]), int(ist[M.STATUS])
+    if progress:
+        display.close(nit, float(fs[M.F]), float(hist_g[nit]), int(ist[M.NFEV]), MESSAGES[status])
     return OptimizeResult(
         x=xs,
-        fun=float(f),
+        fun=float(fs[M.F]),
         jac=g,
-        nit=int(nit),
-        nfev=int(nfev),
-        njev=int(nfev),
-        nhev=int(nhev),
-        status=int(status),
+        nit=nit,
+        nfev=int(ist[M.NFEV]),
+        njev=int(ist[M.NFEV]),
+        nhev=int(ist[M.NHEV]),
+        status=status,
         success=status == SUCCESS,
-        message=MESSAGES[int(status)],
+        message=MESSAGES[status],
         history={"f": hist_f[: nit + 1].copy(), "gnorm": hist_g[: nit + 1].copy()},
-        method=method if step is None else f"{method} (fixed step)",
-        line_search=line_search,
+        method=label,
+        line_search=ls_name,
         compile_seconds=compile_s,
         solve_seconds=solve_s,
     )
+
+
+def _numba_types(values: tuple[Any, ...]) -> list[Any]:
+    import numba
+
+    return [numba.typeof(v) for v in values]

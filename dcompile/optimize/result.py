@@ -18,6 +18,7 @@ MAXFEV = 2
 LINE_SEARCH_FAILED = 3
 NON_FINITE = 4
 STALLED = 5  # f or x stopped changing, but the gradient is not small
+CALLBACK = 6  # the user's callback asked to stop
 
 MESSAGES = {
     SUCCESS: "Optimization terminated successfully: the gradient norm is below gtol.",
@@ -26,6 +27,7 @@ MESSAGES = {
     LINE_SEARCH_FAILED: "The line search found no acceptable step.",
     NON_FINITE: "The function or its gradient is not finite at the current point.",
     STALLED: "Stalled: f and x stopped changing before the gradient norm reached gtol.",
+    CALLBACK: "Stopped by the callback.",
 }
 
 
