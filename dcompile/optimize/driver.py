@@ -24,7 +24,7 @@ so a changed objective or a new dcompile version gets a new driver.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -128,12 +128,17 @@ def driver_source(name: str, vg: Kernel, d2: Kernel | None, methods: tuple[str, 
     return text
 
 
-@dataclass(frozen=True)
+@dataclass
 class Driver:
-    """A loaded driver module and the entry points of one method."""
+    """A loaded driver module and the entry points of one method.
+
+    ``compiled`` names the entry points :func:`dcompile.minimize` has compiled
+    (or loaded) in this process, so it can time that apart from solving.
+    """
 
     module: Any
     method: str
+    compiled: set[str] = field(default_factory=set)
 
     @property
     def py(self) -> str:

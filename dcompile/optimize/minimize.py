@@ -32,13 +32,15 @@ DEFAULTS: dict[str, Any] = {
 _CHUNK_SECONDS = 0.1  # with progress or a callback: return to Python about this often
 # (function, signature, method) -> its driver, loaded (and compiled) once per process
 _DRIVERS: dict[tuple[Any, ...], tuple[Driver, float]] = {}
+# (method, line_search, step, options) -> validated option arrays (never mutated by the loops)
+_SETTINGS: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray, str, str]] = {}
 
 
 def _start(x0: Any) -> np.ndarray:
     x = np.asarray(x0, dtype=np.float64)
     if x.ndim != 1:
         raise SignatureError(f"x0 must be a 1-D array of parameters, got shape {x.shape}.\nFix: pass x0.ravel().")
-    if not np.all(np.isfinite(x)):
+    if not np.isfinite(x).all():
         raise SignatureError("x0 has non-finite entries (nan or inf).\nFix: start from a finite point.")
     return np.ascontiguousarray(x)
 
@@ -66,6 +68,30 @@ def _line_search(method: str, line_search: str | None, step: float | None) -> tu
     if name not in LINE_SEARCHES:
         raise SignatureError(f"unknown line_search {name!r}; choose armijo or wolfe (or give step=)")
     return LINE_SEARCHES[name], name
+
+
+def _settings(
+    method: str, line_search: str | None, step: float | None, options: dict[str, Any] | None
+) -> tuple[np.ndarray, np.ndarray, str, str]:
+    """The option arrays of the loops, the line search's name and the method's label (memoised)."""
+    try:
+        key = (method, line_search, step, tuple(sorted((options or {}).items())))
+        hit = _SETTINGS.get(key)
+    except TypeError:  # an unhashable option value: validate it the long way
+        key, hit = None, None
+    if hit is not None:
+        return hit
+    if method not in METHODS:
+        raise SignatureError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    opts = _options(options)
+    kind, ls_name = _line_search(method, line_search, step)
+    opts_f = np.array([opts["gtol"], opts["ftol"], opts["xtol"], opts["c1"], opts["c2"], step or 1.0], dtype=np.float64)
+    opts_i = np.array([opts["maxiter"], opts["maxfev"], kind, opts["m"]], dtype=np.int64)
+    label = method if step is None else f"{method} (fixed step)"
+    settings = (opts_f, opts_i, ls_name, label)
+    if key is not None and len(_SETTINGS) < 256:
+        _SETTINGS[key] = settings
+    return settings
 
 
 def _signature(fun: Function, x: np.ndarray, args: Sequence[Any]) -> tuple[Any, tuple[Any, ...]]:
@@ -195,25 +221,26 @@ def minimize(
     every 0.1 s, so the display costs nothing per iteration and the result is
     the same as without it.
     """
-    if method not in METHODS:
-        raise SignatureError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    opts = _options(options)
-    kind, ls_name = _line_search(method, line_search, step)
+    opts_f, opts_i, ls_name, label = _settings(method, line_search, step, options)
     x = _start(x0)
     sig, data = _signature(fun, x, args)
     driver, compile_s = _driver(fun, sig, method)
-    opts_f = np.array([opts["gtol"], opts["ftol"], opts["xtol"], opts["c1"], opts["c2"], step or 1.0], dtype=np.float64)
-    opts_i = np.array([opts["maxiter"], opts["maxfev"], kind, opts["m"]], dtype=np.int64)
-    label = method if step is None else f"{method} (fixed step)"
     if callback is None and not progress:
-        if compile_s:  # first use: compile (or load) the loop, timed apart from the solve
+        if "run" not in driver.compiled:  # first use: compile (or load) the loop, timed apart from the solve
             t0 = time.perf_counter()
             driver.run.compile(tuple(_numba_types((x, data, opts_f, opts_i))))
             compile_s += time.perf_counter() - t0
+            driver.compiled.add("run")
         t0 = time.perf_counter()
         state = driver.run(x, data, opts_f, opts_i)
         solve_s = time.perf_counter() - t0
     else:
+        if "iterate" not in driver.compiled:
+            t0 = time.perf_counter()
+            state = driver.start(x, data, opts_f, opts_i)
+            driver.iterate.compile(tuple(_numba_types((data, *state, opts_f, opts_i, 0))))
+            compile_s += time.perf_counter() - t0
+            driver.compiled.add("iterate")
         display = Progress(label) if progress else None
         t0 = time.perf_counter()
         state = _chunked(driver, x, data, opts_f, opts_i, callback, display)
