@@ -139,3 +139,36 @@ def test_methods_reach_the_published_minimum(mgh, name, method):
     res = dc.minimize(f, problem.x0, method=method, options={"gtol": 1e-7, "maxiter": 5000})
     assert res.success, f"{name} {method}: {res.message}"
     assert abs(res.fun - problem.fmin) <= 1e-10 + 1e-8 * abs(problem.fmin)
+
+
+@pytest.fixture(scope="module")
+def barrier():
+    """Defined only inside the unit disc: long trial steps land where f is NaN."""
+
+    def f(x):
+        return 10.0 * (x[0] - 0.9) ** 2 + x[1] ** 2 - np.log(1.0 - x[0] ** 2 - x[1] ** 2)
+
+    return dc.compile(f, name="barrier_opt")
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "gd"])
+def test_nan_during_the_line_search_shrinks_the_step(barrier, method):
+    res = dc.minimize(barrier, np.array([0.0, 0.5]), method=method, options={"gtol": 1e-8})
+    assert res.success, res.message
+    assert np.all(np.isfinite(res.history["f"])) and np.all(np.diff(res.history["f"]) <= 0)
+    np.testing.assert_allclose(dc.grad(barrier)(res.x), 0.0, atol=1e-8)
+
+
+def test_a_non_finite_start_is_reported_not_success(barrier):
+    res = dc.minimize(barrier, np.array([2.0, 0.0]))  # outside the disc: log of a negative number
+    assert not res.success and res.status == 4 and res.nit == 0 and "not finite" in res.message
+
+
+def test_an_unreachable_gtol_stalls_and_terminates(quad):
+    rng = np.random.default_rng(7)
+    M = rng.normal(size=(8, 8))
+    A, b = M @ M.T + np.eye(8), rng.normal(size=8)
+    res = dc.minimize(quad, np.zeros(8), args=(A, b), options={"gtol": 1e-300, "maxiter": 100_000})
+    assert not res.success and res.status in (3, 5), res.message  # a failed search or a stall, never success
+    assert res.nit < 100_000
+    np.testing.assert_allclose(res.x, np.linalg.solve(A, b), rtol=1e-10)
