@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import itertools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -105,6 +106,7 @@ class _Unit:
     reads: list[str]  # names read before this statement writes them, in order
     writes: set[str]
     comment: bool  # starts with a comment line (a block boundary)
+    node: ast.stmt
 
 
 def split_body(
@@ -129,13 +131,64 @@ def split_body(
     if sum(1 for line in body if line.strip() and not line.lstrip().startswith("#")) <= threshold:
         return None
     units = _units(body)
-    if units is None or len(units) < 2:
+    if units is None or len(units) < 3:
         return None
-    bounds = _boundaries(units, size)
+    head, rest = _hoist_allocations(units[:-1], params)
+    bounds = _boundaries(rest, size)
     if len(bounds) < 3:
         return None
-    groups = [units[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
-    return _assemble(function, list(params), groups, set(scalars))
+    groups = [rest[a:b] for a, b in itertools.pairwise(bounds)]
+    return _assemble(function, list(params), groups, set(scalars), head=head, tail=units[-1])
+
+
+def _hoist_allocations(units: list[_Unit], params: Sequence[str]) -> tuple[list[_Unit], list[_Unit]]:
+    """Allocations (``g = np.zeros(3)``, ``g = _c0.copy()``) moved to the main function, and the other units.
+
+    An allocation reads no local name, so it may run first; in the main
+    function it leaves the parts that fill the array (``_out[4] = ...``) as plain
+    float code that :mod:`dcompile.backend.llvm_parts` can lower. Its comment
+    lines stay in place, with the next unit.
+    """
+    local = set(params)
+    writers: dict[str, int] = {}
+    for u in units:
+        local.update(u.writes)
+        for name in u.writes:
+            writers[name] = writers.get(name, 0) + 1
+    head: list[_Unit] = []
+    rest: list[_Unit] = []
+    carry: list[str] = []
+    for unit in units:
+        if _is_allocation(unit.node) and not set(unit.reads) & local and all(writers[n] == 1 for n in unit.writes):
+            code = (unit.node.end_lineno or unit.node.lineno) - unit.node.lineno + 1
+            carry += unit.lines[: len(unit.lines) - code]
+            head.append(
+                _Unit(unit.lines[len(unit.lines) - code :], unit.size, unit.reads, unit.writes, False, unit.node)
+            )
+        elif carry:
+            rest.append(_Unit(carry + unit.lines, unit.size, unit.reads, unit.writes, True, unit.node))
+            carry = []
+        else:
+            rest.append(unit)
+    if carry and rest:
+        last = rest[-1]
+        rest[-1] = _Unit(last.lines + carry, last.size, last.reads, last.writes, last.comment, last.node)
+    return head, rest
+
+
+_ALLOCATORS = frozenset({"empty", "zeros", "ones", "full"})
+
+
+def _is_allocation(node: ast.stmt) -> bool:
+    if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+        return False
+    call = node.value
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+        return False
+    func = call.func
+    if isinstance(func.value, ast.Name) and func.value.id == "np" and func.attr in _ALLOCATORS:
+        return True
+    return func.attr == "copy" and isinstance(func.value, ast.Name) and not call.args
 
 
 # -- analysis -----------------------------------------------------------------------
@@ -148,7 +201,7 @@ def _units(body: Sequence[str]) -> list[_Unit] | None:
     stmts = tree.body
     if not stmts or not isinstance(stmts[-1], ast.Return):
         return None
-    if any(b.lineno <= (a.end_lineno or a.lineno) for a, b in zip(stmts, stmts[1:], strict=False)):
+    if any(b.lineno <= (a.end_lineno or a.lineno) for a, b in itertools.pairwise(stmts)):
         return None  # two statements on one line
     units: list[_Unit] = []
     start = 0
@@ -167,7 +220,7 @@ def _units(body: Sequence[str]) -> list[_Unit] | None:
             return None
         comment = bool(lines) and lines[0].lstrip().startswith("#")
         code = (node.end_lineno or node.lineno) - node.lineno + 1
-        units.append(_Unit(lines, code, reads, writes, comment))
+        units.append(_Unit(lines, code, reads, writes, comment, node))
         start = end
     return units
 
@@ -288,77 +341,84 @@ def _boundaries(units: Sequence[_Unit], size: int) -> list[int]:
 
 
 # -- code ---------------------------------------------------------------------------
-def _assemble(function: str, params: list[str], groups: list[list[_Unit]], scalars: set[str]) -> Split:
-    """The main function's new body and the part functions."""
-    used = set(params)
-    for group in groups:
-        for u in group:
-            used.update(u.reads)
-            used.update(u.writes)
-    scratch = _fresh("_s", used)
-    names = [_fresh(f"{function}_part{k + 1}", used) for k in range(len(groups))]
-    param_set = set(params)
+@dataclass
+class _Flow:
+    """Which values cross which boundaries: per part (and the final return, last) its inputs and outputs."""
 
-    # What each part reads from before it, and which earlier part wrote it.
+    inputs: list[list[str]]  # names a part reads that an earlier part or the main function holds
+    source: list[dict[str, int]]  # of those, the ones an earlier part wrote, and which part
+    outputs: list[list[str]]  # names a part wrote that a later part (or the return) reads
+    slots: dict[str, int]  # the scratch-array index of each float that crosses
+
+
+def _flow(groups: list[list[_Unit]], scalars: set[str], available: set[str]) -> _Flow:
+    """Reaching definitions over the parts: each input comes from the last earlier part that wrote it."""
     reads: list[list[str]] = []
     writes: list[set[str]] = []
     for group in groups:
         r: list[str] = []
         w: set[str] = set()
         for u in group:
-            for name in u.reads:
-                if name not in w and name not in r:
-                    r.append(name)
+            r += [name for name in u.reads if name not in w and name not in r]
             w.update(u.writes)
         reads.append(r)
         writes.append(w)
-    # Each input of part k comes from the last earlier part that wrote it (or is a parameter).
     writer: dict[str, int] = {}
-    inputs: list[list[str]] = []
-    source: list[dict[str, int]] = []
-    outputs: list[list[str]] = [[] for _ in groups]
+    flow = _Flow([], [], [[] for _ in groups], {})
     for k, r in enumerate(reads):
-        inputs.append([name for name in r if name in writer or name in param_set])
-        source.append({name: writer[name] for name in inputs[k] if name in writer})
-        for name, j in source[k].items():
-            if name not in outputs[j]:
-                outputs[j].append(name)
-        for name in writes[k]:
-            writer[name] = k
-    slots: dict[str, int] = {}
-    for outs in outputs:
-        for name in outs:
-            if name in scalars and name not in slots:
-                slots[name] = len(slots)
+        flow.inputs.append([name for name in r if name in writer or name in available])
+        flow.source.append({name: writer[name] for name in flow.inputs[k] if name in writer})
+        for name, j in flow.source[k].items():
+            if name not in flow.outputs[j]:
+                flow.outputs[j].append(name)
+        writer.update(dict.fromkeys(writes[k], k))
+    for name in (name for outs in flow.outputs for name in outs):
+        if name in scalars and name not in flow.slots:
+            flow.slots[name] = len(flow.slots)
+    return flow
+
+
+# -- code ---------------------------------------------------------------------------
+def _assemble(
+    function: str, params: list[str], groups: list[list[_Unit]], scalars: set[str], *, head: list[_Unit], tail: _Unit
+) -> Split:
+    """The main function's new body (``head``, the calls, ``tail``: the return) and the part functions."""
+    used = set(params)
+    for u in [*head, *(u for group in groups for u in group), tail]:
+        used.update(u.reads)
+        used.update(u.writes)
+    scratch = _fresh("_s", used)
+    names = [_fresh(f"{function}_part{k + 1}", used) for k in range(len(groups))]
+    available = set(params).union(*(u.writes for u in head))  # names the main function holds from the start
+    flow = _flow([*groups, [tail]], scalars, available)  # the return is run by the main function
+    slots = flow.slots
 
     body = [
         f"# {len(groups)} parts (the functions below), so that numba compiles this in time linear in its length;",
         f"# the float scalars one part computes and a later part reads pass through {scratch}.",
+        *(line for u in head for line in u.lines),
     ]
     if slots:
         body.append(f"{scratch} = np.empty({len(slots)})")
     parts: list[list[str]] = []
     for k, group in enumerate(groups):
-        loaded = [name for name in inputs[k] if name in source[k] and name in slots]
-        passed = [name for name in inputs[k] if name not in loaded]
-        args = ([scratch] if slots else []) + passed
-        returned = [name for name in outputs[k] if name not in slots]
-        stored = [name for name in outputs[k] if name in slots]
+        loaded = [name for name in flow.inputs[k] if name in flow.source[k] and name in slots]
+        args = ([scratch] if slots else []) + [name for name in flow.inputs[k] if name not in loaded]
+        returned = [name for name in flow.outputs[k] if name not in slots]
         call = f"{names[k]}({', '.join(args)})"
-        if k == len(groups) - 1:
-            body += _wrap(f"return {call}")
-        elif returned:
-            body += _wrap(f"{', '.join(returned)} = {call}")
-        else:
-            body += _wrap(call)
+        body += _wrap(f"{', '.join(returned)} = {call}" if returned else call)
         lines = _wrap(f"def {names[k]}({', '.join(args)}):", indent="")
         lines.append(f'{INDENT}"""Part {k + 1} of {len(groups)} of {function}."""')
         lines += [f"{INDENT}{name} = {scratch}[{slots[name]}]" for name in loaded]
         lines += [f"{INDENT}{line}" if line else "" for u in group for line in u.lines]
-        lines += [f"{INDENT}{scratch}[{slots[name]}] = {name}" for name in stored]
+        lines += [f"{INDENT}{scratch}[{slots[name]}] = {name}" for name in flow.outputs[k] if name in slots]
         if returned:
             lines.append(f"{INDENT}return {', '.join(returned)}")
         parts.append(lines)
+    body += [
+        f"{name} = {scratch}[{slots[name]}]" for name in flow.inputs[-1] if name in flow.source[-1] and name in slots
+    ]
+    body += tail.lines
     return Split(body, parts, names)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from dcompile.backend.cache import write_module
 from dcompile.backend.emitter import Emitted
+from dcompile.backend.llvm_parts import lower_parts
 from dcompile.ir.types import DType, VType
 
 BACKENDS = ("numba", "python")
@@ -90,6 +91,26 @@ def _numba_type(t: VType) -> Any:
     return scalar if t.rank == 0 else numba.types.Array(scalar, t.rank, "C")
 
 
+def _compile(module: Any, emitted: Emitted, sig: tuple[Any, ...], *, direct: bool) -> Any:
+    """The numba dispatcher of the module's function, its part functions compiled first.
+
+    The parts of a split body (backend/chunking.py) that are plain float
+    arithmetic are lowered straight to LLVM (backend/llvm_parts.py, with
+    ``direct``), the others are ``numba.njit`` functions; either way they are
+    compiled as the function's callees, and numba's cache of the function holds
+    their machine code.
+    """
+    import numba
+
+    direct_parts = lower_parts(emitted.source, emitted.parts) if direct and emitted.parts else {}
+    for name in emitted.parts:
+        part = direct_parts.get(name) or numba.njit(error_model="numpy")(getattr(module, name))
+        setattr(module, name, part)
+    # error_model="numpy": IEEE results (1/0 -> inf, 0/0 -> nan) as NumPy gives them,
+    # instead of Python's ZeroDivisionError, so both backends agree.
+    return numba.njit(sig, cache=True, error_model="numpy")(getattr(module, emitted.function))
+
+
 def load_kernel(emitted: Emitted, arg_types: list[VType], backend: str) -> Kernel:
     """Write, load and (for numba) compile ``emitted``."""
     if backend not in BACKENDS:
@@ -100,15 +121,16 @@ def load_kernel(emitted: Emitted, arg_types: list[VType], backend: str) -> Kerne
     py_fn = getattr(module, emitted.function)
     if backend == "python":
         return Kernel(py_fn, py_fn, path, backend, time.perf_counter() - start, False)
-    import numba
-
-    # The part functions of a split body (backend/chunking.py) are compiled as the
-    # function's callees, typed by its call; numba's cache of the function holds their code.
-    for name in emitted.parts:
-        setattr(module, name, numba.njit(error_model="numpy")(getattr(module, name)))
     sig = tuple(_numba_type(t) for t in arg_types)
-    # error_model="numpy": IEEE results (1/0 -> inf, 0/0 -> nan) as NumPy gives them,
-    # instead of Python's ZeroDivisionError, so both backends agree.
-    dispatcher = numba.njit(sig, cache=True, error_model="numpy")(py_fn)
+    try:
+        dispatcher = _compile(module, emitted, sig, direct=True)
+    except Exception:
+        if not emitted.parts:
+            raise
+        # A part lowered directly did not type (an argument of another type than the
+        # statements imply): compile every part with numba.njit instead.
+        module = _load_module(path)
+        py_fn = getattr(module, emitted.function)
+        dispatcher = _compile(module, emitted, sig, direct=False)
     hits = sum(dispatcher.stats.cache_hits.values())
     return Kernel(dispatcher, py_fn, path, backend, time.perf_counter() - start, hits > 0)

@@ -1,0 +1,419 @@
+"""Lower the float-arithmetic parts of a split function straight to LLVM IR (issue 7).
+
+numba spends about a millisecond of Python per operation before LLVM sees
+any code (building its IR, type inference, lowering one instruction at a
+time through its registries). Unrolled gradient code is tens of thousands of
+operations, so that floor alone is minutes; splitting the function into
+parts (:mod:`dcompile.backend.chunking`) removes the superlinear part of
+the cost, not the floor.
+
+The parts of a split function are mostly plain float arithmetic:
+``name = expr`` statements over float64 scalars, subscripts of float64 arrays
+with constant indices (``_s[12]``, ``x[3]``, ``_out[4] = ...``,
+``g[2] += ...``), ``+ - * / **``, unary minus and NumPy ufunc calls
+(``np.sin(t)``). Such a part is compiled here: its statements are read from
+the emitted source (the readable artefact stays the one source of truth) and
+each operation is lowered with numba's *own* implementation of that operation
+(``context.get_function(op, signature)``, the ufunc kernels of
+``numba.np.ufunc_db``), looked up once per distinct signature instead of once
+per statement. The generated machine code is therefore the code numba
+generates for the same statement, bit for bit, while the per-statement cost
+drops from about a millisecond to tens of microseconds.
+
+Each such part becomes a numba ``intrinsic`` that emits one LLVM function
+(array arguments by pointer, scalars by value) and a call to it; the main
+function is compiled by numba as usual, so ``.njit`` works from user numba
+code and numba's disk cache stores the whole machine code. A part with any
+other statement (an allocation, a fused loop, a select, a call numba would
+type differently) is compiled by ``numba.njit`` as before.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+_BINOPS: dict[type[ast.operator], Callable[..., Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+}
+_INPLACE: dict[type[ast.operator], Callable[..., Any]] = {
+    ast.Add: operator.iadd,
+    ast.Sub: operator.isub,
+    ast.Mult: operator.imul,
+    ast.Div: operator.itruediv,
+}
+_UNARY: dict[type[ast.unaryop], Callable[..., Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+
+
+class _NotLowerable(Exception):
+    """A statement outside the subset this module lowers."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A part that can be lowered: its parameters, which are arrays, and its statements."""
+
+    name: str
+    params: tuple[str, ...]
+    arrays: frozenset[str]
+    body: tuple[ast.stmt, ...]
+
+
+def plan(fn: ast.FunctionDef) -> Plan | None:
+    """The lowering plan of a part function, or None if it has a statement outside the subset."""
+    params = tuple(a.arg for a in fn.args.args)
+    body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    arrays: set[str] = set()
+    local: set[str] = set(params)
+    try:
+        for stmt in body:
+            _check_stmt(stmt, arrays, local)
+    except _NotLowerable:
+        return None
+    if not arrays <= set(params):
+        return None  # an array made inside the part, or a global (an array constant)
+    return Plan(fn.name, params, frozenset(arrays), tuple(body))
+
+
+def _check_stmt(stmt: ast.stmt, arrays: set[str], local: set[str]) -> None:
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+        _check_expr(stmt.value, arrays, local)
+        if isinstance(target, ast.Name):
+            local.add(target.id)
+        else:
+            _check_subscript(target, arrays)
+    elif isinstance(stmt, ast.AugAssign) and type(stmt.op) in _INPLACE and isinstance(stmt.target, ast.Subscript):
+        _check_expr(stmt.value, arrays, local)
+        _check_subscript(stmt.target, arrays)
+    else:
+        raise _NotLowerable
+
+
+def _check_subscript(node: ast.expr, arrays: set[str]) -> None:
+    if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)):
+        raise _NotLowerable
+    _indices(node)
+    arrays.add(node.value.id)
+
+
+def _indices(node: ast.Subscript) -> tuple[int, ...]:
+    index = node.slice
+    items = index.elts if isinstance(index, ast.Tuple) else [index]
+    out = []
+    for item in items:
+        value = _int_constant(item)
+        if value is None:
+            raise _NotLowerable
+        out.append(value)
+    return tuple(out)
+
+
+def _int_constant(node: ast.expr) -> int | None:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _int_constant(node.operand)
+        return None if inner is None else -inner
+    return None
+
+
+def _check_expr(node: ast.expr, arrays: set[str], local: set[str]) -> None:
+    if isinstance(node, ast.Name):
+        if node.id not in local:
+            raise _NotLowerable  # a global (an array constant): left to numba
+    elif isinstance(node, ast.Constant):
+        if type(node.value) is not float:
+            raise _NotLowerable
+    elif isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        _check_expr(node.left, arrays, local)
+        if isinstance(node.op, ast.Pow) and _int_constant(node.right) is not None:
+            return
+        _check_expr(node.right, arrays, local)
+    elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        _check_expr(node.operand, arrays, local)
+    elif isinstance(node, ast.Subscript):
+        _check_subscript(node, arrays)
+    elif isinstance(node, ast.Call):
+        func = node.func
+        if not (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "np"
+            and isinstance(getattr(np, func.attr, None), np.ufunc)
+            and not node.keywords
+        ):
+            raise _NotLowerable
+        for arg in node.args:
+            _check_expr(arg, arrays, local)
+    else:
+        raise _NotLowerable
+
+
+def intrinsic_for(p: Plan) -> Any:
+    """A numba intrinsic that compiles part ``p`` to one LLVM function and calls it."""
+    from numba.core import types
+    from numba.core.errors import TypingError
+    from numba.extending import intrinsic
+
+    def typer(typingctx: Any, argtys: tuple[Any, ...]) -> Any:
+        for name, ty in zip(p.params, argtys, strict=True):
+            want_array = name in p.arrays
+            ok = (
+                isinstance(ty, types.Array) and ty.dtype == types.float64 and ty.layout == "C"
+                if want_array
+                else ty == types.float64
+            )
+            if not ok:
+                raise TypingError(
+                    f"{p.name}: argument {name} is {ty}, not {'a float64 array' if want_array else 'float64'}"
+                )
+        return types.none(*argtys), _codegen(p)
+
+    names = [f"a{k}" for k in range(len(p.params))]
+    src = f"def {p.name}(typingctx, {', '.join(names)}):\n    return typer(typingctx, ({', '.join(names)},))\n"
+    ns: dict[str, Any] = {"typer": typer}
+    exec(src, ns)
+    return intrinsic(ns[p.name])
+
+
+def _codegen(p: Plan) -> Callable[..., Any]:
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        from llvmlite import ir
+
+        module = builder.module
+        argtys = list(sig.args)
+        lltypes = [
+            context.get_value_type(ty).as_pointer() if name in p.arrays else context.get_value_type(ty)
+            for name, ty in zip(p.params, argtys, strict=True)
+        ]
+        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), lltypes), name=module.get_unique_name(p.name))
+        fn.linkage = "internal"
+        inner = ir.IRBuilder(fn.append_basic_block("entry"))
+        _Lowering(context, inner, p, argtys, fn.args).run()
+        inner.ret_void()
+        call_args = []
+        for name, value in zip(p.params, args, strict=True):
+            if name in p.arrays:
+                slot = builder.alloca(value.type)
+                builder.store(value, slot)
+                call_args.append(slot)
+            else:
+                call_args.append(value)
+        builder.call(fn, call_args)
+        return context.get_dummy_value()
+
+    return codegen
+
+
+class _Lowering:
+    """Lower a part's statements, each operation with numba's implementation of it."""
+
+    def __init__(self, context: Any, builder: Any, p: Plan, argtys: list[Any], llargs: Any) -> None:
+        from numba.core import types
+
+        self.types = types
+        self.context = context
+        self.typing = context.typing_context
+        self.builder = builder
+        self.plan = p
+        self.env: dict[str, tuple[Any, Any]] = {}
+        self.binops: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self.calls: dict[tuple[Any, ...], tuple[Any, Any, bool]] = {}
+        self.layouts: dict[str, tuple[list[Any], list[Any]]] = {}
+        self.arrays: dict[str, tuple[Any, Any]] = {}
+        for name, ty, value in zip(p.params, argtys, llargs, strict=True):
+            if name in p.arrays:
+                self.arrays[name] = (ty, context.make_array(ty)(context, builder, value=builder.load(value)))
+            else:
+                self.env[name] = (value, ty)
+
+    def run(self) -> None:
+        for stmt in self.plan.body:
+            if isinstance(stmt, ast.Assign):
+                target = stmt.targets[0]
+                value, ty = self.expr(stmt.value)
+                if isinstance(target, ast.Name):
+                    self.env[target.id] = (value, ty)
+                else:
+                    self.store(target, value, ty)
+            else:
+                assert isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Subscript)
+                old = self.load(stmt.target)
+                new = self.expr(stmt.value)
+                fn = _INPLACE[type(stmt.op)]
+                self.store(stmt.target, *self.binop(fn, (*old, None), (*new, None)))
+
+    # -- array elements --------------------------------------------------------------
+    def pointer(self, node: ast.Subscript) -> tuple[Any, Any]:
+        """The address of an element at constant indices (negative ones count from the end).
+
+        The address, not the code that computes it, is what matters: the load or
+        store is the one numba emits. Shapes and strides are unpacked once per array.
+        """
+        from numba.core import cgutils
+
+        assert isinstance(node.value, ast.Name)
+        name = node.value.id
+        aryty, ary = self.arrays[name]
+        indices = _indices(node)
+        if len(indices) != aryty.ndim:
+            raise _NotLowerable
+        layout = self.layouts.get(name)
+        if layout is None:
+            shapes = cgutils.unpack_tuple(self.builder, ary.shape, count=aryty.ndim)
+            strides = cgutils.unpack_tuple(self.builder, ary.strides, count=aryty.ndim)
+            layout = self.layouts[name] = (shapes, strides)
+        shapes, strides = layout
+        intp = self.context.get_value_type(self.types.intp)
+        if aryty.ndim == 1:
+            index = intp(indices[0]) if indices[0] >= 0 else self.builder.add(shapes[0], intp(indices[0]))
+            return aryty, self.builder.gep(ary.data, [index])
+        inds = [self.context.get_constant(self.types.intp, i) for i in indices]
+        ptr = cgutils.get_item_pointer2(
+            self.context, self.builder, ary.data, shapes, strides, aryty.layout, inds, wraparound=True
+        )
+        return aryty, ptr
+
+    def load(self, node: ast.Subscript) -> tuple[Any, Any]:
+        aryty, ptr = self.pointer(node)
+        return self.context.unpack_value(self.builder, aryty.dtype, ptr), aryty.dtype
+
+    def store(self, node: ast.expr, value: Any, ty: Any) -> None:
+        assert isinstance(node, ast.Subscript)
+        aryty, ptr = self.pointer(node)
+        value = self.context.cast(self.builder, value, ty, aryty.dtype)
+        self.context.pack_value(self.builder, aryty.dtype, value, ptr)
+
+    # -- expressions -----------------------------------------------------------------
+    def expr(self, node: ast.expr) -> tuple[Any, Any]:
+        """LLVM value and numba type of an expression."""
+        if isinstance(node, ast.Name):
+            return self.env[node.id]
+        if isinstance(node, ast.Constant):
+            return self.context.get_constant(self.types.float64, node.value), self.types.float64
+        if isinstance(node, ast.Subscript):
+            return self.load(node)
+        if isinstance(node, ast.BinOp):
+            lhs = (*self.expr(node.left), None)
+            k = _int_constant(node.right) if isinstance(node.op, ast.Pow) else None
+            if k is not None:
+                lit = self.types.literal(k)
+                rhs = (self.context.get_constant_generic(self.builder, lit, k), lit, k)
+            else:
+                rhs = (*self.expr(node.right), None)
+            return self.binop(_BINOPS[type(node.op)], lhs, rhs)
+        if isinstance(node, ast.UnaryOp):
+            value, ty = self.expr(node.operand)
+            return self.call(_UNARY[type(node.op)], [(value, ty)])
+        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        return self.call(getattr(np, node.func.attr), [self.expr(a) for a in node.args])
+
+    def binop(self, op: Any, lhs: tuple[Any, Any, Any], rhs: tuple[Any, Any, Any]) -> tuple[Any, Any]:
+        """``lhs op rhs`` as numba's ``Lower.lower_binop`` lowers it (static operands first).
+
+        The resolution (signature, which static form applies, implementation) is
+        cached per operator, operand types and static operands.
+        """
+        (lval, lty, lstatic), (rval, rty, rstatic) = lhs, rhs
+        key = (op, lty, rty, lstatic, rstatic)
+        builder = self.builder
+        found = self.binops.get(key)
+        if found is None:
+            found = self.resolve_binop(op, lhs, rhs)
+            self.binops[key] = found
+            return found[3]
+        sig, mode, impl, _ = found
+        lcast = self.context.cast(builder, lval, lty, sig.args[0])
+        rcast = self.context.cast(builder, rval, rty, sig.args[1])
+        vals = {"both": (lstatic, rstatic), "lhs": (lstatic, rcast), "rhs": (lcast, rstatic), "generic": (lcast, rcast)}
+        return impl(builder, vals[mode]), found[3][1]
+
+    def resolve_binop(self, op: Any, lhs: tuple[Any, Any, Any], rhs: tuple[Any, Any, Any]) -> tuple[Any, ...]:
+        """First lowering of a binary operation: numba's order of attempts; returns what to cache and the result."""
+        from numba.core.errors import TypingError
+
+        fnty = self.typing.resolve_value_type(op)
+        (lval, lty, lstatic), (rval, rty, rstatic) = lhs, rhs
+        sig = fnty.get_call_type(self.typing, (lty, rty), {})
+        if sig is None:
+            raise _NotLowerable
+        builder = self.builder
+        lcast = self.context.cast(builder, lval, lty, sig.args[0])
+        rcast = self.context.cast(builder, rval, rty, sig.args[1])
+        lit = self.types.literal
+        tries = []
+        if lstatic is not None and rstatic is not None:
+            tries.append(("both", (lit(lstatic), lit(rstatic)), (lstatic, rstatic)))
+        if lstatic is not None:
+            tries.append(("lhs", (lit(lstatic), rty), (lstatic, rcast)))
+        if rstatic is not None:
+            tries.append(("rhs", (lty, lit(rstatic)), (lcast, rstatic)))
+        for mode, tys, vals in tries:
+            try:
+                static_sig = fnty.get_call_type(self.typing, tys, {})
+                if static_sig is None:
+                    continue
+                impl = self.context.get_function(fnty, static_sig)
+                res = impl(builder, vals)
+            except (TypingError, NotImplementedError):
+                continue
+            return sig, mode, impl, (res, static_sig.return_type)
+        generic = fnty.get_call_type(self.typing, sig.args, {})
+        impl = self.context.get_function(fnty, generic)
+        return sig, "generic", impl, (impl(builder, (lcast, rcast)), generic.return_type)
+
+    def call(self, fn: Any, args: list[tuple[Any, Any]]) -> tuple[Any, Any]:
+        """A unary operator or ufunc call as numba lowers a call: casts to the signature, then its implementation."""
+        argtys = tuple(ty for _, ty in args)
+        found = self.calls.get((fn, argtys))
+        if found is None:
+            found = self.calls[(fn, argtys)] = self.resolve_call(fn, argtys)
+        sig, impl, kernel = found
+        vals = [self.context.cast(self.builder, v, ty, want) for (v, ty), want in zip(args, sig.args, strict=True)]
+        if kernel:  # a ufunc's scalar loop, called as numba's ufunc machinery calls it
+            return impl(self.context, self.builder, sig, vals), sig.return_type
+        return impl(self.builder, vals), sig.return_type
+
+    def resolve_call(self, fn: Any, argtys: tuple[Any, ...]) -> tuple[Any, Any, bool]:
+        """Signature and implementation of a call; for a ufunc on float64 scalars, its ``d->d`` loop.
+
+        numba lowers a ufunc on scalars through its generic ufunc kernel, which
+        casts the arguments to the chosen loop's types (float64: nothing to cast)
+        and calls the loop's implementation from ``numba.np.ufunc_db``; calling
+        that implementation directly emits the same instructions, without the
+        kernel's per-call bookkeeping.
+        """
+        fnty = self.typing.resolve_value_type(fn)
+        sig = fnty.get_call_type(self.typing, argtys, {})
+        if sig is None:
+            raise _NotLowerable
+        if isinstance(fn, np.ufunc) and fn.nout == 1:
+            from numba.np import ufunc_db
+
+            loop = "d" * fn.nin + "->d"
+            kernel = ufunc_db.get_ufunc_info(fn).get(loop)
+            if kernel is not None and all(t == self.types.float64 for t in (*sig.args, sig.return_type)):
+                return sig, kernel, True
+        return sig, self.context.get_function(fnty, sig), False
+
+
+def lower_parts(source: str, parts: tuple[str, ...]) -> dict[str, Any]:
+    """Intrinsics for the parts of ``source`` that can be lowered directly (by name)."""
+    wanted = set(parts)
+    out: dict[str, Any] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name in wanted:
+            p = plan(node)
+            if p is not None:
+                out[node.name] = intrinsic_for(p)
+    return out
