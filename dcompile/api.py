@@ -240,32 +240,39 @@ class Function:
                 self._programs[key] = derive(self.graph(sig), mode, wrt)
             return self._programs[key]
 
-    def emitted(self, sig: Signature, mode: str, wrt: tuple[int, ...], *, into: bool = False) -> Emitted:
-        """The generated module of ``mode``; ``into``: the variant writing into ``_out``."""
+    def emitted(
+        self, sig: Signature, mode: str, wrt: tuple[int, ...], *, into: bool = False, accumulate: bool = False
+    ) -> Emitted:
+        """The generated module of ``mode``; ``into``: the variant writing into ``_out``
+        (``accumulate``: adding to it)."""
         prog = self.program(sig, mode, wrt)
         if not into:
             return emit_module(prog.graph, prog.function, prog.layout, prog.doc)
         if mode not in ("grad", "value_and_grad"):
             raise SignatureError(f"only grad and value_and_grad write into a buffer, not {mode}")
-        doc = prog.doc.rstrip(".") + ", the gradient written into _out (no allocation)."
+        verb = "added to" if accumulate else "written into"
+        doc = prog.doc.rstrip(".") + f", the gradient {verb} _out (no allocation)."
         try:
-            layout = into_layout(prog.layout)
+            layout = into_layout(prog.layout, accumulate=accumulate)
         except ValueError:
             raise SignatureError(
                 "writing into a buffer needs one array argument or scalar arguments in wrt; "
                 f"{self.name} differentiates several arrays.\nFix: call it without a buffer."
             ) from None
-        return emit_module(prog.graph, f"{prog.function}_into", layout, doc)
+        return emit_module(prog.graph, f"{prog.function}_{'add_' if accumulate else ''}into", layout, doc)
 
-    def compiled(self, sig: Signature, mode: str, wrt: tuple[int, ...], *, into: bool = False) -> Kernel:
-        """The loaded kernel of ``mode`` (compiled on first request, then cached)."""
+    def compiled(
+        self, sig: Signature, mode: str, wrt: tuple[int, ...], *, into: bool = False, accumulate: bool = False
+    ) -> Kernel:
+        """The loaded kernel of ``mode`` (compiled on first request, then cached); ``into``/``accumulate``
+        as for :meth:`emitted`."""
         with self._lock:
-            key = (sig, mode, wrt, into)
+            key = (sig, mode, wrt, into, accumulate)
             if key not in self._kernels:
                 prog = self.program(sig, mode, wrt)
-                emitted = self.emitted(sig, mode, wrt, into=into)
+                emitted = self.emitted(sig, mode, wrt, into=into or accumulate, accumulate=accumulate)
                 types = [v.type for v in parameters(prog)]
-                if into:
+                if into or accumulate:
                     types.insert(0, into_shape_type(prog))
                 self._kernels[key] = load_kernel(emitted, types, self.backend)
             return self._kernels[key]

@@ -76,6 +76,8 @@ class _Printer:
                 pinned.update(v for v in e.inputs if v not in self.variant)
             if e.prim.emit_lines is not None:
                 pinned.add(e.out)
+        self.acc = _accumulated(graph, layout, self.producer)
+        self.acc_done = False
         self.inplace = self._in_place(uses, shown)
         pinned.update(e.inputs[0] for e in self.inplace)
         self.inlined = self._inlinable(uses, pinned)
@@ -142,7 +144,10 @@ class _Printer:
             if v in self.inlined:
                 continue
             name = self.namer(v)
-            if kind == "sum":
+            if v is self.acc and kind in ("sum_axes", "scatter", "map", "identity", "outer") and v in self.written:
+                inner.append(self._accumulate(e, kind, names, c))
+                self.acc_done = True
+            elif kind == "sum":
                 pre.append(f"{name} = 0.0")
                 inner.append(f"{name} += {self.loop_expr(e.inputs[0], c)[0]}")
             elif kind == "sum_axes":
@@ -166,6 +171,16 @@ class _Printer:
         ]
         depth = INDENT * len(names)
         return [*pre, *header, *(f"{depth}{line}" for line in inner)]
+
+    def _accumulate(self, e: Eqn, kind: str | None, names: list[str], c: Cluster) -> str:
+        """The loop statement adding one entry of the returned gradient to ``_out``."""
+        if kind == "sum_axes":
+            kept = [var for k, var in enumerate(names) if k not in e.kwargs["axes"]]
+            return f"_out[{', '.join(kept)}] += {self.loop_expr(e.inputs[0], c)[0]}"
+        if kind == "scatter":
+            at = shifted(e.kwargs["index"][0], names[0])
+            return f"_out[{at}] += {self.loop_expr(e.inputs[-1], c)[0]}"
+        return f"_out[{', '.join(names)}] += {self.member_expr(e, c)[0]}"
 
     def member_expr(self, e: Eqn, c: Cluster) -> tuple[str, int]:
         """One entry of a loop member, as a scalar expression."""
@@ -321,10 +336,12 @@ class _Printer:
 
     def returns(self, layout: Layout) -> list[str]:
         if isinstance(layout, Into):
+            op = "+=" if layout.accumulate else "="
             if isinstance(layout.vector, Array):
-                lines = [f"_out[:] = {self.expr(layout.vector.value)[0]}"]
+                whole = "_out" if layout.accumulate else "_out[:]"
+                lines = [] if self.acc_done else [f"{whole} {op} {self.expr(layout.vector.value)[0]}"]
             else:
-                lines = [f"_out[{i}] = {self.expr(v)[0]}" for i, v in enumerate(layout.vector.values)]
+                lines = [f"_out[{i}] {op} {self.expr(v)[0]}" for i, v in enumerate(layout.vector.values)]
             return [*lines, f"return {self.value_expr(layout.scalar, lines) if layout.scalar else '_out'}"]
         if isinstance(layout, Matrix):
             lines = [f"_out = np.empty(({layout.n}, {layout.n}))"]
@@ -446,6 +463,20 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 def _shape_tuple(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _accumulated(graph: Graph, layout: Layout, producer: dict[Value, Eqn]) -> Value | None:
+    """The gradient array that the loop computing it may add straight into ``_out``.
+
+    Only when adding into ``_out`` and nothing else reads the gradient;
+    otherwise (or when no loop computes it) the return line adds it.
+    """
+    if not (isinstance(layout, Into) and layout.accumulate and isinstance(layout.vector, Array)):
+        return None
+    target = layout.vector.value
+    if target not in producer or any(target in e.inputs for e in graph.eqns):
+        return None
+    return target
 
 
 def _dependents(graph: Graph, root: Value) -> set[Value]:

@@ -68,24 +68,27 @@ class Into:
     """Write ``vector`` into a caller-supplied array ``_out`` and return ``scalar``.
 
     No allocation per call: the form optimizer loops want. Without a scalar the
-    function returns ``_out``.
+    function returns ``_out``. With ``accumulate`` the vector is *added* to
+    ``_out`` (``_out[i] += ...`` inside the loop that computes it), the form a
+    loop summing per-sample gradients wants.
     """
 
     scalar: Scalar | None
     vector: Vector | Array
+    accumulate: bool = False
 
 
 Layout = Scalar | Vector | Array | Matrix | Pack | Into | Loop
 
 
-def into(layout: Layout) -> Into:
-    """The writing-into-``_out`` form of a gradient or value-and-gradient layout."""
+def into(layout: Layout, *, accumulate: bool = False) -> Into:
+    """The writing-into-``_out`` (or adding-into, ``accumulate``) form of a gradient or value-and-gradient layout."""
     if isinstance(layout, (Vector, Array)):
-        return Into(None, layout)
+        return Into(None, layout, accumulate)
     if isinstance(layout, Pack) and len(layout.items) == 2:
         scalar, vector = layout.items
         if isinstance(scalar, Scalar) and isinstance(vector, (Vector, Array)):
-            return Into(scalar, vector)
+            return Into(scalar, vector, accumulate)
     raise ValueError("only gradients and (value, gradient) pairs can be written into an array")
 
 

@@ -58,7 +58,7 @@ from dcompile.optimize import methods as _m
 from dcompile.optimize.binding import StaticKernel
 from {package}.{vg_module} import {vg_function} as _vg_py
 {d2_import}
-vg = StaticKernel(numba.njit(cache=True, error_model="numpy")(_vg_py))
+vg = StaticKernel({vg_binding})
 {d2_binding}
 '''
 
@@ -104,20 +104,42 @@ def sources_digest() -> str:
     return h.hexdigest()[:16]
 
 
-def driver_source(name: str, vg: Kernel, d2: Kernel | None, methods: tuple[str, ...]) -> str:
+@dataclass(frozen=True)
+class KernelRef:
+    """Where a driver imports a kernel from: a generated module and a function in it.
+
+    ``jitted``: the module attribute is already a numba dispatcher (a finite
+    sum's generated loop); otherwise it is plain generated Python that the
+    driver compiles like the kernel loader does.
+    """
+
+    module: str
+    name: str
+    jitted: bool = False
+
+    @classmethod
+    def of(cls, kernel: Kernel) -> KernelRef:
+        return cls(kernel.path.stem, kernel.py_function.__name__)
+
+    def binding(self, alias: str) -> str:
+        return alias if self.jitted else f'numba.njit(cache=True, error_model="numpy")({alias})'
+
+
+def driver_source(name: str, vg: KernelRef, d2: KernelRef | None, methods: tuple[str, ...]) -> str:
     """The text of the driver module for ``methods``, all sharing the kernels ``vg`` and ``d2``."""
     if d2 is None:
         d2_import, d2_binding = "", "d2 = vg  # unused by these methods\n"
     else:
-        d2_import = f"from {PACKAGE}.{d2.path.stem} import {d2.py_function.__name__} as _d2_py\n"
-        d2_binding = 'd2 = StaticKernel(numba.njit(cache=True, error_model="numpy")(_d2_py))\n'
+        d2_import = f"from {PACKAGE}.{d2.module} import {d2.name} as _d2_py\n"
+        d2_binding = f"d2 = StaticKernel({d2.binding('_d2_py')})\n"
     text = _HEADER.format(
         name=name,
         methods=", ".join(METHODS[m][0] for m in methods),
         digest=sources_digest(),
         package=PACKAGE,
-        vg_module=vg.path.stem,
-        vg_function=vg.py_function.__name__,
+        vg_module=vg.module,
+        vg_function=vg.name,
+        vg_binding=vg.binding("_vg_py"),
         d2_import=d2_import,
         d2_binding=d2_binding,
     )
@@ -166,7 +188,7 @@ class Driver:
         return Path(self.module.__file__)
 
 
-def load_driver(name: str, vg: Kernel, d2: Kernel | None, method: str) -> Driver:
+def load_driver(name: str, vg: KernelRef, d2: KernelRef | None, method: str, directory: Path) -> Driver:
     """Write (if new) and import the driver serving ``method`` for these kernels.
 
     One module serves every method that needs the same kernels (gd, lbfgs and
@@ -175,5 +197,5 @@ def load_driver(name: str, vg: Kernel, d2: Kernel | None, method: str) -> Driver
     mode = METHODS[method][2]
     served = tuple(m for m, (_, _, d) in METHODS.items() if d == mode)
     source = driver_source(name, vg, d2, served)
-    path = write_module(f"{name}_optimize", source, vg.path.parent)
+    path = write_module(f"{name}_optimize", source, directory)
     return Driver(_load_module(path), method)

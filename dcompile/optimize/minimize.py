@@ -13,7 +13,7 @@ from dcompile.errors import SignatureError
 from dcompile.ir.types import DType
 from dcompile.optimize import methods as M
 from dcompile.optimize.driver import METHODS as _DRIVER_METHODS
-from dcompile.optimize.driver import Driver, load_driver
+from dcompile.optimize.driver import Driver, KernelRef, load_driver
 from dcompile.optimize.progress import Progress
 from dcompile.optimize.result import CALLBACK, MESSAGES, SUCCESS, OptimizeResult
 
@@ -117,8 +117,8 @@ def _driver(fun: Function, sig: Any, method: str) -> tuple[Driver, float]:
     start = time.perf_counter()
     vg = fun.compiled(sig, "value_and_grad", (0,))  # traced and compiled once per signature
     mode = _DRIVER_METHODS[method][2]
-    d2 = fun.compiled(sig, mode, (0,)) if mode else None
-    driver = load_driver(fun.name, vg, d2, method)
+    d2 = KernelRef.of(fun.compiled(sig, mode, (0,))) if mode else None
+    driver = load_driver(fun.name, KernelRef.of(vg), d2, method, vg.path.parent)
     _DRIVERS[key] = (driver, 0.0)
     return driver, time.perf_counter() - start
 
