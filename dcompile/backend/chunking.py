@@ -288,6 +288,9 @@ def _loads(node: ast.AST, reads: list[str], writes: set[str]) -> None:
 
 
 def _stores(target: ast.AST, reads: list[str], writes: set[str]) -> None:
+    if type(target) is ast.Name:
+        writes.add(target.id)  # type: ignore[attr-defined]
+        return
     for sub in ast.walk(target):
         if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
             writes.add(sub.id)
