@@ -198,6 +198,9 @@ def _codegen(p: Plan) -> Callable[..., Any]:
         ]
         fn = ir.Function(module, ir.FunctionType(ir.VoidType(), lltypes), name=module.get_unique_name(p.name))
         fn.linkage = "internal"
+        # Kept a function of its own: inlined into its single caller, every part would
+        # make one huge function again, and LLVM's code generation is superlinear in that.
+        fn.attributes.add("noinline")
         inner = ir.IRBuilder(fn.append_basic_block("entry"))
         _Lowering(context, inner, p, argtys, fn.args).run()
         inner.ret_void()
@@ -230,6 +233,7 @@ class _Lowering:
         self.binops: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self.calls: dict[tuple[Any, ...], tuple[Any, Any, bool]] = {}
         self.layouts: dict[str, tuple[list[Any], list[Any]]] = {}
+        self.intp = context.get_value_type(types.intp)
         self.arrays: dict[str, tuple[Any, Any]] = {}
         for name, ty, value in zip(p.params, argtys, llargs, strict=True):
             if name in p.arrays:
@@ -274,8 +278,8 @@ class _Lowering:
             strides = cgutils.unpack_tuple(self.builder, ary.strides, count=aryty.ndim)
             layout = self.layouts[name] = (shapes, strides)
         shapes, strides = layout
-        intp = self.context.get_value_type(self.types.intp)
         if aryty.ndim == 1:
+            intp = self.intp
             index = intp(indices[0]) if indices[0] >= 0 else self.builder.add(shapes[0], intp(indices[0]))
             return aryty, self.builder.gep(ary.data, [index])
         inds = [self.context.get_constant(self.types.intp, i) for i in indices]
@@ -285,14 +289,16 @@ class _Lowering:
         return aryty, ptr
 
     def load(self, node: ast.Subscript) -> tuple[Any, Any]:
+        # float64 arrays only (see the typer): numba's data model stores a float64 as a double.
         aryty, ptr = self.pointer(node)
-        return self.context.unpack_value(self.builder, aryty.dtype, ptr), aryty.dtype
+        return self.builder.load(ptr), aryty.dtype
 
     def store(self, node: ast.expr, value: Any, ty: Any) -> None:
         assert isinstance(node, ast.Subscript)
         aryty, ptr = self.pointer(node)
-        value = self.context.cast(self.builder, value, ty, aryty.dtype)
-        self.context.pack_value(self.builder, aryty.dtype, value, ptr)
+        if ty != aryty.dtype:
+            value = self.context.cast(self.builder, value, ty, aryty.dtype)
+        self.builder.store(value, ptr)
 
     # -- expressions -----------------------------------------------------------------
     def expr(self, node: ast.expr) -> tuple[Any, Any]:
