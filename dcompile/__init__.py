@@ -37,19 +37,25 @@ from dcompile.primitives.arrays import stop_gradient
 from dcompile.primitives.elementwise import sigmoid, softplus, where
 from dcompile.primitives.numpy_api import array, logsumexp
 from dcompile.primitives.operators import supported
+from dcompile.sums import schedules
+from dcompile.sums.finite_sum import FiniteSum, finite_sum
+from dcompile.sums.sgd import adam, sgd
 
 __all__ = [
     "DcompileError",
     "Derivative",
     "DirectionalDerivative",
+    "FiniteSum",
     "Function",
     "GradCheck",
     "SignatureError",
     "TraceError",
     "UnsupportedError",
+    "adam",
     "array",
     "check_grad",
     "compile",
+    "finite_sum",
     "from_sympy",
     "grad",
     "hessian",
@@ -59,6 +65,8 @@ __all__ = [
     "logsumexp",
     "minimize",
     "minimizer",
+    "schedules",
+    "sgd",
     "sigmoid",
     "softplus",
     "stop_gradient",

@@ -597,12 +597,16 @@ def _function(f: Any, maker: str) -> Function:
 
 def grad(f: Function, wrt: Wrt = None) -> Derivative:
     """The gradient of ``f`` w.r.t. ``wrt``: a 1-D float64 array in ``wrt`` order (reverse mode)."""
+    if hasattr(f, "_dcompile_derivative") and wrt is None:  # a finite sum: its own loops
+        return f._dcompile_derivative("grad")
     fn = _function(f, "grad")
     return Derivative(fn, "grad", fn.resolve_wrt(wrt), all_float=wrt is None)
 
 
 def value_and_grad(f: Function, wrt: Wrt = None) -> Derivative:
     """``(f(x), grad f(x))`` from one forward and one reverse sweep."""
+    if hasattr(f, "_dcompile_derivative") and wrt is None:  # a finite sum: its own loops
+        return f._dcompile_derivative("value_and_grad")
     fn = _function(f, "value_and_grad")
     return Derivative(fn, "value_and_grad", fn.resolve_wrt(wrt), all_float=wrt is None)
 

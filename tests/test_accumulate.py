@@ -20,6 +20,10 @@ def matrix_param(W, x):
     return np.sum(np.tanh(W @ x) ** 2)
 
 
+def half_sq(w, x):
+    return 0.5 * np.dot(w - x, w - x)  # the gradient's display name is an alias of another value
+
+
 def scalars(a, b):
     return a * np.sin(b) + b**2
 
@@ -30,6 +34,7 @@ CASES = [
     (rosen, (rng.normal(size=5),)),
     (matrix_param, (rng.normal(size=(3, 4)), rng.normal(size=4))),
     (scalars, (0.3, 1.7)),
+    (half_sq, (rng.normal(size=3), rng.normal(size=3))),
 ]
 
 

@@ -326,6 +326,9 @@ class _Printer:
         if b.source is not None:
             out.append(f"# {self.namer(b.source.out)} = {self.eqn_expr_plain(b.source)}")
         for name, v in b.aliases:
+            if v is self.acc:  # the gradient being added to _out has no array of its own to name
+                out.append(f"# {name}: added to _out")
+                continue
             src = self.loop_expr(v, c)[0] if c is not None else self.expr(v)[0]
             out.append(f"{self.namer.fresh(name)} = {src}")
         return out

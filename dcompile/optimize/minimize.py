@@ -123,6 +123,26 @@ def _driver(fun: Function, sig: Any, method: str) -> tuple[Driver, float]:
     return driver, time.perf_counter() - start
 
 
+def _sum_driver(obj: Any, x: np.ndarray, args: Sequence[Any], method: str) -> tuple[Driver, float, tuple[Any, ...]]:
+    """The driver of ``method`` for a finite sum (its full-batch loop is the objective)."""
+    if args:
+        raise SignatureError("a finite sum carries its data: call dc.minimize(obj, w0) without args")
+    if _DRIVER_METHODS[method][2] is not None:
+        raise SignatureError(
+            f"method {method!r} needs second derivatives, which finite sums do not provide.\n"
+            "Fix: use lbfgs, bfgs or gd (or minimize the array formulation of the objective)."
+        )
+    key = (obj, x.shape, method)
+    hit = _DRIVERS.get(key)
+    if hit is not None:
+        return hit[0], 0.0, obj.data
+    start = time.perf_counter()
+    ref, directory = obj.kernel_ref(x)
+    driver = load_driver(obj.name + "_sum", ref, None, method, directory)
+    _DRIVERS[key] = (driver, 0.0)
+    return driver, time.perf_counter() - start, obj.data
+
+
 def minimizer(fun: Function, x0: Any, args: Sequence[Any] = (), *, method: str = "lbfgs") -> Any:
     """The compiled solver of ``method`` for ``fun``, callable from your own ``@numba.njit`` code.
 
@@ -223,8 +243,11 @@ def minimize(
     """
     opts_f, opts_i, ls_name, label = _settings(method, line_search, step, options)
     x = _start(x0)
-    sig, data = _signature(fun, x, args)
-    driver, compile_s = _driver(fun, sig, method)
+    if hasattr(fun, "kernel_ref"):  # a finite sum: its data are its arguments
+        driver, compile_s, data = _sum_driver(fun, x, args, method)
+    else:
+        sig, data = _signature(fun, x, args)
+        driver, compile_s = _driver(fun, sig, method)
     if callback is None and not progress:
         if "run" not in driver.compiled:  # first use: compile (or load) the loop, timed apart from the solve
             t0 = time.perf_counter()

@@ -1,0 +1,1 @@
+"""Finite-sum objectives and stochastic optimizers (SGD, Adam) with compiled epoch loops."""
