@@ -206,3 +206,10 @@ def test_schedules():
         schedules.as_schedule([1.0] * 5).steps(np.arange(1, 8))
     with pytest.raises(dc.SignatureError, match="finite"):
         schedules.as_schedule(lambda i: np.where(i > 3, np.nan, 1.0)).steps(k)
+
+
+def test_progress_shows_epochs(means, capsys):
+    _, obj = means
+    res = dc.sgd(obj, np.zeros(3), epochs=3, progress=True)
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("sgd") and "epoch       3" in last and "|g|" not in last and res.success

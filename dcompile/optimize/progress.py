@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import TextIO
 
 
 class Progress:
-    """Writes ``method  it N  f ...  |g| ...  nfev N  t s`` to ``stream``.
+    """Writes ``method  it N  f ...  |g| ...  nfev N  t s`` to ``stream`` (``unit`` replaces ``it``;
+    a NaN ``|g|`` is left out).
 
     On a terminal the line is rewritten in place; otherwise (a log file, a CI
     job) a line is written at most once per ``every`` seconds, and always at
     the end.
     """
 
-    def __init__(self, method: str, stream: TextIO | None = None, every: float = 1.0) -> None:
+    def __init__(self, method: str, stream: TextIO | None = None, every: float = 1.0, unit: str = "it") -> None:
         self.method = method
+        self.unit = unit
         self.stream = stream if stream is not None else sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.every = every
@@ -25,7 +28,8 @@ class Progress:
 
     def _line(self, nit: int, f: float, gmax: float, nfev: int) -> str:
         elapsed = time.perf_counter() - self.t0
-        return f"{self.method:<9} it {nit:>7}  f {f: .6e}  |g| {gmax:.3e}  nfev {nfev:>8}  {elapsed:7.2f} s"
+        grad = f"  |g| {gmax:.3e}" if not math.isnan(gmax) else ""  # stochastic methods have no full gradient at hand
+        return f"{self.method:<9} {self.unit} {nit:>7}  f {f: .6e}{grad}  nfev {nfev:>8}  {elapsed:7.2f} s"
 
     def update(self, nit: int, f: float, gmax: float, nfev: int) -> None:
         now = time.perf_counter()

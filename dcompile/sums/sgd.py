@@ -17,6 +17,7 @@ plain average of the iterates of the last ``tail`` fraction of the epochs;
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -80,7 +81,7 @@ def _run(
     w = _check(obj, w0, batch_size=batch_size, epochs=epochs, averaging=averaging, tail=tail)
     sched = as_schedule(schedule)
     module = obj.module(w)
-    run = _Run(obj, module, Progress(method) if progress else None, callback, history or progress)
+    run = _Run(obj, module, Progress(method, unit="epoch") if progress else None, callback, history or progress)
     rng = np.random.default_rng(seed)
     n_batches = (obj.n + batch_size - 1) // batch_size
     avg_sum = np.zeros_like(w)
@@ -103,7 +104,7 @@ def _run(
     x_avg = avg_sum / run.weight if run.weight > 0.0 else w.copy()
     fun = run.losses[-1] if run.losses else float(module.value(w, *obj.data))
     if run.display is not None:
-        run.display.close(len(run.steps), fun, float("nan"), len(run.steps) * obj.n, MESSAGES[run.status])
+        run.display.close(len(run.steps), fun, math.nan, len(run.steps) * obj.n, MESSAGES[run.status])
     steps_all = np.concatenate(run.steps)
     return OptimizeResult(
         x=w,
@@ -156,7 +157,7 @@ class _Run:
                 self.losses_avg.append(float(self.module.value(avg_sum / self.weight, *self.obj.data)))
         epoch = len(self.steps)
         if self.display is not None:
-            self.display.update(epoch, self.losses[-1], float("nan"), epoch * self.obj.n)
+            self.display.update(epoch, self.losses[-1], math.nan, epoch * self.obj.n)
         if self.callback is None:
             return False
         partial = OptimizeResult(x=w.copy(), fun=self.losses[-1], epoch=epoch, history={"loss": np.array(self.losses)})
