@@ -292,6 +292,44 @@ def _simplify_pow(x: Tracer, y: Tracer) -> Any:
     return None
 
 
+def _producer(x: Tracer) -> tuple[Primitive | None, list[Tracer]]:
+    e = x.builder.producer.get(x.value)
+    if e is None:
+        return None, []
+    return e.prim, [Tracer(x.builder, v) for v in e.inputs]
+
+
+def _simplify_log(x: Tracer) -> Any:
+    """Stable forms of logarithms that overflow or lose everything to rounding when taken literally.
+
+    ``log(sigmoid(z)) = -softplus(-z)`` (``log(sigmoid(-800))`` is -800, not
+    ``-inf``), ``log(1 - sigmoid(z)) = -softplus(z)``, ``log(1 + exp(z)) =
+    softplus(z)``, ``log(exp(z)) = z``, ``log(1 / y) = -log(y)``. Their
+    derivatives follow (``sigmoid``, finite), so gradients stay finite too.
+    """
+    prim, ins = _producer(x)
+    if prim is sigmoid_p:
+        return neg(softplus(neg(ins[0])))
+    if prim is exp_p:
+        return ins[0]
+    if prim is sub_p and ins[0].is_const(1.0) and _producer_is(ins[1], sigmoid_p):
+        return neg(softplus(_producer(ins[1])[1][0]))
+    if prim is add_p:
+        for one, e in (ins, ins[::-1]):
+            if one.is_const(1.0) and _producer_is(e, exp_p):
+                return softplus(_producer(e)[1][0])
+    if prim is div_p and ins[0].is_const(1.0):
+        return neg(log(ins[1]))
+    return None
+
+
+def _simplify_log1p(x: Tracer) -> Any:
+    """``log1p(exp(z)) = softplus(z)`` (no overflow for large ``z``)."""
+    if _producer_is(x, exp_p):
+        return softplus(_producer(x)[1][0])
+    return None
+
+
 def _simplify_select(c: Tracer, a: Tracer, b: Tracer) -> Any:
     if c.const is not None:
         return a if c.const else b
@@ -319,8 +357,8 @@ integer_pow_p = _define(
 )
 pow_p = _define("pow", np.power, _emit_pow, lambda x, y: x**y, simplify=_simplify_pow)
 exp_p = _define("exp", np.exp, _call("np.exp"), "exp")
-log_p = _define("log", np.log, _call("np.log"), "log")
-log1p_p = _define("log1p", np.log1p, _call("np.log1p"), lambda x: sp.log(1 + x))
+log_p = _define("log", np.log, _call("np.log"), "log", simplify=_simplify_log)
+log1p_p = _define("log1p", np.log1p, _call("np.log1p"), lambda x: sp.log(1 + x), simplify=_simplify_log1p)
 expm1_p = _define("expm1", np.expm1, _call("np.expm1"), lambda x: sp.exp(x) - 1)
 sqrt_p = _define("sqrt", np.sqrt, _call("np.sqrt"), "sqrt")
 sin_p = _define("sin", np.sin, _call("np.sin"), "sin")
