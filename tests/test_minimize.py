@@ -172,3 +172,27 @@ def test_an_unreachable_gtol_stalls_and_terminates(quad):
     assert not res.success and res.status in (3, 5), res.message  # a failed search or a stall, never success
     assert res.nit < 100_000
     np.testing.assert_allclose(res.x, np.linalg.solve(A, b), rtol=1e-10)
+
+
+# Hostile objectives (issue 10, item 5): each run ends, in bounded time, with an honest status.
+HOSTILE = {
+    "unbounded_linear": (lambda x: x[0] + x[1], [0.0, 0.0], {8}),
+    "unbounded_quartic": (lambda x: -(x[0] ** 4) + x[1] ** 2, [0.5, 1.0], {4, 8}),
+    "flat": (lambda x: 0.0 * x[0] + 3.0, [1.0, 2.0], {0}),  # the gradient is exactly 0: a minimiser
+    "nan_gradient_at_start": (lambda x: np.sqrt(x[0]) + x[1] ** 2, [0.0, 1.0], {4}),
+    "wall_of_inf": (lambda x: dc.where(x[0] > 2.0, np.inf, (x[0] - 3.0) ** 2) + x[1] ** 2, [0.0, 1.0], {3, 5}),
+    "jump": (lambda x: dc.where(x[0] > 0.3, 1.0 + x[0] ** 2, x[0] ** 2) + x[1] ** 2, [1.0, 1.0], {0, 3, 5}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_objectives_end_with_an_honest_status(name):
+    fn, x0, statuses = HOSTILE[name]
+    f = dc.compile(fn, name=f"hostile_{name}")
+    res = dc.minimize(f, np.array(x0), options={"maxiter": 2000})
+    assert res.status in statuses, res.message
+    assert res.success == (res.status == 0)
+    if res.success:
+        assert np.max(np.abs(dc.grad(f)(res.x))) <= 1e-6
+    assert res.nit <= 2000 and res.nfev <= 100_000
+    assert np.isfinite(res.fun) or res.status == 4

@@ -36,6 +36,9 @@ calls of ``vg``. ``status`` is one of
 * ``NOT_DESCENT`` (2): ``g0 . p >= 0``; nothing is evaluated, ``x`` is returned.
 * ``NON_FINITE`` (3): every trial step gave a non-finite value or slope (or ``f0``
   or ``g0 . p`` is not finite); ``x`` is returned.
+* ``STILL_DECREASING`` (4, strong Wolfe only): the budget ran out while the
+  step was still doubling and f still falling (no bracket was found): the last,
+  best point is returned; f may be unbounded below along ``p``.
 
 A trial whose value or slope is NaN or infinite is never accepted: the step
 shrinks (to a quarter of the distance from the last finite point), so a
@@ -63,6 +66,7 @@ OK = 0
 MAX_EVALS = 1
 NOT_DESCENT = 2
 NON_FINITE = 3
+STILL_DECREASING = 4
 
 _NONFINITE_SHRINK = 0.25  # a non-finite trial: go to this fraction of the way from the last finite point
 _BACKTRACK_MIN = 0.1  # Armijo: the next step lies in [0.1 a, 0.5 a]
@@ -288,7 +292,8 @@ def strong_wolfe(vg, args, x, f0, g0, p, alpha0, c1, c2, max_evals):  # noqa: PL
             return _zoom(vg, args, x, f0, d0, p, c1, c2, max_evals, nfev, lo, (a_prev, f_prev, d_prev, True), True)
         a_prev, f_prev, d_prev, x_prev, g_prev = a, f, d, xn, g
         a *= _EXTRAPOLATE
-    # out of evaluations while the step was still growing: the last step is the best
+    # out of evaluations while the step was still growing and f still falling: the
+    # last step is the best, and f may be unbounded below along p
     if a_prev > 0.0 and f_prev < f0:
-        return a_prev, x_prev, f_prev, g_prev, nfev, _failure(nfev, any_finite)
+        return a_prev, x_prev, f_prev, g_prev, nfev, STILL_DECREASING
     return 0.0, x, f0, g0, nfev, _failure(nfev, any_finite)

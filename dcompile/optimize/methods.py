@@ -40,7 +40,7 @@ import numpy as np
 from numba import njit
 
 from dcompile.optimize.linesearch import armijo, strong_wolfe
-from dcompile.optimize.result import LINE_SEARCH_FAILED, MAXFEV, MAXITER, NON_FINITE, STALLED, SUCCESS
+from dcompile.optimize.result import LINE_SEARCH_FAILED, MAXFEV, MAXITER, NON_FINITE, STALLED, SUCCESS, UNBOUNDED
 from dcompile.optimize.vectors import amax_abs, amax_abs_diff, axpy, dot, set_scaled
 
 # line-search codes
@@ -132,7 +132,8 @@ def _step(vg, args, x, f, g, p, alpha0, ist, hist_f, hist_g, opts_f, opts_i):  #
     """
     a, x_new, f_new, g_new, evals, ls = _search(vg, args, x, f, g, p, alpha0, opts_f, opts_i)
     ist[NFEV] += evals
-    if ls != 0 or a == 0.0:
+    unbounded = ls == 4 and a > 0.0  # still falling at the longest step: take it and stop
+    if (ls != 0 and not unbounded) or a == 0.0:
         return x, f, g, 0.0, NON_FINITE if ls == 3 else LINE_SEARCH_FAILED
     it = ist[NIT] + 1
     ist[NIT] = it
@@ -140,6 +141,8 @@ def _step(vg, args, x, f, g, p, alpha0, ist, hist_f, hist_g, opts_f, opts_i):  #
     hist_f[it] = f_new
     hist_g[it] = gmax
     status = _stop(f, f_new, x, x_new, gmax, opts_f)
+    if status < 0 and unbounded:
+        status = UNBOUNDED
     if status < 0 and ist[NFEV] >= opts_i[MAXFEV_OPT]:
         status = MAXFEV
     return x_new, f_new, g_new, a, status

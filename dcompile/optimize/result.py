@@ -19,6 +19,8 @@ LINE_SEARCH_FAILED = 3
 NON_FINITE = 4
 STALLED = 5  # f or x stopped changing, but the gradient is not small
 CALLBACK = 6  # the user's callback asked to stop
+EPOCHS_DONE = 7  # a stochastic method ran its epochs (it has no convergence test)
+UNBOUNDED = 8  # f kept falling along a direction as far as the line search went
 
 MESSAGES = {
     SUCCESS: "Optimization terminated successfully: the gradient norm is below gtol.",
@@ -28,6 +30,8 @@ MESSAGES = {
     NON_FINITE: "The function or its gradient is not finite at the current point.",
     STALLED: "Stalled: f and x stopped changing before the gradient norm reached gtol.",
     CALLBACK: "Stopped by the callback.",
+    EPOCHS_DONE: "Completed the requested epochs (stochastic methods have no convergence test).",
+    UNBOUNDED: "f kept decreasing as far as the line search extrapolated: the objective may be unbounded below.",
 }
 
 

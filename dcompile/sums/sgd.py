@@ -26,12 +26,10 @@ import numpy as np
 
 from dcompile.errors import SignatureError
 from dcompile.optimize.progress import Progress
-from dcompile.optimize.result import CALLBACK, MESSAGES, NON_FINITE, OptimizeResult
+from dcompile.optimize.result import CALLBACK, EPOCHS_DONE, MESSAGES, NON_FINITE, OptimizeResult
 from dcompile.sums.finite_sum import FiniteSum
 from dcompile.sums.schedules import as_schedule
 
-EPOCHS_DONE = 7
-MESSAGES.setdefault(EPOCHS_DONE, "Completed the requested epochs (stochastic methods have no convergence test).")
 AVERAGING = {"none": 0, "step_weighted": 1, "tail": 2}
 
 
