@@ -99,8 +99,14 @@ def _run(
         run.steps.append(steps)
         if run.after_epoch(w, avg_sum):
             break
-    x_avg = avg_sum / run.weight if run.weight > 0.0 else w.copy()
-    fun = run.losses[-1] if run.losses else float(module.value(w, *obj.data))
+    averaged = run.weight > 0.0
+    x_avg = avg_sum / run.weight if averaged else w.copy()
+    # the last epoch's recorded losses are the final ones: no extra pass over the data
+    recorded = run.recorded == len(run.steps)
+    fun = run.losses[-1] if recorded else float(module.value(w, *obj.data))
+    fun_avg = fun
+    if averaged:
+        fun_avg = run.losses_avg[-1] if recorded else float(module.value(x_avg, *obj.data))
     if run.display is not None:
         run.display.close(len(run.steps), fun, math.nan, len(run.steps) * obj.n, MESSAGES[run.status])
     steps_all = np.concatenate(run.steps)
@@ -108,7 +114,7 @@ def _run(
         x=w,
         x_avg=x_avg,
         fun=fun,
-        fun_avg=float(module.value(x_avg, *obj.data)),
+        fun_avg=fun_avg,
         nit=steps_all.size,
         epochs=len(run.steps),
         nfev=len(run.steps) * obj.n,  # per-sample gradient evaluations
@@ -141,6 +147,7 @@ class _Run:
         self.losses_avg: list[float] = []
         self.steps: list[np.ndarray] = []
         self.weight = 0.0
+        self.recorded = -1  # the last epoch whose losses were recorded
         self.status = EPOCHS_DONE
         self.compile_s = self.solve_s = 0.0
 
@@ -153,6 +160,7 @@ class _Run:
             self.losses.append(float(self.module.value(w, *self.obj.data)))
             if self.weight > 0.0:
                 self.losses_avg.append(float(self.module.value(avg_sum / self.weight, *self.obj.data)))
+            self.recorded = len(self.steps)
         epoch = len(self.steps)
         if self.display is not None:
             self.display.update(epoch, self.losses[-1], math.nan, epoch * self.obj.n)
