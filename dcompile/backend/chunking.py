@@ -44,6 +44,7 @@ from __future__ import annotations
 import ast
 import bisect
 import itertools
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -106,7 +107,7 @@ class _Unit:
     reads: list[str]  # names read before this statement writes them, in order
     writes: set[str]
     comment: bool  # starts with a comment line (a block boundary)
-    node: ast.stmt
+    node: ast.stmt | None  # parsed statements only (see _units)
 
 
 def split_body(
@@ -160,7 +161,7 @@ def _hoist_allocations(units: list[_Unit], params: Sequence[str]) -> tuple[list[
     carry: list[str] = []
     for unit in units:
         if _is_allocation(unit.node) and not set(unit.reads) & local and all(writers[n] == 1 for n in unit.writes):
-            code = (unit.node.end_lineno or unit.node.lineno) - unit.node.lineno + 1
+            code = unit.size
             carry += unit.lines[: len(unit.lines) - code]
             head.append(
                 _Unit(unit.lines[len(unit.lines) - code :], unit.size, unit.reads, unit.writes, False, unit.node)
@@ -179,8 +180,10 @@ def _hoist_allocations(units: list[_Unit], params: Sequence[str]) -> tuple[list[
 _ALLOCATORS = frozenset({"empty", "zeros", "ones", "full"})
 
 
-def _is_allocation(node: ast.stmt) -> bool:
-    if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+def _is_allocation(node: ast.stmt | None) -> bool:
+    if node is None or not (
+        isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+    ):
         return False
     call = node.value
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
@@ -193,36 +196,101 @@ def _is_allocation(node: ast.stmt) -> bool:
 
 # -- analysis -----------------------------------------------------------------------
 def _units(body: Sequence[str]) -> list[_Unit] | None:
-    """The top-level statements of ``body`` with what they read and write; None if unsupported."""
+    """The top-level statements of ``body`` with what they read and write; None if unsupported.
+
+    A statement starts at a line in column 0 that is not a comment; indented lines
+    after it belong to it (a loop body), comment lines before it too. One-line
+    assignments, nearly all of a long body, are read with a regular expression
+    (see :func:`_simple`); anything else is parsed with :mod:`ast`, which costs
+    tens of microseconds a line.
+    """
+    units: list[_Unit] = []
+    start = i = 0
+    while i < len(body):
+        line = body[i]
+        if not line.strip() or line.startswith("#"):
+            i += 1
+            continue
+        if line[0] in " \t":
+            return None  # an indented line that belongs to no statement
+        j = i + 1
+        while j < len(body) and body[j][:1] in (" ", "\t"):
+            j += 1
+        lines = list(body[start:j])
+        code = body[i:j]
+        found = _simple(code[0]) if len(code) == 1 else None
+        if found is None:
+            found = _parsed(code, last=j >= len(body) or not any(x.strip() for x in body[j:]))
+        if found is None:
+            return None
+        reads, writes, node = found
+        units.append(_Unit(lines, len(code), reads, writes, lines[0].startswith("#"), node))
+        start = i = j
+    if start < len(body) and units:  # trailing comments
+        last = units[-1]
+        tail = [*last.lines, *body[start:]]
+        units[-1] = _Unit(tail, last.size, last.reads, last.writes, last.comment, last.node)
+    if not units or not isinstance(units[-1].node, ast.Return):
+        return None
+    return units
+
+
+# ``name = expr``, ``name op= expr``, ``name[index] = expr``, ``name[index] op= expr`` on one line.
+_SIMPLE = re.compile(r"([A-Za-z_]\w*)(\[[^\]]*\])? (=|\+=|-=|\*=|/=) (.*)")
+_NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
+_BARE_EQUALS = re.compile(r"(?<![=<>!])=(?!=)")
+_NOT_SIMPLE = ("'", '"', "#", ";", ":=", "lambda", " for ", "yield", "await")
+_ALLOCATION_HINT = re.compile(r"np\.(empty|zeros|ones|full)\(|\.copy\(\)$")
+
+
+def _simple(line: str) -> tuple[list[str], set[str], ast.stmt | None] | None:
+    """Reads and writes of a one-line assignment, from its text; None if it needs the parser.
+
+    Every identifier not after a dot is a read (a global such as ``np`` is
+    ignored later, as are keywords: no local has their names); the target is
+    written if it is a name. Chained or keyword ``=``, strings, comments and
+    brackets that do not close on the line go to the parser.
+    """
+    m = _SIMPLE.fullmatch(line)
+    if m is None or any(x in line for x in _NOT_SIMPLE) or _ALLOCATION_HINT.search(m.group(4)):
+        return None
+    target, index, op, value = m.groups()
+    if _BARE_EQUALS.search(value) or _BARE_EQUALS.search(index or ""):
+        return None
+    if any(line.count(o) != line.count(c) for o, c in ("()", "[]", "{}")):
+        return None
+    reads: list[str] = []
+    if index is not None or op != "=":
+        reads.append(target)
+    for name in _NAME.findall(f"{index or ''} {value}"):
+        if name not in reads:
+            reads.append(name)
+    writes = set() if index is not None else {target}
+    if index is None and op == "=" and target in reads:
+        return None  # x = x + 1: read before written; the parser's order is needed
+    return reads, writes, None
+
+
+def _parsed(code: Sequence[str], *, last: bool) -> tuple[list[str], set[str], ast.stmt | None] | None:
+    """Reads and writes of one statement, from :mod:`ast`; a ``return`` only as the last one."""
     try:
-        tree = ast.parse("\n".join(body))
+        stmts = ast.parse("\n".join(code)).body
     except SyntaxError:
         return None
-    stmts = tree.body
-    if not stmts or not isinstance(stmts[-1], ast.Return):
+    if len(stmts) != 1 or (isinstance(stmts[0], ast.Return) and not last):
         return None
-    if any(b.lineno <= (a.end_lineno or a.lineno) for a, b in itertools.pairwise(stmts)):
-        return None  # two statements on one line
-    units: list[_Unit] = []
-    start = 0
-    for k, node in enumerate(stmts):
-        end = len(body) if k == len(stmts) - 1 else node.end_lineno or node.lineno
-        lines = list(body[start:end])
-        reads: list[str] = []
-        writes: set[str] = set()
-        try:
-            if isinstance(node, ast.Return):  # the last statement
-                if node.value is not None:
-                    _loads(node.value, reads, writes)
-            else:
-                _scan([node], reads, writes)
-        except _Unsupported:
-            return None
-        comment = bool(lines) and lines[0].lstrip().startswith("#")
-        code = (node.end_lineno or node.lineno) - node.lineno + 1
-        units.append(_Unit(lines, code, reads, writes, comment, node))
-        start = end
-    return units
+    node = stmts[0]
+    reads: list[str] = []
+    writes: set[str] = set()
+    try:
+        if isinstance(node, ast.Return):
+            if node.value is not None:
+                _loads(node.value, reads, writes)
+        else:
+            _scan([node], reads, writes)
+    except _Unsupported:
+        return None
+    return reads, writes, node
 
 
 def _scan(stmts: Sequence[ast.stmt], reads: list[str], writes: set[str]) -> None:

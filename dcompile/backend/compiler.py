@@ -102,13 +102,29 @@ def _compile(module: Any, emitted: Emitted, sig: tuple[Any, ...], *, direct: boo
     """
     import numba
 
-    direct_parts = lower_parts(emitted.source, emitted.parts) if direct and emitted.parts else {}
+    py_fn = getattr(module, emitted.function)
+    # error_model="numpy": IEEE results (1/0 -> inf, 0/0 -> nan) as NumPy gives them,
+    # instead of Python's ZeroDivisionError, so both backends agree.
+    options = {"cache": True, "error_model": "numpy"}
+    direct = direct and bool(emitted.parts) and not _in_numba_cache(numba.njit(**options)(py_fn), sig)
+    direct_parts = lower_parts(emitted.source, emitted.parts) if direct else {}
     for name in emitted.parts:
         part = direct_parts.get(name) or numba.njit(error_model="numpy")(getattr(module, name))
         setattr(module, name, part)
-    # error_model="numpy": IEEE results (1/0 -> inf, 0/0 -> nan) as NumPy gives them,
-    # instead of Python's ZeroDivisionError, so both backends agree.
-    return numba.njit(sig, cache=True, error_model="numpy")(getattr(module, emitted.function))
+    return numba.njit(sig, **options)(py_fn)
+
+
+def _in_numba_cache(dispatcher: Any, sig: tuple[Any, ...]) -> bool:
+    """Whether numba's disk cache holds machine code of ``dispatcher`` for ``sig``.
+
+    A cache hit never types the parts, so preparing their direct lowering (parsing
+    the source, planning every part) would be wasted on the path that should be
+    fastest. Uses numba's cache object; if that is not available, answers False.
+    """
+    try:
+        return dispatcher._cache.load_overload(sig, dispatcher.targetctx) is not None
+    except Exception:
+        return False
 
 
 def load_kernel(emitted: Emitted, arg_types: list[VType], backend: str) -> Kernel:
