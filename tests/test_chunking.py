@@ -362,3 +362,38 @@ def test_direct_lowering_plans_only_plain_float_code():
         "return x",
     ):
         assert plan(first_def(f"def p(x, i):\n    {body}\n")) is None, body
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "a = x * 2.0",
+        "t_3 = np.sin(t_2) * t_2 + w[-1]",
+        "g[2] += b * np.cos(a)",
+        "_out[4, 1] = d2f_dx_dy",
+        "s += x[i] * 1e-05",
+        "c = a if flag else -b",
+        "m = np.maximum(a, b) ** 2",
+    ],
+)
+def test_text_reading_of_one_line_agrees_with_the_parser(line):
+    import keyword
+
+    from dcompile.backend.chunking import _parsed, _simple
+
+    fast = _simple(line)
+    assert fast is not None
+    slow = _parsed([line], last=False)
+    assert slow is not None
+    names = {n for n in fast[0] if not keyword.iskeyword(n)}
+    assert names == set(slow[0]) and fast[1] == slow[1]  # the order may differ (a if c else b: ast reads c first)
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["x = x + 1.0", "a = b = c", "g = np.zeros(3, dtype=np.int64)", 'e = f("a")', "h = (a +", "k = [v for v in w]"],
+)
+def test_lines_the_text_reading_leaves_to_the_parser(line):
+    from dcompile.backend.chunking import _simple
+
+    assert _simple(line) is None
