@@ -241,13 +241,21 @@ class Function:
             return self._programs[key]
 
     def emitted(
-        self, sig: Signature, mode: str, wrt: tuple[int, ...], *, into: bool = False, accumulate: bool = False
+        self,
+        sig: Signature,
+        mode: str,
+        wrt: tuple[int, ...],
+        *,
+        into: bool = False,
+        accumulate: bool = False,
+        checked: bool = True,
     ) -> Emitted:
         """The generated module of ``mode``; ``into``: the variant writing into ``_out``
-        (``accumulate``: adding to it)."""
+        (``accumulate``: adding to it); ``checked=False``: without shape checks, for generated
+        loops that check shapes once themselves (see :func:`emit_module`)."""
         prog = self.program(sig, mode, wrt)
         if not into:
-            return emit_module(prog.graph, prog.function, prog.layout, prog.doc)
+            return emit_module(prog.graph, prog.function, prog.layout, prog.doc, guards=checked)
         if mode not in ("grad", "value_and_grad"):
             raise SignatureError(f"only grad and value_and_grad write into a buffer, not {mode}")
         verb = "added to" if accumulate else "written into"
@@ -259,18 +267,26 @@ class Function:
                 "writing into a buffer needs one array argument or scalar arguments in wrt; "
                 f"{self.name} differentiates several arrays.\nFix: call it without a buffer."
             ) from None
-        return emit_module(prog.graph, f"{prog.function}_{'add_' if accumulate else ''}into", layout, doc)
+        name = f"{prog.function}_{'add_' if accumulate else ''}into"
+        return emit_module(prog.graph, name, layout, doc, guards=checked)
 
     def compiled(
-        self, sig: Signature, mode: str, wrt: tuple[int, ...], *, into: bool = False, accumulate: bool = False
+        self,
+        sig: Signature,
+        mode: str,
+        wrt: tuple[int, ...],
+        *,
+        into: bool = False,
+        accumulate: bool = False,
+        checked: bool = True,
     ) -> Kernel:
-        """The loaded kernel of ``mode`` (compiled on first request, then cached); ``into``/``accumulate``
-        as for :meth:`emitted`."""
+        """The loaded kernel of ``mode`` (compiled on first request, then cached); ``into``,
+        ``accumulate`` and ``checked`` as for :meth:`emitted`."""
         with self._lock:
-            key = (sig, mode, wrt, into, accumulate)
+            key = (sig, mode, wrt, into, accumulate, checked)
             if key not in self._kernels:
                 prog = self.program(sig, mode, wrt)
-                emitted = self.emitted(sig, mode, wrt, into=into or accumulate, accumulate=accumulate)
+                emitted = self.emitted(sig, mode, wrt, into=into or accumulate, accumulate=accumulate, checked=checked)
                 types = [v.type for v in parameters(prog)]
                 if into or accumulate:
                     types.insert(0, into_shape_type(prog))

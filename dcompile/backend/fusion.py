@@ -41,10 +41,14 @@ def fusion_kind(e: Eqn, inplace: set[Eqn]) -> str | None:
     ``map`` (elementwise), ``identity`` (a broadcast), ``outer``, ``slice``
     (a 1-D slice read at a shifted index), ``sum`` (an accumulator),
     ``sum_axes`` (a partial sum accumulated into an array), ``scatter`` and
-    ``scatter_add`` (a slice adjoint added at a shifted index).
+    ``scatter_add`` (a slice adjoint added at a shifted index), ``dot`` (the
+    scalar product of two vectors of at most ``DOT_LOOP_MAX`` entries,
+    accumulated like a sum).
     """
     p = e.prim
     kind = "map" if p.elementwise else p.fusion
+    if p.name == "matmul" and all(v.type.rank == 1 for v in e.inputs) and e.inputs[0].type.shape[0] <= DOT_LOOP_MAX:
+        return "dot"  # a short scalar product: a loop beats a BLAS call
     if p.literal or kind is None:
         return None
     if kind in ("slice", "scatter", "scatter_add"):
@@ -62,12 +66,16 @@ def fusion_kind(e: Eqn, inplace: set[Eqn]) -> str | None:
 
 
 # Kinds whose value is complete only after the loop: nothing in the loop reads them.
-FINAL_KINDS = ("sum", "sum_axes", "scatter", "scatter_add")
+FINAL_KINDS = ("sum", "sum_axes", "scatter", "scatter_add", "dot")
+# Scalar products up to this length are loops (fused with their operands): calling BLAS's
+# ddot costs more than the arithmetic (measured: a per-sample logistic loss with d = 20
+# in a row loop, 1.18 -> 0.70 ms per 10^4 rows); longer ones stay np.dot.
+DOT_LOOP_MAX = 128
 
 
 def loop_shape(e: Eqn, kind: str) -> tuple[int, ...]:
     """The iteration shape of a fusable equation."""
-    if kind in ("sum", "sum_axes"):
+    if kind in ("sum", "sum_axes", "dot"):
         return e.inputs[0].type.shape
     if kind in ("scatter", "scatter_add"):
         return e.inputs[-1].type.shape

@@ -53,6 +53,14 @@ vg1 = StaticKernel(numba.njit(cache=True, error_model="numpy")(_vg_py))
 {reg_bindings}
 MEAN = {mean}
 N_BLOCKS = {blocks}
+N_PARAMS = {n_params}
+
+
+@numba.njit(cache=True)
+def check(w, g):
+    """The kernels do not check shapes per row: every entry point checks w (and g) once."""
+    if w.shape[0] != N_PARAMS or g.shape[0] != N_PARAMS:
+        raise ValueError("this finite-sum module was compiled for {n_params} parameters")
 
 
 @numba.njit(cache=True)
@@ -67,6 +75,7 @@ def regularizer_add_grad(g, w):
 
 @numba.njit(cache=True)
 def rows_value(w, lo, hi, {data}):
+    check(w, w)
     total = 0.0
     for i in range(lo, hi):
         total += f1(w, {rows})
@@ -76,6 +85,7 @@ def rows_value(w, lo, hi, {data}):
 @numba.njit(cache=True)
 def rows_add_grad(g, w, lo, hi, {data}):
     """Add the gradients of rows lo..hi-1 to g; return the sum of their values."""
+    check(w, g)
     total = 0.0
     for i in range(lo, hi):
         total += vg1(g, w, {rows})
@@ -85,6 +95,7 @@ def rows_add_grad(g, w, lo, hi, {data}):
 @numba.njit(cache=True)
 def batch_add_grad(g, w, idx, {data}):
     """Add the gradients of the rows in idx to g; return the sum of their values."""
+    check(w, g)
     total = 0.0
     for k in range(idx.shape[0]):
         i = idx[k]
@@ -301,8 +312,10 @@ class FiniteSum:
         sig, _ = self.fun.signature((w, *row))  # a SignatureError names a bad argument
         if sig[0].dtype is not DType.F64:
             raise SignatureError(f"the first argument of {self.name} is the parameter vector w")
-        f_kernel = self.fun.compiled(sig, "f", tuple(range(len(sig))))
-        vg_kernel = self.fun.compiled(sig, "value_and_grad", (0,), accumulate=True)
+        # without per-call shape checks: the module's entry points check w once (rows are
+        # validated at construction), and a check in the per-row callee costs as much as the row
+        f_kernel = self.fun.compiled(sig, "f", tuple(range(len(sig))), checked=False)
+        vg_kernel = self.fun.compiled(sig, "value_and_grad", (0,), accumulate=True, checked=False)
         source = self._source(f_kernel, vg_kernel, w)
         path = write_module(f"{self.name}_sum", source, vg_kernel.path.parent)
         module = _load_module(path)
@@ -316,8 +329,8 @@ class FiniteSum:
         reg_value = reg_add = "0.0"
         if self.regularizer is not None:
             rsig, _ = self.regularizer.signature((w,))
-            rf = self.regularizer.compiled(rsig, "f", ())
-            rvg = self.regularizer.compiled(rsig, "value_and_grad", (0,), accumulate=True)
+            rf = self.regularizer.compiled(rsig, "f", (0,), checked=False)
+            rvg = self.regularizer.compiled(rsig, "value_and_grad", (0,), accumulate=True, checked=False)
             reg_imports = (
                 f"from {PACKAGE}.{rf.path.stem} import {rf.py_function.__name__} as _r_py\n"
                 f"from {PACKAGE}.{rvg.path.stem} import {rvg.py_function.__name__} as _rvg_py\n"
@@ -345,6 +358,7 @@ class FiniteSum:
             reg_add=reg_add,
             mean=self.mean,
             blocks=_N_BLOCKS,
+            n_params=w.shape[0],
             data=data,
             rows=rows,
             d0="d0",
