@@ -420,5 +420,12 @@ def finite_sum(
 ) -> FiniteSum:
     """``F(w) = sum_i fun(w, *row_i)`` over the rows of ``data`` (``mean=True``: the average), plus
     ``regularizer(w)`` if given; ``parallel=True`` runs full-batch gradients on all cores
-    (the same answer to rounding). See :class:`FiniteSum`."""
+    (the same answer to rounding). See :class:`FiniteSum`. Dask arrays for ``data``: the sum is
+    computed where they live (:mod:`dcompile.sums.distributed`)."""
+    from dcompile.sums import distributed
+
+    if distributed.is_dask(data):
+        return distributed.DistributedFiniteSum(  # type: ignore[return-value]  # the same interface
+            fun, data, mean=mean, regularizer=regularizer, parallel=parallel
+        )
     return FiniteSum(fun, data, mean=mean, regularizer=regularizer, parallel=parallel)

@@ -34,6 +34,8 @@ AVERAGING = {"none": 0, "step_weighted": 1, "tail": 2}
 
 
 def _check(obj: Any, w0: Any, *, batch_size: int, epochs: int, averaging: str, tail: float) -> np.ndarray:
+    if getattr(obj, "distributed", False):
+        raise SignatureError("dc.adam does not run on a finite sum over Dask arrays; dc.sgd does (local SGD)")
     if not isinstance(obj, FiniteSum):
         raise SignatureError(
             "dc.sgd and dc.adam take a finite sum: obj = dc.finite_sum(loss_of_one_sample, data=(X, y))"
@@ -203,6 +205,13 @@ def sgd(
     ``history["step"]`` per iteration. ``history=False`` skips the per-epoch
     full-batch losses.
     """
+    if getattr(obj, "distributed", False):  # data on a Dask cluster: local SGD with averaging
+        from dcompile.sums.distributed import sgd as local_sgd
+
+        return local_sgd(
+            obj, w0, batch_size=batch_size, epochs=epochs, schedule=schedule, averaging=averaging, tail=tail,
+            momentum=momentum, replace=replace, seed=seed, progress=progress, callback=callback, history=history,
+        )  # fmt: skip
     if not 0.0 <= momentum < 1.0:
         raise SignatureError(f"momentum must be in [0, 1), got {momentum!r}")
     velocity: list[np.ndarray] = []
