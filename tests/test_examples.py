@@ -9,7 +9,21 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
-ARGV = {"logistic_regression.py": ["--no-plot"]}  # command-line flags per example (no figure: no matplotlib needed)
+# Command-line flags per example: each has a fast mode with no figure (no matplotlib needed). Every new
+# objective's optimizer loop compiles once per test session (the cache is shared), so the fast modes keep
+# their objectives and problem sizes small; every example must be listed here.
+ARGV = {
+    "logistic_regression.py": ["--no-plot"],
+    "rosenbrock.py": ["--fast"],
+    "curve_fit.py": ["--fast"],
+    "two_link_arm.py": ["--fast"],
+    "numba_loop.py": ["--fast"],
+    "worked_example.py": [],
+}
+
+
+def test_every_example_has_its_fast_mode_listed():
+    assert {p.name for p in EXAMPLES} == set(ARGV)
 
 
 @pytest.mark.numba
