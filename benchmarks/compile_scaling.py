@@ -184,6 +184,7 @@ def worker(tool: str, n: int, form: str) -> dict[str, Any]:
 def run_worker(tool: str, n: int, form: str, cache: Path, cap: float) -> dict[str, Any]:
     env = {**os.environ, "DCOMPILE_CACHE_DIR": str(cache)}
     cmd = [sys.executable, __file__, "--worker", tool, str(n), form]
+    load = _loadavg()
     start = time.perf_counter()
     try:
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=cap, check=False)
@@ -194,16 +195,30 @@ def run_worker(tool: str, n: int, form: str, cache: Path, cap: float) -> dict[st
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res["wall_s"] = wall
+    res["loadavg_before"] = load  # other work on the machine inflates every figure
     return res
 
 
-def measure(sizes: tuple[int, ...], caps: dict[str, float], forms: tuple[str, ...], jax_ok: bool) -> dict[str, Any]:
+def _loadavg() -> float | None:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def measure(
+    sizes: tuple[int, ...],
+    caps: dict[str, float],
+    forms: tuple[str, ...],
+    jax_ok: bool,
+    tools: tuple[str, ...] = ("dc", "numba", "jax"),
+) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     capped: dict[tuple[str, str], int] = {}
     for n in sizes:
         for form in forms:
             row: dict[str, Any] = {"n": n, "form": form}
-            for tool in ("dc", "numba", "jax"):
+            for tool in tools:
                 if tool == "jax" and (form != "array" or not jax_ok):
                     continue
                 if (tool, form) in capped:
@@ -280,6 +295,15 @@ def markdown(results: dict[str, Any]) -> str:
         + ", ".join(f"{k} {v:.0f} s" for k, v in results["caps"].items())
         + ".",
         "",
+        *(
+            [
+                f"dcompile's rows and the Hessian are from this run; numba's and JAX's from the run of "
+                f"{results['reference_from'].get('date')} (git {results['reference_from'].get('git_commit')}).",
+                "",
+            ]
+            if results.get("reference_from")
+            else []
+        ),
         "| N | form | statements | parts | dc cold | dc cached | user sees | dc call µs | numba unsplit cold "
         "| unsplit call µs | same bits | JAX jit | JAX call µs |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -305,6 +329,20 @@ def markdown(results: dict[str, Any]) -> str:
             f"Hessian of a {HESSIAN_INPUTS}-input function of {HESSIAN_OPS} operations: cold "
             f"{cell(h, 'first_call_s')} s ({h.get('parts', '?')} parts, {h.get('lines', '?')} lines), cached "
             f"{cell(hc, 'first_call_s', digits=3)} s, call {cell(h, 'call_s', 1e6, 1)} µs.",
+        ]
+    loads = [
+        res["loadavg_before"]
+        for row in results["rows"]
+        for res in (row.get(t) or {} for t in ("dc", "numba", "jax"))
+        if res.get("loadavg_before") is not None
+    ]
+    if loads:
+        lines += [
+            "",
+            f"Load average (1 min) before each measurement: median {statistics.median(loads):.1f}, "
+            f"range {min(loads):.1f}-{max(loads):.1f}, on {info.get('cores', '?')} cores. Above the core count, "
+            "other work shared the CPU and every time above is inflated by about that ratio; figures in one row "
+            "were measured minutes apart, under similar load.",
         ]
     lines += ["", *results.get("notes", [])]
     return "\n".join(lines) + "\n"
@@ -349,11 +387,22 @@ def plot(results: dict[str, Any]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="N <= 400 and small caps")
+    ap.add_argument(
+        "--only-dc",
+        action="store_true",
+        help="rerun dcompile's rows (and the Hessian) only, keeping the reference compilers' figures from the last run",
+    )
+    ap.add_argument("--report", action="store_true", help="rewrite the .md and the plot from the .json only")
     ap.add_argument("--worker", nargs=3, metavar=("TOOL", "N", "FORM"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
         tool, n, form = a.worker
         print(json.dumps(worker(tool, int(n), form)))
+        return
+    if a.report:
+        results = json.loads((RESULTS / "compile_scaling.json").read_text())
+        (RESULTS / "compile_scaling.md").write_text(markdown(results))
+        plot(results)
         return
     sys.path.insert(0, str(HERE))
     from machine import machine_info
@@ -366,9 +415,16 @@ def main() -> None:
         jax_ok = False
     sizes = tuple(n for n in SIZES if n <= 400) if a.quick else SIZES
     caps = {"dc": DC_CAP_S, "numba": 60 if a.quick else NUMBA_CAP_S, "jax": 30 if a.quick else JAX_CAP_S}
-    command = "benchmarks/compile_scaling.py" + (" --quick" if a.quick else "")
+    command = "benchmarks/compile_scaling.py" + (" --quick" if a.quick else "") + (" --only-dc" if a.only_dc else "")
     results: dict[str, Any] = {"machine": machine_info(command), "caps": caps, "sizes": sizes}
-    results.update(measure(sizes, caps, FORMS, jax_ok))
+    if a.only_dc:
+        old = json.loads((RESULTS / "compile_scaling.json").read_text())
+        fresh = measure(sizes, caps, FORMS, jax_ok, tools=("dc",))
+        for row, new in zip(old["rows"], fresh["rows"], strict=True):
+            row["dc"] = new["dc"]
+        results.update(rows=old["rows"], caps=old["caps"], reference_from=old["machine"])
+    else:
+        results.update(measure(sizes, caps, FORMS, jax_ok))
     results["hessian"] = hessian(caps)
     results["notes"] = [] if jax_ok else ["JAX is not installed: its column is empty."]
     RESULTS.mkdir(exist_ok=True)
