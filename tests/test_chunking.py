@@ -397,3 +397,29 @@ def test_lines_the_text_reading_leaves_to_the_parser(line):
     from dcompile.backend.chunking import _simple
 
     assert _simple(line) is None
+
+
+@pytest.mark.numba
+def test_exported_module_of_a_split_function_compiles_its_parts(tmp_path, capsys):
+    """``dcompile export`` wraps the part functions in numba.njit too (they are called from the main one)."""
+    import importlib.util
+
+    from dcompile.cli import main
+
+    source = tmp_path / "model.py"
+    params = ", ".join(["t0"] + [f"w{k}" for k in range(10)])
+    steps = "".join(f"    t = np.sin(t) * t + w{k}\n" for k in range(10))
+    source.write_text(f"import numpy as np\n\n\ndef chain({params}):\n    t = t0\n{steps}    return t\n")
+    target = tmp_path / "chain_compiled.py"
+    with split_settings(**SMALL):
+        assert main(["export", f"{source}:chain", "--mode", "value_and_grad", "-o", str(target)]) == 0
+    capsys.readouterr()
+    text = target.read_text()
+    assert "chain_value_and_grad_part1 = numba.njit(" in text
+    spec = importlib.util.spec_from_file_location("chain_compiled", target)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    args = chain_args(10)
+    with split_settings(**UNSPLIT):
+        whole = dc.value_and_grad(dc.compile(make_chain(10)))(*args)
+    assert bits(module.chain_value_and_grad(*args)) == bits(whole)

@@ -42,6 +42,7 @@ class Part:
     summary: str
     imports: tuple[str, ...]
     code: str
+    helpers: tuple[str, ...] = ()  # the part functions of a split body (backend/chunking.py)
 
 
 def split_source(source: str, function: str, taken: set[str]) -> Part:
@@ -76,7 +77,9 @@ def split_source(source: str, function: str, taken: set[str]) -> Part:
     fn_def = next(n for n in kept if isinstance(n, ast.FunctionDef) and n.name == function)
     summary = (ast.get_docstring(fn_def) or function).strip().splitlines()[0]
     params = tuple(a.arg for a in fn_def.args.args)
-    return Part(function, params, summary, imports, code.strip("\n") + "\n")
+    helpers = tuple(n.name for n in kept if isinstance(n, ast.FunctionDef) and n.name != function)
+    taken.update(helpers)
+    return Part(function, params, summary, imports, code.strip("\n") + "\n", helpers)
 
 
 def _rename(source: str, renames: dict[str, str], start: int) -> str:
@@ -135,7 +138,7 @@ def build_module(parts: Sequence[Part], *, title: str, source: str, shapes: Sequ
         "if JIT:",
         "    import numba",
         "",
-        *(f"    {n} = numba.njit({JIT_OPTIONS})({n})" for n in names),
+        *(f"    {n} = numba.njit({JIT_OPTIONS})({n})" for p in parts for n in (*p.helpers, p.function)),
         "",
         "__all__ = [" + ", ".join(f'"{n}"' for n in names) + "]",
     ]
