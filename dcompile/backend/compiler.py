@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dcompile.backend.cache import write_module
+from dcompile.backend.cache import VerifiedFinder, VerifiedLoader, cache_error, drop_numba_cache, write_module
 from dcompile.backend.emitter import Emitted
 from dcompile.backend.llvm_parts import lower_parts
 from dcompile.ir.types import DType, VType
@@ -69,6 +69,7 @@ def _package(directory: Path) -> None:
         package = types.ModuleType(PACKAGE)
         package.__path__ = []
         sys.modules[PACKAGE] = package
+        sys.meta_path.insert(0, VerifiedFinder(PACKAGE))  # imports by name check the hash too
     if str(directory) not in package.__path__:
         package.__path__.append(str(directory))
 
@@ -76,7 +77,8 @@ def _package(directory: Path) -> None:
 def _load_module(path: Path) -> Any:
     _package(path.parent)
     name = f"{PACKAGE}.{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
+    # From the text whose hash names the file, never a .pyc or a file edited since (backend/cache.py).
+    spec = importlib.util.spec_from_file_location(name, path, loader=VerifiedLoader(name, str(path)))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -127,8 +129,13 @@ def _in_numba_cache(dispatcher: Any, sig: tuple[Any, ...]) -> bool:
         return False
 
 
-def load_kernel(emitted: Emitted, arg_types: list[VType], backend: str) -> Kernel:
-    """Write, load and (for numba) compile ``emitted``."""
+def load_kernel(emitted: Emitted, arg_types: list[VType], backend: str, *, retry: bool = True) -> Kernel:
+    """Write, load and (for numba) compile ``emitted``.
+
+    If numba fails on its own cache files for the module (truncated, corrupted),
+    they are removed and the module compiled afresh (``retry``); a cache numba
+    cannot write raises :class:`~dcompile.backend.cache.CacheError`.
+    """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     start = time.perf_counter()
@@ -140,7 +147,11 @@ def load_kernel(emitted: Emitted, arg_types: list[VType], backend: str) -> Kerne
     sig = tuple(_numba_type(t) for t in arg_types)
     try:
         dispatcher = _compile(module, emitted, sig, direct=True)
-    except Exception:
+    except Exception as exc:
+        if retry and drop_numba_cache(path):
+            return load_kernel(emitted, arg_types, backend, retry=False)
+        if isinstance(exc, OSError):
+            raise cache_error("numba cannot save machine code there", path.parent, exc) from exc
         if not emitted.parts:
             raise
         # A part lowered directly did not type (an argument of another type than the
