@@ -87,8 +87,13 @@ def test_lbfgs_on_a_finite_sum_matches_the_array_formulation(logistic):
     b = dc.minimize(whole, np.zeros(5), args=(X, y), options={"gtol": 1e-10})
     assert a.success and b.success
     np.testing.assert_allclose(a.x, b.x, atol=1e-9)
-    with pytest.raises(dc.SignatureError, match="second derivatives"):
+    with pytest.raises(dc.SignatureError, match="needs Hessians"):
         dc.minimize(obj, np.zeros(5), method="newton")
+    w, v = np.linspace(-0.3, 0.3, 5), np.arange(5.0)
+    np.testing.assert_allclose(obj.hvp(w, v), dc.hessian(whole, wrt="w")(w, X, y) @ v, rtol=1e-12, atol=1e-14)
+    c = dc.minimize(obj, np.zeros(5), method="newton-cg", options={"gtol": 1e-10})
+    assert c.success and c.nhev > 0
+    np.testing.assert_allclose(c.x, b.x, atol=1e-9)
 
 
 @pytest.fixture(scope="module")

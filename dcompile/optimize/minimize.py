@@ -127,10 +127,12 @@ def _sum_driver(obj: Any, x: np.ndarray, args: Sequence[Any], method: str) -> tu
     """The driver of ``method`` for a finite sum (its full-batch loop is the objective)."""
     if args:
         raise SignatureError("a finite sum carries its data: call dc.minimize(obj, w0) without args")
-    if _DRIVER_METHODS[method][2] is not None:
+    mode = _DRIVER_METHODS[method][2]
+    if mode == "hessian" or (mode == "hvp" and not hasattr(obj, "hvp_ref")):
         raise SignatureError(
-            f"method {method!r} needs second derivatives, which finite sums do not provide.\n"
-            "Fix: use lbfgs, bfgs or gd (or minimize the array formulation of the objective)."
+            f"method {method!r} needs {'Hessians' if mode == 'hessian' else 'Hessian-vector products'}, "
+            "which this finite sum does not provide.\n"
+            "Fix: use lbfgs, bfgs, gd or newton-cg (or minimize the array formulation of the objective)."
         )
     key = (obj, x.shape, method)
     hit = _DRIVERS.get(key)
@@ -138,7 +140,8 @@ def _sum_driver(obj: Any, x: np.ndarray, args: Sequence[Any], method: str) -> tu
         return hit[0], 0.0, obj.data
     start = time.perf_counter()
     ref, directory = obj.kernel_ref(x)
-    driver = load_driver(obj.name + "_sum", ref, None, method, directory)
+    d2 = obj.hvp_ref(x) if mode == "hvp" else None
+    driver = load_driver(obj.name + "_sum", ref, d2, method, directory)
     _DRIVERS[key] = (driver, 0.0)
     return driver, time.perf_counter() - start, obj.data
 
