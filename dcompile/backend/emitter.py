@@ -333,7 +333,10 @@ class _Printer:
             if v is self.acc:  # the gradient being added to _out has no array of its own to name
                 out.append(f"# {name}: added to _out")
                 continue
-            src = self.loop_expr(v, c)[0] if c is not None else self.expr(v)[0]
+            # An entry of the loop only for a value the loop runs over (a (2,) adjoint shown in a
+            # (2, 3) loop is the whole array: indexing it by the loop's last index read past its end).
+            entry = c is not None and (v in c.values or _broadcasts(v.type.shape, c.shape))
+            src = self.loop_expr(v, c)[0] if entry else self.expr(v)[0]
             out.append(f"{self.namer.fresh(name)} = {src}")
         return out
 
@@ -442,6 +445,11 @@ def _keep_comments_in_place(
             attach[later[0]][:0] = blocks
         else:
             tail[:0] = blocks
+
+
+def _broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether NumPy broadcasts ``shape`` to ``target`` (aligned at the last axis)."""
+    return len(shape) <= len(target) and all(a in (1, b) for a, b in zip(shape[::-1], target[::-1], strict=False))
 
 
 def _aliased(blocks: Sequence[Block]) -> bool:
