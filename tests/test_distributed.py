@@ -131,12 +131,23 @@ def test_misaligned_row_chunks_are_an_error(problem, client):
         dc.finite_sum(loss, data=(da.from_array(X, chunks=(300, 5)), da.from_array(y, chunks=250)))
 
 
-def test_adam_and_second_order_methods_say_what_is_missing(problem, client):
+def test_adam_and_newton_say_what_is_missing(problem, client):
     obj = distributed_sum(problem, client)
     with pytest.raises(dc.SignatureError, match=r"dc\.adam does not run"):
         dc.adam(obj, np.zeros(5))
-    with pytest.raises(dc.SignatureError, match="Hessian-vector products"):
-        dc.minimize(obj, np.zeros(5), method="newton-cg")
+    with pytest.raises(dc.SignatureError, match="needs Hessians"):
+        dc.minimize(obj, np.zeros(5), method="newton")
+
+
+def test_newton_cg_with_distributed_hessian_vector_products(problem, solved):
+    X, y, loss, l2 = problem
+    obj, lbfgs = solved
+    local = dc.finite_sum(loss, data=(X, y), mean=True, regularizer=l2)
+    w, v = np.linspace(-0.5, 0.5, 5), np.arange(1.0, 6.0)
+    np.testing.assert_allclose(obj.hvp(w, v), local.hvp(w, v), rtol=1e-12, atol=1e-14)
+    res = dc.minimize(obj, np.zeros(5), method="newton-cg", options={"gtol": 1e-9})
+    assert res.success and res.nhev > 0
+    np.testing.assert_allclose(res.x, lbfgs.x, rtol=1e-5, atol=1e-7)
 
 
 def test_a_worker_killed_mid_evaluation_is_retried(solved, tmp_path):

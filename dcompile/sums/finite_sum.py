@@ -239,20 +239,32 @@ N_PARAMS = {n_params}
 
 
 @numba.njit(cache=True)
-def hvp_objective(w, {data}, v):
-    """(Hessian of F at w) times v: the per-sample products summed over the rows."""
+def rows_hvp(w, lo, hi, {data}, v):
+    """The sum over rows lo..hi-1 of the per-sample Hessian-vector products."""
     if w.shape[0] != N_PARAMS or v.shape[0] != N_PARAMS:
         raise ValueError("this finite-sum module was compiled for {n_params} parameters")
     out = np.zeros(N_PARAMS)
-    for i in range(d0.shape[0]):
+    for i in range(lo, hi):
         hv = hv1(w, {rows}, v)
         for j in range(N_PARAMS):
             out[j] += hv[j]
+    return out
+
+
+@numba.njit(cache=True)
+def regularizer_hvp(w, v):
+    return {reg_hvp}
+
+
+@numba.njit(cache=True)
+def hvp_objective(w, {data}, v):
+    """(Hessian of F at w) times v: the per-sample products summed over the rows."""
+    out = rows_hvp(w, 0, d0.shape[0], {data}, v)
     if MEAN:
         out *= 1.0 / d0.shape[0]
-    {reg_add}
-    return out
+    return out + regularizer_hvp(w, v)
 '''
+
 
 def _validate(name: str, data: Any) -> tuple[np.ndarray, ...]:
     """The data as C-contiguous arrays with one row per sample (1-D numeric columns as float64)."""
@@ -436,13 +448,13 @@ class FiniteSum:
         sig, _ = self.fun.signature((w, *(d[0] for d in self.data)))
         hv = self.fun.compiled(sig, "hvp", (0,), checked=False)
         reg_import = reg_binding = ""
-        reg_add = ""
+        reg_hvp = "np.zeros(N_PARAMS)"
         if self.regularizer is not None:
             rsig, _ = self.regularizer.signature((w,))
             rhv = self.regularizer.compiled(rsig, "hvp", (0,), checked=False)
             reg_import = f"from {PACKAGE}.{rhv.path.stem} import {rhv.py_function.__name__} as _rhv_py\n"
             reg_binding = 'r_hv = StaticKernel(numba.njit(cache=True, error_model="numpy")(_rhv_py))\n'
-            reg_add = "out += r_hv(w, v)"
+            reg_hvp = "r_hv(w, v)"
         text = _HVP.format(
             name=self.name,
             digest=_digest(),
@@ -451,7 +463,7 @@ class FiniteSum:
             hv_name=hv.py_function.__name__,
             reg_import=reg_import,
             reg_binding=reg_binding,
-            reg_add=reg_add,
+            reg_hvp=reg_hvp,
             mean=self.mean,
             n_params=w.shape[0],
             data=", ".join(f"d{k}" for k in range(len(self.data))),
