@@ -64,7 +64,7 @@ from dcompile.errors import SignatureError
 from dcompile.optimize.driver import KernelRef
 from dcompile.optimize.progress import Progress
 from dcompile.optimize.result import CALLBACK, EPOCHS_DONE, MESSAGES, NON_FINITE, OptimizeResult
-from dcompile.sums.finite_sum import FiniteSum
+from dcompile.sums.finite_sum import FiniteSum, sum_derivative
 from dcompile.sums.schedules import as_schedule
 
 SPLIT_EVERY = 8  # the tree reduction adds this many partial results per task
@@ -556,14 +556,7 @@ class DistributedFiniteSum:
 
     def _dcompile_derivative(self, mode: str) -> Any:
         """What ``dc.grad(obj)`` / ``dc.value_and_grad(obj)`` return for a finite sum."""
-        if mode == "grad":
-            return self.grad
-        if mode == "value_and_grad":
-            return self.value_and_grad
-        raise SignatureError(
-            f"dc.{mode} of a finite sum is not available; finite sums give F, grad F and value_and_grad.\n"
-            f"Fix: apply dc.{mode} to the per-sample function {self.name}."
-        )
+        return sum_derivative(self, mode)
 
     # -- local SGD -------------------------------------------------------------------------
     def sgd_epoch(

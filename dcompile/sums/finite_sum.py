@@ -137,6 +137,17 @@ def batch_value_and_grad(g, w, idx, {data}):
 
 
 @numba.njit(cache=True)
+def add_to_average(avg_sum, w, a, weighting):
+    """Add w to the averaging sum with weight a (weighting 1: step-weighted), 1 (2: uniform) or
+    nothing (0); return the weight."""
+    weight = a if weighting == 1 else (1.0 if weighting == 2 else 0.0)
+    if weight > 0.0:
+        for j in range(w.shape[0]):
+            avg_sum[j] += weight * w[j]
+    return weight
+
+
+@numba.njit(cache=True)
 def sgd_epoch(w, velocity, avg_sum, g, order, batch_size, steps, momentum, weighting, {data}):
     """One pass over order in batches: w -= a_k g_k (heavy-ball momentum when momentum > 0).
 
@@ -149,11 +160,7 @@ def sgd_epoch(w, velocity, avg_sum, g, order, batch_size, steps, momentum, weigh
         lo = b * batch_size
         hi = min(lo + batch_size, order.shape[0])
         a = steps[b]
-        weight = a if weighting == 1 else (1.0 if weighting == 2 else 0.0)
-        if weight > 0.0:
-            for j in range(w.shape[0]):
-                avg_sum[j] += weight * w[j]
-            total_weight += weight
+        total_weight += add_to_average(avg_sum, w, a, weighting)
         batch_value_and_grad(g, w, order[lo:hi], {data})
         if momentum > 0.0:
             for j in range(w.shape[0]):
@@ -177,11 +184,7 @@ def adam_epoch(w, m1, m2, avg_sum, g, order, batch_size, steps, beta1, beta2, ep
         lo = b * batch_size
         hi = min(lo + batch_size, order.shape[0])
         a = steps[b]
-        weight = a if weighting == 1 else (1.0 if weighting == 2 else 0.0)
-        if weight > 0.0:
-            for j in range(w.shape[0]):
-                avg_sum[j] += weight * w[j]
-            total_weight += weight
+        total_weight += add_to_average(avg_sum, w, a, weighting)
         batch_value_and_grad(g, w, order[lo:hi], {data})
         t = t0 + b + 1
         c1 = 1.0 - beta1**t
@@ -490,14 +493,20 @@ class FiniteSum:
 
     def _dcompile_derivative(self, mode: str) -> Any:
         """What ``dc.grad(obj)`` / ``dc.value_and_grad(obj)`` return for a finite sum."""
-        if mode == "grad":
-            return self.grad
-        if mode == "value_and_grad":
-            return self.value_and_grad
-        raise SignatureError(
-            f"dc.{mode} of a finite sum is not available; finite sums give F, grad F and value_and_grad.\n"
-            f"Fix: apply dc.{mode} to the per-sample function {self.name}."
-        )
+        return sum_derivative(self, mode)
+
+
+def sum_derivative(obj: Any, mode: str) -> Any:
+    """``obj.grad`` or ``obj.value_and_grad`` for ``dc.grad(obj)`` / ``dc.value_and_grad(obj)`` of a
+    finite sum (local or distributed); other modes are a clear error."""
+    if mode == "grad":
+        return obj.grad
+    if mode == "value_and_grad":
+        return obj.value_and_grad
+    raise SignatureError(
+        f"dc.{mode} of a finite sum is not available; finite sums give F, grad F and value_and_grad.\n"
+        f"Fix: apply dc.{mode} to the per-sample function {obj.name}."
+    )
 
 
 def _digest() -> str:
