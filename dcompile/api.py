@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from dcompile.backend import program_cache
 from dcompile.backend.compiler import BACKENDS, Kernel, load_kernel
 from dcompile.backend.emitter import Emitted, emit_module
 from dcompile.backend.layout import Array
@@ -89,6 +90,7 @@ class Function:
         backend: str = "numba",
         *,
         scalars_only: bool = False,
+        fingerprint: Callable[[], str | None] | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -97,6 +99,8 @@ class Function:
         self.arg_names = tuple(arg_names)
         self.backend = backend
         self.scalars_only = scalars_only
+        self._fingerprint_of = fingerprint
+        self._fingerprint: tuple[str | None] | None = None
         self._fallback_sig: Signature = (F64,) * len(self.arg_names)
         self.default_sig = self._fallback_sig
         self._graphs: dict[Signature, Graph] = {}
@@ -196,7 +200,20 @@ class Function:
 
     def with_backend(self, backend: str) -> Function:
         """The same function on another backend (``"numba"`` or ``"python"``)."""
-        return Function(self._make_graph, self.name, self.arg_names, backend, scalars_only=self.scalars_only)
+        return Function(
+            self._make_graph,
+            self.name,
+            self.arg_names,
+            backend,
+            scalars_only=self.scalars_only,
+            fingerprint=self._fingerprint_of,
+        )
+
+    def _dcompile_fingerprint(self) -> str | None:
+        """What the traced program depends on, hashed (None: unknown, so never served from the program cache)."""
+        if self._fingerprint is None:
+            self._fingerprint = (self._fingerprint_of() if self._fingerprint_of is not None else None,)
+        return self._fingerprint[0]
 
     def __repr__(self) -> str:
         return f"<dcompile.Function {self.name}({', '.join(self.arg_names)}) backend={self.backend}>"
@@ -285,13 +302,34 @@ class Function:
         with self._lock:
             key = (sig, mode, wrt, into, accumulate, checked)
             if key not in self._kernels:
-                prog = self.program(sig, mode, wrt)
-                emitted = self.emitted(sig, mode, wrt, into=into or accumulate, accumulate=accumulate, checked=checked)
-                types = [v.type for v in parameters(prog)]
-                if into or accumulate:
-                    types.insert(0, into_shape_type(prog))
-                self._kernels[key] = load_kernel(emitted, types, self.backend)
+                self._kernels[key] = self._load(sig, mode, wrt, into=into, accumulate=accumulate, checked=checked)
             return self._kernels[key]
+
+    def _load(
+        self, sig: Signature, mode: str, wrt: tuple[int, ...], *, into: bool, accumulate: bool, checked: bool
+    ) -> Kernel:
+        """Compile (or load) a kernel, from the program cache when this request was answered before.
+
+        A hit skips tracing, deriving and emitting: the recorded module goes straight
+        to numba, which loads its machine code (see :mod:`dcompile.backend.program_cache`).
+        """
+        request = None
+        fp = self._dcompile_fingerprint() if program_cache.enabled() and mode in MODES else None
+        if fp is not None:
+            parts = (self.name, self.arg_names, self.backend, sig, mode, wrt, into, accumulate, checked)
+            request = program_cache.request_key(fp, parts)
+            found = program_cache.lookup(request) if (sig, mode, wrt) not in self._programs else None
+            if found is not None:
+                return load_kernel(*found[:2], self.backend, cached=found[2])
+        prog = self.program(sig, mode, wrt)
+        emitted = self.emitted(sig, mode, wrt, into=into or accumulate, accumulate=accumulate, checked=checked)
+        types = [v.type for v in parameters(prog)]
+        if into or accumulate:
+            types.insert(0, into_shape_type(prog))
+        kernel = load_kernel(emitted, types, self.backend)
+        if request is not None:
+            program_cache.store(request, kernel.path, emitted, types)
+        return kernel
 
 
 def into_shape_type(prog: Program) -> VType:
@@ -321,6 +359,10 @@ class Derivative:
         self._into_entry: Callable[..., Any] = self._first_into
         self._into_shape: tuple[int, ...] | None = None  # the buffer shape of the compiled variant
         self._by_sig: dict[Signature, Callable[..., Any]] = {}
+
+    def _dcompile_fingerprint(self) -> str | None:
+        fp = self.fn._dcompile_fingerprint()
+        return None if fp is None else f"{fp}|{self.mode}|{self._wrt}|{self._all_float}"
 
     @property
     def sig(self) -> Signature:
@@ -570,6 +612,7 @@ def compile(fn: Callable[..., Any] | None = None, *, backend: str = "numba", nam
     float scalars or NumPy arrays (float arrays can be differentiated; integer
     and boolean arrays are data). The function returns a scalar or an array.
     """
+    from dcompile.frontend.fingerprint import fingerprint
     from dcompile.frontend.tracing import positional_names, trace
 
     def wrap(f: Callable[..., Any]) -> Function:
@@ -580,7 +623,7 @@ def compile(fn: Callable[..., Any] | None = None, *, backend: str = "numba", nam
         def make(sig: Signature) -> Graph:
             return trace(f, arg_names, sig, fname)
 
-        out = Function(make, fname, arg_names, backend)
+        out = Function(make, fname, arg_names, backend, fingerprint=lambda: fingerprint(f))
         out.__doc__ = getattr(f, "__doc__", None)
         out.__wrapped__ = f  # type: ignore[attr-defined]
         return out
@@ -594,7 +637,14 @@ def from_sympy(expr: Any, args: Sequence[Any], *, name: str = "f", backend: str 
 
     names = arg_names(args)
     fname = sanitize(name)
-    return Function(lambda sig: lower(expr, list(args), fname), fname, names, backend, scalars_only=True)
+    def fingerprint() -> str:
+        from dcompile.frontend.fingerprint import sympy_fingerprint
+
+        return sympy_fingerprint(expr, args)
+
+    return Function(
+        lambda sig: lower(expr, list(args), fname), fname, names, backend, scalars_only=True, fingerprint=fingerprint
+    )
 
 
 def _function(f: Any, maker: str) -> Function:

@@ -201,6 +201,11 @@ def _codegen(p: Plan) -> Callable[..., Any]:
         # Kept a function of its own: inlined into its single caller, every part would
         # make one huge function again, and LLVM's code generation is superlinear in that.
         fn.attributes.add("noinline")
+        # Not optimised: a part is straight-line float arithmetic that LLVM's passes
+        # barely improve (calls 4-7% slower) but that they took a third of the compile
+        # time on (N = 2,000 chain: 5.5 s -> 3.5 s; docs/design.md). Without passes the
+        # instructions are exactly the ones numba's implementations emit.
+        fn.attributes.add("optnone")
         inner = ir.IRBuilder(fn.append_basic_block("entry"))
         _Lowering(context, inner, p, argtys, fn.args).run()
         inner.ret_void()
