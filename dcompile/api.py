@@ -637,6 +637,7 @@ def from_sympy(expr: Any, args: Sequence[Any], *, name: str = "f", backend: str 
 
     names = arg_names(args)
     fname = sanitize(name)
+
     def fingerprint() -> str:
         from dcompile.frontend.fingerprint import sympy_fingerprint
 

@@ -194,8 +194,17 @@ def vector_chain(x):
     return y
 
 
+def mixing(x):
+    """A Hessian whose loop body (one direction) is long: moved to a function and split."""
+    t = x[0]
+    for k in range(12):
+        t = np.sin(t) * x[k % 4] + x[(7 * k + 3) % 4]
+    return t
+
+
 X4 = np.array([0.3, -0.2, 0.5, 0.1])
 CASES = [
+    ("hessian (loop layout, body split)", mixing, dc.hessian, (X4,)),
     ("mixed grad", mixed, dc.grad, (X4, 0.4)),
     ("mixed value_and_grad", mixed, dc.value_and_grad, (X4, 0.4)),
     ("hessian (matrix layout)", steps, dc.hessian, (0.3, 0.7, -0.4)),
@@ -211,6 +220,21 @@ def test_layouts_split_bit_for_bit_on_python(name, fn, mode, args):
     assert parts_of(whole_source) == []
     if name != "jacobian (loop layout)":  # its variant part is one loop: only the rest may split
         assert len(parts_of(source)) >= 2
+    if "body split" in name:
+        assert "def mixing_hessian_column(" in source and "def mixing_hessian_column_part1(" in source
+
+
+def test_a_long_loop_body_runs_as_a_function_of_its_own():
+    """The loop calls the body function; invariant scalars cross through a scratch array."""
+    with split_settings(**SMALL):
+        h = dc.hessian(dc.compile(mixing, backend="python")).specialize(X4)
+        emitted = h.fn.emitted(h.sig, h.mode, h.wrt)
+    source = emitted.source
+    loop = source[source.index("for _j in range(4):") :].splitlines()[:3]
+    assert loop[1].strip() == "e[_j] = 1.0" and loop[2].strip().startswith("mixing_hessian_column(")
+    assert emitted.parts[0] == "mixing_hessian_column"  # first after the main function (the cached load cuts there)
+    assert emitted.hot and all(name.startswith("mixing_hessian_column_part") for name in emitted.hot)
+    assert source.index("def mixing_hessian_column(") < source.index("def mixing_hessian_part1(")
 
 
 def test_writing_into_a_buffer_splits_too():
@@ -302,6 +326,14 @@ def test_numba_split_loads_from_the_disk_cache_in_a_second_process(tmp_path, num
     split, _ = numba_chain
     value, grad = split(*chain_args(N_NUMBA))
     assert runs[1]["value"] == value.hex() and runs[1]["grad"] == [g.hex() for g in grad]
+
+
+@pytest.mark.numba
+def test_numba_hessian_with_a_split_loop_body_matches_unsplit_bit_for_bit():
+    split, source = evaluate(mixing, dc.hessian, (X4,), "numba", **SMALL)
+    whole, _ = evaluate(mixing, dc.hessian, (X4,), "numba", **UNSPLIT)
+    assert "def mixing_hessian_column_part1(" in source
+    assert bits(split) == bits(whole)
 
 
 # -- the parts numba would compile slowly are lowered straight to LLVM ----------------------

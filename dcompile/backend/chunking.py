@@ -142,6 +142,86 @@ def split_body(
     return _assemble(function, list(params), groups, set(scalars), head=head, tail=units[-1])
 
 
+@dataclass(frozen=True)
+class LoopSplit:
+    """A long loop over unit directions with its body moved to a function of its own.
+
+    Attributes:
+        lines: what replaces the loop in the main body (unindented): the invariant
+            float scalars the body reads stored into a scratch array, then the loop,
+            which calls the body function once per direction.
+        function: the body function's lines (a module-level ``def``), itself split
+            into parts when long (``parts``/``names``, as :class:`Split`).
+        name: the body function's name.
+    """
+
+    lines: list[str]
+    function: list[str]
+    name: str
+    parts: list[list[str]]
+    names: list[str]
+
+
+def split_loop(
+    function: str,
+    params: Sequence[str],
+    pieces: tuple[Sequence[str], Sequence[str], Sequence[str], Sequence[str]],
+    scalars: Collection[str],
+    *,
+    threshold: int | None = None,
+) -> LoopSplit | None:
+    """The loop ``header + inner + footer`` with ``inner`` moved to a function, or None if it is short.
+
+    A Jacobian's or Hessian's ``for _j`` loop is one unit of :func:`split_body`:
+    its body, the forward sweep over the gradient along one unit direction, can
+    be thousands of lines (2,300 for a 2,000-operation Hessian), which numba
+    compiles as one function. Here the body becomes ``<function>_column``,
+    called inside the loop; the float scalars computed before the loop that it
+    reads cross through a scratch array filled once before the loop (plain float
+    stores, which :func:`split_body` puts into parts like any statement), the
+    arrays and the loop index as arguments. The body function is split into parts
+    as any long function (its parts are lowered to LLVM where plain).
+
+    ``params`` are the main function's parameters; ``pieces`` is ``(outer, header,
+    inner, footer)``: the statements before the loop (to tell which names it
+    defines), the loop's own lines before the body, the body (unindented), and
+    the loop's lines after it.
+    """
+    outer, header, inner, footer = pieces
+    threshold = THRESHOLD if threshold is None else threshold
+    if sum(1 for line in inner if line.strip() and not line.lstrip().startswith("#")) <= threshold:
+        return None
+    outer_units = _units([*outer, "return None"])
+    inner_units = _units([*inner, "return None"])
+    if outer_units is None or inner_units is None:
+        return None
+    defined = set(params).union(*(u.writes for u in outer_units))
+    reads: list[str] = []
+    written: set[str] = set()
+    for u in inner_units:
+        reads += [n for n in u.reads if n not in written and n not in reads]
+        written.update(u.writes)
+    inputs = [n for n in reads if n in defined or n == "_j"]
+    used = set(params) | defined | written | set(reads) | {"_j"}
+    scratch = _fresh("_v", used)
+    name = _fresh(f"{function}_column", used)
+    through = [n for n in inputs if n in scalars and n in defined and n not in params]
+    args = ([scratch] if through else []) + [n for n in inputs if n not in through]
+    lines = []
+    if through:
+        lines.append(f"{scratch} = np.empty({len(through)})")
+        lines += [f"{scratch}[{k}] = {n}" for k, n in enumerate(through)]
+    lines += [*header, *(f"{INDENT}{x}" for x in _wrap(f"{name}({', '.join(args)})")), *footer]
+    body = [f"{n} = {scratch}[{k}]" for k, n in enumerate(through)] + list(inner) + ["return None"]
+    split = split_body(name, args, body, scalars)
+    head = _wrap(f"def {name}({', '.join(args)}):", indent="")
+    doc = f'{INDENT}"""One direction of the loop of {function}: its body, called once per unit vector."""'
+    if split is None:
+        return LoopSplit(lines, [*head, doc, *(f"{INDENT}{x}" if x else "" for x in body)], name, [], [])
+    own = [*head, doc, *(f"{INDENT}{x}" if x else "" for x in split.body)]
+    return LoopSplit(lines, own, name, split.parts, split.names)
+
+
 def _hoist_allocations(units: list[_Unit], params: Sequence[str]) -> tuple[list[_Unit], list[_Unit]]:
     """Allocations (``g = np.zeros(3)``, ``g = _c0.copy()``) moved to the main function, and the other units.
 

@@ -109,7 +109,7 @@ def _compile(module: Any, emitted: Emitted, sig: tuple[Any, ...], *, direct: boo
     # instead of Python's ZeroDivisionError, so both backends agree.
     options = {"cache": True, "error_model": "numpy"}
     direct = direct and bool(emitted.parts) and not _in_numba_cache(numba.njit(**options)(py_fn), sig)
-    direct_parts = lower_parts(emitted.source, emitted.parts) if direct else {}
+    direct_parts = lower_parts(emitted.source, emitted.parts, hot=emitted.hot) if direct else {}
     for name in emitted.parts:
         part = direct_parts.get(name) or numba.njit(error_model="numpy")(getattr(module, name))
         setattr(module, name, part)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dcompile import __version__
-from dcompile.backend.chunking import split_body
+from dcompile.backend.chunking import split_body, split_loop
 from dcompile.backend.fusion import FINAL_KINDS, LOOP_VARS, Cluster, Item, fusion_kind, plan, read_index, shifted
 from dcompile.backend.layout import Array, Into, Layout, Loop, Matrix, Pack, Scalar, Vector, layout_values
 from dcompile.backend.literals import format_array, format_literal
@@ -42,12 +42,15 @@ class Emitted:
     """A generated module: its source, the name of its function and of the part functions it calls.
 
     ``parts`` is empty unless a long body was split (see :mod:`dcompile.backend.chunking`);
-    the backend compiles the parts with numba before the function.
+    the backend compiles the parts with numba before the function. ``hot`` names
+    the parts that run once per iteration of a loop (the body of a long
+    Jacobian or Hessian loop), which LLVM optimises; the others run once.
     """
 
     source: str
     function: str
     parts: tuple[str, ...] = ()
+    hot: tuple[str, ...] = ()
 
 
 class _Printer:
@@ -386,24 +389,21 @@ class _Printer:
             return ", ".join(items)
         raise NotImplementedError("a matrix inside a tuple")
 
-    def loop(self, layout: Loop) -> list[str]:
-        """Invariant statements, then the loop over unit directions (see :class:`Loop`)."""
+    def loop_pieces(self, layout: Loop) -> tuple[list[str], list[str], list[str], list[str]]:
+        """The pieces of a Loop layout's body: before the loop, the loop's first lines, its body, its last."""
         d = self.namer(layout.direction)
         n = layout.direction.type.shape[0]
         target = "_out[:, _j]" if layout.along == "col" and len(layout.shape) == 2 else "_out[_j]"
         inner = self.body(True)
         src, _ = self.expr(layout.result)
-        return [
-            *self.body(False),
-            f"_out = np.empty({_shape(layout.shape)})",
-            f"{d} = np.zeros({n})",
-            f"for _j in range({n}):",
-            f"{INDENT}{d}[_j] = 1.0",
-            *(f"{INDENT}{line}" for line in inner),
-            f"{INDENT}{target} = {src}",
-            f"{INDENT}{d}[_j] = 0.0",
-            "return _out",
-        ]
+        outer = [*self.body(False), f"_out = np.empty({_shape(layout.shape)})", f"{d} = np.zeros({n})"]
+        header = [f"for _j in range({n}):", f"{INDENT}{d}[_j] = 1.0"]
+        return outer, header, [*inner, f"{target} = {src}"], [f"{INDENT}{d}[_j] = 0.0"]
+
+    def loop(self, layout: Loop) -> list[str]:
+        """Invariant statements, then the loop over unit directions (see :class:`Loop`)."""
+        outer, header, inner, footer = self.loop_pieces(layout)
+        return [*outer, *header, *(f"{INDENT}{line}" for line in inner), *footer, "return _out"]
 
     def guards(self, function: str) -> list[str]:
         """Shape checks of array parameters: numba does not check bounds, so a wrong shape must not get in."""
@@ -520,8 +520,14 @@ def emit_module(
     param_names = ["_out"] * isinstance(layout, Into) + [p.namer(v) for v in inputs]
     params = ", ".join(param_names)
     checks = p.guards(function) if guards else []
-    body = p.loop(layout) if isinstance(layout, Loop) else p.body() + p.returns(layout)
     scalars = {name for v, name in p.namer.named().items() if v.type == VType((), DType.F64)}
+    looped = None
+    if isinstance(layout, Loop):
+        pieces = p.loop_pieces(layout)
+        looped = split_loop(function, param_names, pieces, scalars)
+        body = [*pieces[0], *looped.lines, "return _out"] if looped is not None else p.loop(layout)
+    else:
+        body = p.body() + p.returns(layout)
     split = split_body(function, param_names, body, scalars)
     if split is not None:
         body = split.body
@@ -547,8 +553,14 @@ def emit_module(
         lines[-2] += '"""'
         lines.pop()
     lines += [f"{INDENT}{line}" for line in body]
-    if split is None:
-        return Emitted("\n".join(lines) + "\n", function)
-    for part in split.parts:
-        lines += ["", "", *part]
-    return Emitted("\n".join(lines) + "\n", function, tuple(split.names))
+    names: list[str] = []
+    if looped is not None:  # the loop's body function and its parts come right after the main function
+        for part in [looped.function, *looped.parts]:
+            lines += ["", "", *part]
+        names += [looped.name, *looped.names]
+    if split is not None:
+        for part in split.parts:
+            lines += ["", "", *part]
+        names += split.names
+    hot = tuple(looped.names) if looped is not None else ()
+    return Emitted("\n".join(lines) + "\n", function, tuple(names), hot)

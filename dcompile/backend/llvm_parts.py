@@ -66,9 +66,10 @@ class Plan:
     params: tuple[str, ...]
     arrays: frozenset[str]
     body: tuple[ast.stmt, ...]
+    optimize: bool = False
 
 
-def plan(fn: ast.FunctionDef) -> Plan | None:
+def plan(fn: ast.FunctionDef, *, optimize: bool = False) -> Plan | None:
     """The lowering plan of a part function, or None if it has a statement outside the subset."""
     params = tuple(a.arg for a in fn.args.args)
     body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
@@ -81,7 +82,7 @@ def plan(fn: ast.FunctionDef) -> Plan | None:
         return None
     if not arrays <= set(params):
         return None  # an array made inside the part, or a global (an array constant)
-    return Plan(fn.name, params, frozenset(arrays), tuple(body))
+    return Plan(fn.name, params, frozenset(arrays), tuple(body), optimize)
 
 
 def _check_stmt(stmt: ast.stmt, arrays: set[str], local: set[str]) -> None:
@@ -201,11 +202,13 @@ def _codegen(p: Plan) -> Callable[..., Any]:
         # Kept a function of its own: inlined into its single caller, every part would
         # make one huge function again, and LLVM's code generation is superlinear in that.
         fn.attributes.add("noinline")
-        # Not optimised: a part is straight-line float arithmetic that LLVM's passes
-        # barely improve (calls 4-7% slower) but that they took a third of the compile
-        # time on (N = 2,000 chain: 5.5 s -> 3.5 s; docs/design.md). Without passes the
-        # instructions are exactly the ones numba's implementations emit.
-        fn.attributes.add("optnone")
+        if not p.optimize:
+            # Not optimised: a part that runs once per call is straight-line float
+            # arithmetic that LLVM's passes barely improve (calls 4-7% slower) but that
+            # they took a third of the compile time on (N = 2,000 chain: 5.5 -> 3.5 s;
+            # docs/design.md). A part of a loop body runs once per direction, and there
+            # optimising pays (2,000-operation Hessian: 575 -> 361 us per call).
+            fn.attributes.add("optnone")
         inner = ir.IRBuilder(fn.append_basic_block("entry"))
         _Lowering(context, inner, p, argtys, fn.args).run()
         inner.ret_void()
@@ -418,13 +421,17 @@ class _Lowering:
         return sig, self.context.get_function(fnty, sig), False
 
 
-def lower_parts(source: str, parts: tuple[str, ...]) -> dict[str, Any]:
-    """Intrinsics for the parts of ``source`` that can be lowered directly (by name)."""
+def lower_parts(source: str, parts: tuple[str, ...], *, hot: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Intrinsics for the parts of ``source`` that can be lowered directly (by name).
+
+    Parts named in ``hot`` run once per iteration of a loop and are optimised by
+    LLVM; the others run once per call and are not (see :func:`_codegen`).
+    """
     wanted = set(parts)
     out: dict[str, Any] = {}
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name in wanted:
-            p = plan(node)
+            p = plan(node, optimize=node.name in hot)
             if p is not None:
                 out[node.name] = intrinsic_for(p)
     return out

@@ -39,7 +39,7 @@ from dcompile.backend.emitter import Emitted
 from dcompile.ir.types import DType, VType
 
 ENV_VAR = "DCOMPILE_PROGRAM_CACHE"
-FORMAT = 1
+FORMAT = 2
 
 
 def enabled() -> bool:
@@ -104,7 +104,12 @@ def lookup(key: str) -> tuple[Emitted, list[VType], Path] | None:
         if module.parent != cache_dir() or module.suffix != ".py":
             return None
         source = verified_source(module)
-        emitted = Emitted(source, str(record["function"]), tuple(str(p) for p in record["parts"]))
+        emitted = Emitted(
+            source,
+            str(record["function"]),
+            tuple(str(p) for p in record["parts"]),
+            tuple(str(p) for p in record["hot"]),
+        )
         return emitted, [_decode_type(t) for t in record["types"]], module
     except (OSError, ValueError, KeyError, TypeError, CacheError):
         return None  # missing, damaged or stale: trace as without the cache
@@ -117,6 +122,7 @@ def store(key: str, module: Path, emitted: Emitted, types: list[VType]) -> None:
         "module": module.name,
         "function": emitted.function,
         "parts": list(emitted.parts),
+        "hot": list(emitted.hot),
         "types": [_encode_type(t) for t in types],
     }
     tmp = None
