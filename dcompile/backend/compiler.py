@@ -37,6 +37,8 @@ class Kernel:
         path: the module's file.
         compile_seconds: time spent loading and compiling (or loading from cache).
         cache_hit: whether numba loaded machine code from its disk cache.
+        lowered: the part functions lowered straight to LLVM in this compile
+            (empty on a cache hit, or if the direct lowering fell back to numba).
     """
 
     fn: Callable[..., Any]
@@ -45,6 +47,7 @@ class Kernel:
     backend: str
     compile_seconds: float
     cache_hit: bool
+    lowered: tuple[str, ...] = ()
 
     @property
     def njit(self) -> Any:
@@ -113,7 +116,9 @@ def _compile(module: Any, emitted: Emitted, sig: tuple[Any, ...], *, direct: boo
     for name in emitted.parts:
         part = direct_parts.get(name) or numba.njit(error_model="numpy")(getattr(module, name))
         setattr(module, name, part)
-    return numba.njit(sig, **options)(py_fn)
+    dispatcher = numba.njit(sig, **options)(py_fn)
+    dispatcher._dcompile_lowered = tuple(direct_parts)
+    return dispatcher
 
 
 def _in_numba_cache(dispatcher: Any, sig: tuple[Any, ...]) -> bool:
@@ -214,4 +219,5 @@ def load_kernel(
         py_fn = getattr(module, emitted.function)
         dispatcher = _compile(module, emitted, sig, direct=False)
     hits = sum(dispatcher.stats.cache_hits.values())
-    return Kernel(dispatcher, py_fn, path, backend, time.perf_counter() - start, hits > 0)
+    lowered = () if hits else dispatcher._dcompile_lowered
+    return Kernel(dispatcher, py_fn, path, backend, time.perf_counter() - start, hits > 0, lowered)

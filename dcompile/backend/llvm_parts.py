@@ -139,6 +139,8 @@ def _check_expr(node: ast.expr, arrays: set[str], local: set[str]) -> None:
         _check_expr(node.left, arrays, local)
         if isinstance(node.op, ast.Pow) and _int_constant(node.right) is not None:
             return
+        if isinstance(node.op, ast.Pow) and not _probe("a ** b"):
+            raise _NotLowerable
         _check_expr(node.right, arrays, local)
     elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         _check_expr(node.operand, arrays, local)
@@ -152,12 +154,51 @@ def _check_expr(node: ast.expr, arrays: set[str], local: set[str]) -> None:
             and func.value.id == "np"
             and isinstance(getattr(np, func.attr, None), np.ufunc)
             and not node.keywords
+            and _probe(f"np.{func.attr}({', '.join('abc'[: len(node.args)])})")
         ):
             raise _NotLowerable
         for arg in node.args:
             _check_expr(arg, arrays, local)
     else:
         raise _NotLowerable
+
+
+_PROBED: dict[str, bool] = {}
+
+
+def _probe(expr: str) -> bool:
+    """Whether numba's implementation of ``expr`` (over float64 ``a, b, c``) lowers inside a part.
+
+    Some implementations compile an internal helper and propagate its error
+    status through numba's calling convention (``np.hypot``, ``x ** y``): a part
+    function, a plain ``void`` LLVM function, has no such channel. Each distinct
+    operation is lowered once per process into a throwaway module; one that
+    fails leaves its part to ``numba.njit``.
+    """
+    found = _PROBED.get(expr)
+    if found is None:
+        from llvmlite import ir
+        from numba.core import types
+        from numba.core.registry import cpu_target
+
+        context = cpu_target.target_context
+        context.refresh()
+        params = ("_s", "a", "b", "c")
+        argtys = [types.Array(types.float64, 1, "C"), types.float64, types.float64, types.float64]
+        p = Plan("probe", params, frozenset({"_s"}), tuple(ast.parse(f"_s[0] = {expr}").body))
+        module = ir.Module("dcompile_probe")
+        lltypes = [context.get_value_type(argtys[0]).as_pointer()] + [context.get_value_type(t) for t in argtys[1:]]
+        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), lltypes), name="probe")
+        builder = ir.IRBuilder(fn.append_basic_block("entry"))
+        try:
+            # A code library to link internal helpers into, as during a real compile.
+            with context.push_code_library(context.codegen().create_library("dcompile_probe")):
+                _Lowering(context, builder, p, argtys, fn.args).run()
+            found = True
+        except Exception:
+            found = False
+        _PROBED[expr] = found
+    return found
 
 
 def intrinsic_for(p: Plan) -> Any:
@@ -250,6 +291,32 @@ class _Lowering:
                 self.env[name] = (value, ty)
 
     def run(self) -> None:
+        """Lower every statement; numba's internal helpers are called without an exception channel.
+
+        Some implementations (``np.abs``, ``np.hypot``, ``np.logaddexp``, ``x ** y``)
+        compile a helper with ``context.compile_internal`` and propagate its error
+        status through numba's calling convention, which a part function (a plain
+        ``void`` LLVM function) does not have. For the duration of the part, the
+        helper is called without propagation; a float result whose helper reported
+        an error becomes NaN. (Under the NumPy error model these float helpers do not
+        raise; the select is there so that nothing could pass unnoticed.)
+        """
+        context = self.context
+        nan = context.get_constant(self.types.float64, float("nan"))
+
+        def call_internal(builder: Any, fndesc: Any, sig: Any, args: Any) -> Any:
+            status, res = context.call_internal_no_propagate(builder, fndesc, sig, args)
+            if sig.return_type == self.types.float64:
+                res = builder.select(status.is_error, nan, res)
+            return res
+
+        context.call_internal = call_internal
+        try:
+            self.statements()
+        finally:
+            del context.call_internal
+
+    def statements(self) -> None:
         for stmt in self.plan.body:
             if isinstance(stmt, ast.Assign):
                 target = stmt.targets[0]
@@ -321,16 +388,42 @@ class _Lowering:
             lhs = (*self.expr(node.left), None)
             k = _int_constant(node.right) if isinstance(node.op, ast.Pow) else None
             if k is not None:
-                lit = self.types.literal(k)
-                rhs = (self.context.get_constant_generic(self.builder, lit, k), lit, k)
-            else:
-                rhs = (*self.expr(node.right), None)
+                return self.int_power(lhs[0], lhs[1], k)
+            rhs = (*self.expr(node.right), None)
             return self.binop(_BINOPS[type(node.op)], lhs, rhs)
         if isinstance(node, ast.UnaryOp):
             value, ty = self.expr(node.operand)
             return self.call(_UNARY[type(node.op)], [(value, ty)])
         assert isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
         return self.call(getattr(np, node.func.attr), [self.expr(a) for a in node.args])
+
+    def int_power(self, base: Any, ty: Any, k: int) -> tuple[Any, Any]:
+        """``base ** k`` for a constant integer ``k``, as numba computes a float to an integer power.
+
+        numba lowers it with ``int_power`` (``numba/cpython/numbers.py``), compiled as
+        an internal function whose calling convention a part function does not
+        have; its loop, unrolled for the constant: square-and-multiply from
+        ``r = 1`` over the bits of ``|k|``, then ``1 / r`` for a negative ``k``.
+        With ``k`` known, ``1 * a`` is ``a`` and the instructions are those numba's
+        optimiser leaves (``a ** 3``: ``a * a``, then ``a * (a * a)``).
+        """
+        f64 = self.types.float64
+        if ty != f64 or abs(k) > 0x10000:  # numba switches to math.pow beyond that
+            raise _NotLowerable
+        builder = self.builder
+        a = base
+        r = None
+        e = abs(k)
+        while e:
+            if e & 1:
+                r = a if r is None else builder.fmul(r, a)
+            e >>= 1
+            if e:
+                a = builder.fmul(a, a)
+        one = self.context.get_constant(f64, 1.0)
+        if r is None:
+            r = one
+        return (builder.fdiv(one, r) if k < 0 else r), f64
 
     def binop(self, op: Any, lhs: tuple[Any, Any, Any], rhs: tuple[Any, Any, Any]) -> tuple[Any, Any]:
         """``lhs op rhs`` as numba's ``Lower.lower_binop`` lowers it (static operands first).
@@ -379,7 +472,10 @@ class _Lowering:
                     continue
                 impl = self.context.get_function(fnty, static_sig)
                 res = impl(builder, vals)
-            except (TypingError, NotImplementedError):
+            except (TypingError, NotImplementedError, AttributeError, TypeError):
+                # AttributeError/TypeError: typing dropped the literal (``x ** 2`` types as
+                # (float64, int64)) and the implementation found wants an LLVM value, not
+                # the Python constant; numba's lowering ends up in the generic form too.
                 continue
             return sig, mode, impl, (res, static_sig.return_type)
         generic = fnty.get_call_type(self.typing, sig.args, {})

@@ -128,8 +128,13 @@ def _logical(op: str, prec: int) -> EmitRule:
 def _emit_integer_pow(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Any) -> tuple[str, int]:
     (x,) = args
     n = params["n"]
-    exponent = str(n) if n >= 0 else f"({n})"
-    return f"{_paren(x, x[1] <= PREC_POW)}**{exponent}", PREC_POW
+    power = f"{_paren(x, x[1] <= PREC_POW)}**{abs(n)}"
+    if n >= 0:
+        return power, PREC_POW
+    # 1.0 / x**k, not x**(-k): numba computes an integer power with an internal function
+    # that raises ZeroDivisionError for 0.0**(-k) whatever the error model; the division
+    # is the one numba's int_power ends with, so the bits are the same and 0.0 gives inf.
+    return f"1.0 / {power}", PREC_MUL
 
 
 def _emit_pow(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Any) -> tuple[str, int]:
