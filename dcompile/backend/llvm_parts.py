@@ -147,20 +147,25 @@ def _check_expr(node: ast.expr, arrays: set[str], local: set[str]) -> None:
     elif isinstance(node, ast.Subscript):
         _check_subscript(node, arrays)
     elif isinstance(node, ast.Call):
-        func = node.func
-        if not (
-            isinstance(func, ast.Attribute)
-            and isinstance(func.value, ast.Name)
-            and func.value.id == "np"
-            and isinstance(getattr(np, func.attr, None), np.ufunc)
-            and not node.keywords
-            and _probe(f"np.{func.attr}({', '.join('abc'[: len(node.args)])})")
-        ):
-            raise _NotLowerable
-        for arg in node.args:
-            _check_expr(arg, arrays, local)
+        _check_call(node, arrays, local)
     else:
         raise _NotLowerable
+
+
+def _check_call(node: ast.Call, arrays: set[str], local: set[str]) -> None:
+    """A NumPy ufunc called on plain float expressions, whose implementation lowers in a part."""
+    func = node.func
+    if not (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "np"
+        and isinstance(getattr(np, func.attr, None), np.ufunc)
+        and not node.keywords
+        and _probe(f"np.{func.attr}({', '.join('abc'[: len(node.args)])})")
+    ):
+        raise _NotLowerable
+    for arg in node.args:
+        _check_expr(arg, arrays, local)
 
 
 _PROBED: dict[str, bool] = {}
@@ -385,17 +390,20 @@ class _Lowering:
         if isinstance(node, ast.Subscript):
             return self.load(node)
         if isinstance(node, ast.BinOp):
-            lhs = (*self.expr(node.left), None)
-            k = _int_constant(node.right) if isinstance(node.op, ast.Pow) else None
-            if k is not None:
-                return self.int_power(lhs[0], lhs[1], k)
-            rhs = (*self.expr(node.right), None)
-            return self.binop(_BINOPS[type(node.op)], lhs, rhs)
+            return self.binary(node)
         if isinstance(node, ast.UnaryOp):
             value, ty = self.expr(node.operand)
             return self.call(_UNARY[type(node.op)], [(value, ty)])
         assert isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
         return self.call(getattr(np, node.func.attr), [self.expr(a) for a in node.args])
+
+    def binary(self, node: ast.BinOp) -> tuple[Any, Any]:
+        lhs = (*self.expr(node.left), None)
+        k = _int_constant(node.right) if isinstance(node.op, ast.Pow) else None
+        if k is not None:
+            return self.int_power(lhs[0], lhs[1], k)
+        rhs = (*self.expr(node.right), None)
+        return self.binop(_BINOPS[type(node.op)], lhs, rhs)
 
     def int_power(self, base: Any, ty: Any, k: int) -> tuple[Any, Any]:
         """``base ** k`` for a constant integer ``k``, as numba computes a float to an integer power.
