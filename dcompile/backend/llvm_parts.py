@@ -286,7 +286,8 @@ class _Lowering:
         self.env: dict[str, tuple[Any, Any]] = {}
         self.binops: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self.calls: dict[tuple[Any, ...], tuple[Any, Any, bool]] = {}
-        self.layouts: dict[str, tuple[list[Any], list[Any]]] = {}
+        self.layouts: dict[str, tuple[list[Any], list[Any], Any]] = {}
+        self.pointers: dict[tuple[str, tuple[int, ...]], Any] = {}
         self.intp = context.get_value_type(types.intp)
         self.arrays: dict[str, tuple[Any, Any]] = {}
         for name, ty, value in zip(p.params, argtys, llargs, strict=True):
@@ -342,7 +343,10 @@ class _Lowering:
         """The address of an element at constant indices (negative ones count from the end).
 
         The address, not the code that computes it, is what matters: the load or
-        store is the one numba emits. Shapes and strides are unpacked once per array.
+        store is the one numba emits. Shapes, strides and the data pointer are
+        unpacked once per array and each element's address computed once per part
+        (a part is one basic block on the main line, so the first computation
+        dominates every later use).
         """
         from numba.core import cgutils
 
@@ -350,22 +354,28 @@ class _Lowering:
         name = node.value.id
         aryty, ary = self.arrays[name]
         indices = _indices(node)
+        key = (name, indices)
+        found = self.pointers.get(key)
+        if found is not None:
+            return aryty, found
         if len(indices) != aryty.ndim:
             raise _NotLowerable
         layout = self.layouts.get(name)
         if layout is None:
             shapes = cgutils.unpack_tuple(self.builder, ary.shape, count=aryty.ndim)
             strides = cgutils.unpack_tuple(self.builder, ary.strides, count=aryty.ndim)
-            layout = self.layouts[name] = (shapes, strides)
-        shapes, strides = layout
+            layout = self.layouts[name] = (shapes, strides, ary.data)
+        shapes, strides, data = layout
         if aryty.ndim == 1:
             intp = self.intp
             index = intp(indices[0]) if indices[0] >= 0 else self.builder.add(shapes[0], intp(indices[0]))
-            return aryty, self.builder.gep(ary.data, [index])
-        inds = [self.context.get_constant(self.types.intp, i) for i in indices]
-        ptr = cgutils.get_item_pointer2(
-            self.context, self.builder, ary.data, shapes, strides, aryty.layout, inds, wraparound=True
-        )
+            ptr = self.builder.gep(data, [index])
+        else:
+            inds = [self.context.get_constant(self.types.intp, i) for i in indices]
+            ptr = cgutils.get_item_pointer2(
+                self.context, self.builder, data, shapes, strides, aryty.layout, inds, wraparound=True
+            )
+        self.pointers[key] = ptr
         return aryty, ptr
 
     def load(self, node: ast.Subscript) -> tuple[Any, Any]:
