@@ -143,6 +143,25 @@ def split_body(
 
 
 @dataclass(frozen=True)
+class LoopPieces:
+    """A loop over unit directions as the emitter prints it (lines unindented unless said).
+
+    Attributes:
+        outer: the statements before the loop.
+        header: the loop's first lines (``for _j ...:`` and the indented ``e[_j] = 1.0``).
+        inner: the body (unindented), without the store of its result.
+        result: the store's target and the stored expression (``_out[:, _j]``, ``d2f_dx_de``).
+        footer: the loop's last lines (indented ``e[_j] = 0.0``).
+    """
+
+    outer: list[str]
+    header: list[str]
+    inner: list[str]
+    result: tuple[str, str]
+    footer: list[str]
+
+
+@dataclass(frozen=True)
 class LoopSplit:
     """A long loop over unit directions with its body moved to a function of its own.
 
@@ -165,7 +184,7 @@ class LoopSplit:
 def split_loop(
     function: str,
     params: Sequence[str],
-    pieces: tuple[Sequence[str], Sequence[str], Sequence[str], Sequence[str]],
+    pieces: LoopPieces,
     scalars: Collection[str],
     *,
     threshold: int | None = None,
@@ -182,12 +201,13 @@ def split_loop(
     arrays and the loop index as arguments. The body function is split into parts
     as any long function (its parts are lowered to LLVM where plain).
 
-    ``params`` are the main function's parameters; ``pieces`` is ``(outer, header,
-    inner, footer)``: the statements before the loop (to tell which names it
-    defines), the loop's own lines before the body, the body (unindented), and
-    the loop's lines after it.
+    ``params`` are the main function's parameters; ``pieces`` the loop as the
+    emitter prints it. The body function returns the result, which the loop
+    stores (``_out[:, _j] = <function>_column(...)``): a slice store inside the
+    body would leave its last part to numba's front end.
     """
-    outer, header, inner, footer = pieces
+    outer, header, footer = pieces.outer, pieces.header, pieces.footer
+    inner = [*pieces.inner, f"_result = {pieces.result[1]}"]
     threshold = THRESHOLD if threshold is None else threshold
     if sum(1 for line in inner if line.strip() and not line.lstrip().startswith("#")) <= threshold:
         return None
@@ -211,8 +231,9 @@ def split_loop(
     if through:
         lines.append(f"{scratch} = np.empty({len(through)})")
         lines += [f"{scratch}[{k}] = {n}" for k, n in enumerate(through)]
-    lines += [*header, *(f"{INDENT}{x}" for x in _wrap(f"{name}({', '.join(args)})")), *footer]
-    body = [f"{n} = {scratch}[{k}]" for k, n in enumerate(through)] + list(inner) + ["return None"]
+    call = f"{pieces.result[0]} = {name}({', '.join(args)})"
+    lines += [*header, *(f"{INDENT}{x}" for x in _wrap(call)), *footer]
+    body = [f"{n} = {scratch}[{k}]" for k, n in enumerate(through)] + inner[:-1] + [f"return {pieces.result[1]}"]
     split = split_body(name, args, body, scalars)
     head = _wrap(f"def {name}({', '.join(args)}):", indent="")
     doc = f'{INDENT}"""One direction of the loop of {function}: its body, called once per unit vector."""'

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dcompile import __version__
-from dcompile.backend.chunking import split_body, split_loop
+from dcompile.backend.chunking import LoopPieces, split_body, split_loop
 from dcompile.backend.fusion import FINAL_KINDS, LOOP_VARS, Cluster, Item, fusion_kind, plan, read_index, shifted
 from dcompile.backend.layout import Array, Into, Layout, Loop, Matrix, Pack, Scalar, Vector, layout_values
 from dcompile.backend.literals import format_array, format_literal
@@ -226,7 +226,6 @@ class _Printer:
                 and not self.is_view(acc)
                 and uses[acc] == 1
                 and acc not in shown
-                and acc not in self.graph.hints
                 and (acc in self.variant) == (e.out in self.variant)
             ):
                 out.add(e)
@@ -389,8 +388,8 @@ class _Printer:
             return ", ".join(items)
         raise NotImplementedError("a matrix inside a tuple")
 
-    def loop_pieces(self, layout: Loop) -> tuple[list[str], list[str], list[str], list[str]]:
-        """The pieces of a Loop layout's body: before the loop, the loop's first lines, its body, its last."""
+    def loop_pieces(self, layout: Loop) -> LoopPieces:
+        """The pieces of a Loop layout's body (see :class:`~dcompile.backend.chunking.LoopPieces`)."""
         d = self.namer(layout.direction)
         n = layout.direction.type.shape[0]
         target = "_out[:, _j]" if layout.along == "col" and len(layout.shape) == 2 else "_out[_j]"
@@ -398,12 +397,13 @@ class _Printer:
         src, _ = self.expr(layout.result)
         outer = [*self.body(False), f"_out = np.empty({_shape(layout.shape)})", f"{d} = np.zeros({n})"]
         header = [f"for _j in range({n}):", f"{INDENT}{d}[_j] = 1.0"]
-        return outer, header, [*inner, f"{target} = {src}"], [f"{INDENT}{d}[_j] = 0.0"]
+        return LoopPieces(outer, header, inner, (target, src), [f"{INDENT}{d}[_j] = 0.0"])
 
     def loop(self, layout: Loop) -> list[str]:
         """Invariant statements, then the loop over unit directions (see :class:`Loop`)."""
-        outer, header, inner, footer = self.loop_pieces(layout)
-        return [*outer, *header, *(f"{INDENT}{line}" for line in inner), *footer, "return _out"]
+        p = self.loop_pieces(layout)
+        store = f"{p.result[0]} = {p.result[1]}"
+        return [*p.outer, *p.header, *(f"{INDENT}{line}" for line in [*p.inner, store]), *p.footer, "return _out"]
 
     def guards(self, function: str) -> list[str]:
         """Shape checks of array parameters: numba does not check bounds, so a wrong shape must not get in."""
@@ -525,7 +525,7 @@ def emit_module(
     if isinstance(layout, Loop):
         pieces = p.loop_pieces(layout)
         looped = split_loop(function, param_names, pieces, scalars)
-        body = [*pieces[0], *looped.lines, "return _out"] if looped is not None else p.loop(layout)
+        body = [*pieces.outer, *looped.lines, "return _out"] if looped is not None else p.loop(layout)
     else:
         body = p.body() + p.returns(layout)
     split = split_body(function, param_names, body, scalars)
