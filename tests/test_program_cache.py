@@ -112,6 +112,19 @@ def test_unfingerprintable_reads_mean_no_key():
     assert fingerprint(define(src, P=np.array([object()]))) is None
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        'globals()["SCALE"] * x',  # a dynamic lookup
+        'np.loadtxt("weights.txt") @ x',  # a file read at trace time
+        "np.random.default_rng(0).normal() * x",  # randomness baked into constants
+        'float(os.environ.get("K", "1")) * x',  # the environment
+    ],
+)
+def test_code_that_reads_outside_its_globals_has_no_key(body):
+    assert fingerprint(define(f"def f(x):\n    return {body}\n", os=os, SCALE=1.0)) is None
+
+
 def test_recursive_helpers_terminate():
     src = "def f(x):\n    return f(x)\n"
     assert fingerprint(define(src)) is not None

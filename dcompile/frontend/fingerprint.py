@@ -20,8 +20,10 @@ The fingerprint covers everything tracing reads from the function:
 
 Anything else (an instance of a user class, a random generator, a bound
 method, an object array) makes the function *unstable*: :func:`fingerprint`
-returns None and the function is traced every time, as without the cache. The
-rule is to miss rather than to be wrong.
+returns None and the function is traced every time, as without the cache. So
+does code that names a dynamic lookup, a file reader, a random source, the clock
+or the environment (:data:`DYNAMIC`): what tracing reads through them is not in
+the code. The rule is to miss rather than to be wrong.
 """
 
 from __future__ import annotations
@@ -40,6 +42,19 @@ import numpy as np
 # Packages whose functions and modules are named, not hashed: their code is fixed by
 # their version (which is part of the key), and hashing NumPy's own code would be slow.
 TRUSTED = frozenset({"numpy", "math", "cmath", "dcompile", "scipy", "sympy", "operator", "builtins", "functools"})
+
+
+# Names whose use means tracing may read something outside the code and its globals: dynamic
+# lookups, files, randomness, the clock, the environment. A function (or helper) whose code names
+# one of them is traced every time: a file edited or a seed changed must not serve an old program.
+DYNAMIC = frozenset(
+    {
+        "globals", "locals", "vars", "eval", "exec", "getattr", "__import__", "import_module",
+        "open", "load", "loads", "loadtxt", "genfromtxt", "fromfile", "read", "read_csv", "read_text",
+        "read_bytes", "random", "default_rng", "rand", "randn", "randint", "normal", "uniform", "seed",
+        "time", "perf_counter", "monotonic", "now", "today", "urandom", "environ", "getenv", "input",
+    }
+)  # fmt: skip
 
 
 class Unstable(Exception):
@@ -189,6 +204,9 @@ class _Hasher:
         code = fn.__code__
         names: set[str] = set()
         self.code(code, names)
+        dynamic = names & DYNAMIC
+        if dynamic:
+            raise Unstable(f"{fn.__qualname__} uses {', '.join(sorted(dynamic))}")
         self.put("defaults")
         self.value(fn.__defaults__)
         self.value(fn.__kwdefaults__)
