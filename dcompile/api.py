@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from dcompile.backend import program_cache
+from dcompile.backend import gcpause, program_cache
 from dcompile.backend.compiler import BACKENDS, Kernel, load_kernel
 from dcompile.backend.emitter import Emitted, emit_module
 from dcompile.backend.layout import Array
@@ -149,7 +149,8 @@ class Function:
                     )
                 self._tracing = True
                 try:
-                    self._graphs[sig] = self._make_graph(sig)
+                    with gcpause.paused():
+                        self._graphs[sig] = self._make_graph(sig)
                 except DcompileError as exc:
                     if sig is self._fallback_sig and not self.scalars_only:
                         raise type(exc)(
@@ -254,7 +255,8 @@ class Function:
             if key not in self._programs:
                 if mode not in MODES:
                     raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-                self._programs[key] = derive(self.graph(sig), mode, wrt)
+                with gcpause.paused():
+                    self._programs[key] = derive(self.graph(sig), mode, wrt)
             return self._programs[key]
 
     def emitted(
@@ -270,6 +272,12 @@ class Function:
         """The generated module of ``mode``; ``into``: the variant writing into ``_out``
         (``accumulate``: adding to it); ``checked=False``: without shape checks, for generated
         loops that check shapes once themselves (see :func:`emit_module`)."""
+        with gcpause.paused():
+            return self._emit(sig, mode, wrt, into=into, accumulate=accumulate, checked=checked)
+
+    def _emit(
+        self, sig: Signature, mode: str, wrt: tuple[int, ...], *, into: bool, accumulate: bool, checked: bool
+    ) -> Emitted:
         prog = self.program(sig, mode, wrt)
         if not into:
             return emit_module(prog.graph, prog.function, prog.layout, prog.doc, guards=checked)
@@ -302,7 +310,8 @@ class Function:
         with self._lock:
             key = (sig, mode, wrt, into, accumulate, checked)
             if key not in self._kernels:
-                self._kernels[key] = self._load(sig, mode, wrt, into=into, accumulate=accumulate, checked=checked)
+                with gcpause.paused():  # see backend/gcpause.py: a quarter of a large compile otherwise
+                    self._kernels[key] = self._load(sig, mode, wrt, into=into, accumulate=accumulate, checked=checked)
             return self._kernels[key]
 
     def _load(

@@ -248,3 +248,28 @@ def test_a_second_process_loads_a_split_function_without_tracing(tmp_path):
     assert (second["hit"], second["traced"]) == (True, False)
     assert (off["hit"], off["traced"]) == (True, True)
     assert first["bits"] == second["bits"] == off["bits"]
+
+
+def test_the_collector_is_paused_during_a_compile_and_restored_after():
+    import gc
+
+    from dcompile.backend import gcpause
+
+    seen = []
+    src = "def f(x):\n    return np.sin(x) * 0.8125\n"
+    fn = define(src)
+
+    def spy(x):
+        seen.append(gc.isenabled())
+        return fn(x)
+
+    assert gc.isenabled()
+    dc.grad(dc.compile(spy, backend="python"))(0.5)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        with gcpause.paused(), gcpause.paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # a collector the user had disabled stays disabled
+    finally:
+        gc.enable()

@@ -289,6 +289,7 @@ class _Lowering:
         self.layouts: dict[str, tuple[list[Any], list[Any], Any]] = {}
         self.pointers: dict[tuple[str, tuple[int, ...]], Any] = {}
         self.intp = context.get_value_type(types.intp)
+        self.f64 = context.get_value_type(types.float64)
         self.arrays: dict[str, tuple[Any, Any]] = {}
         for name, ty, value in zip(p.params, argtys, llargs, strict=True):
             if name in p.arrays:
@@ -369,7 +370,8 @@ class _Lowering:
         if aryty.ndim == 1:
             intp = self.intp
             index = intp(indices[0]) if indices[0] >= 0 else self.builder.add(shapes[0], intp(indices[0]))
-            ptr = self.builder.gep(data, [index])
+            # The element type given: llvmlite otherwise derives it through new type objects per GEP.
+            ptr = self.builder.gep(data, [index], source_etype=self.f64)
         else:
             inds = [self.context.get_constant(self.types.intp, i) for i in indices]
             ptr = cgutils.get_item_pointer2(
