@@ -54,10 +54,19 @@ def _capture_names(builder: Builder) -> Iterator[None]:
                 pending[frame] = frame.f_lineno
         return local
 
+    # Every Python call while tracing (dcompile's and NumPy's own included) comes through
+    # here; deciding by file name once per file keeps the hook to a dictionary lookup
+    # (os.path.abspath on every call was 85% of tracing an unrolled chain).
+    internal: dict[str, bool] = {}
+
     def global_(frame: FrameType, event: str, arg: Any) -> Any:
-        if event == "call" and not _is_internal(frame.f_code.co_filename):
-            return local
-        return None
+        if event != "call":
+            return None
+        filename = frame.f_code.co_filename
+        found = internal.get(filename)
+        if found is None:
+            found = internal[filename] = _is_internal(filename)
+        return None if found else local
 
     sys.settrace(global_)
     try:
