@@ -10,18 +10,20 @@ same source as plain Python, for fast tests and debugging.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import sys
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dcompile.backend.cache import VerifiedFinder, VerifiedLoader, cache_error, drop_numba_cache, write_module
 from dcompile.backend.emitter import Emitted
-from dcompile.backend.llvm_parts import lower_parts
+from dcompile.backend.llvm_parts import lower_parts, split_parts
 from dcompile.ir.types import DType, VType
 
 BACKENDS = ("numba", "python")
@@ -138,6 +140,64 @@ def _in_numba_cache(dispatcher: Any, sig: tuple[Any, ...]) -> bool:
         return False
 
 
+def _stub(path: Path, emitted: Emitted) -> Any:
+    """The module of a split function without its part functions' text, or None if not cut.
+
+    A split module is mostly part functions (after the main function in the
+    file): those lowered straight to LLVM are never called from Python, yet
+    compiling their text to bytecode takes seconds at 100,000+ lines. The main
+    function is compiled from the same lines at the same line numbers, so
+    numba's cache keys (bytecode, file, line) are the ones of the whole module.
+    """
+    marker = f"\ndef {emitted.parts[0]}("
+    cut = emitted.source.find(marker)
+    if cut < 0:
+        return None
+    module = types.ModuleType(f"{PACKAGE}.{path.stem}")
+    module.__file__ = str(path)
+    exec(compile(emitted.source[: cut + 1], str(path), "exec", dont_inherit=True), module.__dict__)
+    return module
+
+
+@contextmanager
+def _standing_in(module: types.ModuleType) -> Iterator[None]:
+    """``module`` registered under its name while numba compiles or loads (its environment names it).
+
+    Unregistered afterwards, so that a later import by name gets the whole module.
+    """
+    _package(Path(str(module.__file__)).parent)
+    sys.modules[module.__name__] = module
+    try:
+        yield
+    finally:
+        if sys.modules.get(module.__name__) is module:
+            del sys.modules[module.__name__]
+
+
+def _compile_split(path: Path, emitted: Emitted, sig: tuple[Any, ...]) -> Any:
+    """Compile a split function from its stub, its lowered parts and the other parts' definitions.
+
+    The cold counterpart of :func:`_load_from_numba_cache`: only the parts that are
+    not lowered to LLVM are compiled to bytecode (from the tree the lowering parsed),
+    for ``numba.njit``. None if the module cannot be cut or is loaded already.
+    """
+    import numba
+
+    module = _stub(path, emitted)
+    if module is None or module.__name__ in sys.modules:
+        return None
+    lowered, rest = split_parts(emitted.source, emitted.parts, hot=emitted.hot)
+    for node in rest:
+        code = compile(ast.Module(body=[node], type_ignores=[]), str(path), "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+    for name in emitted.parts:
+        setattr(module, name, lowered.get(name) or numba.njit(error_model="numpy")(getattr(module, name)))
+    with _standing_in(module):
+        dispatcher = numba.njit(sig, cache=True, error_model="numpy")(getattr(module, emitted.function))
+    setattr(dispatcher, "_dcompile_lowered", tuple(lowered))  # noqa: B010 (numba's type has no such field)
+    return dispatcher
+
+
 def _load_from_numba_cache(path: Path, emitted: Emitted, sig: tuple[Any, ...]) -> Any:
     """The dispatcher of a split function whose machine code numba's cache holds, or None.
 
@@ -151,28 +211,17 @@ def _load_from_numba_cache(path: Path, emitted: Emitted, sig: tuple[Any, ...]) -
     """
     import numba
 
-    name = f"{PACKAGE}.{path.stem}"
-    marker = f"\ndef {emitted.parts[0]}("
-    cut = emitted.source.find(marker)
-    if cut < 0 or name in sys.modules:
+    module = _stub(path, emitted)
+    if module is None or module.__name__ in sys.modules:
         return None
-    _package(path.parent)
-    module = types.ModuleType(name)
-    module.__file__ = str(path)
-    exec(compile(emitted.source[: cut + 1], str(path), "exec", dont_inherit=True), module.__dict__)
-    py_fn = getattr(module, emitted.function)
     options = {"cache": True, "error_model": "numpy"}
-    sys.modules[name] = module
-    try:
-        dispatcher = numba.njit(**options)(py_fn)
+    with _standing_in(module):
+        dispatcher = numba.njit(**options)(getattr(module, emitted.function))
         if not _in_numba_cache(dispatcher, sig):
             return None
         dispatcher.compile(sig)  # loads the machine code (the stub's text alone could not compile)
         dispatcher.disable_compile()  # as numba.njit(sig): never compiles behind the user's back
-        return dispatcher
-    finally:
-        if sys.modules.get(name) is module:
-            del sys.modules[name]
+    return dispatcher
 
 
 def load_kernel(
@@ -191,14 +240,20 @@ def load_kernel(
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     start = time.perf_counter()
     path = cached or write_module(emitted.function, emitted.source)
-    if cached and backend == "numba" and emitted.parts:
+    if backend == "numba" and emitted.parts:
         sig = tuple(_numba_type(t) for t in arg_types)
         try:
-            dispatcher = _load_from_numba_cache(path, emitted, sig)
+            # From the program cache, numba's cache likely holds the machine code; else compile.
+            dispatcher = _load_from_numba_cache(path, emitted, sig) if cached else None
+            hit = dispatcher is not None and sum(dispatcher.stats.cache_hits.values()) > 0
+            if not hit:
+                dispatcher = _compile_split(path, emitted, sig)
         except Exception:
-            dispatcher = None  # anything unexpected: the full path below
-        if dispatcher is not None and sum(dispatcher.stats.cache_hits.values()) > 0:
-            return Kernel(dispatcher, dispatcher.py_func, path, backend, time.perf_counter() - start, True)
+            dispatcher = None  # anything unexpected (a damaged numba cache, a part that does not type): below
+        if dispatcher is not None:
+            hits = sum(dispatcher.stats.cache_hits.values())
+            lowered = () if hits else getattr(dispatcher, "_dcompile_lowered", ())
+            return Kernel(dispatcher, dispatcher.py_func, path, backend, time.perf_counter() - start, hits > 0, lowered)
     module = _load_module(path)
     py_fn = getattr(module, emitted.function)
     if backend == "python":

@@ -543,11 +543,28 @@ def lower_parts(source: str, parts: tuple[str, ...], *, hot: tuple[str, ...] = (
     Parts named in ``hot`` run once per iteration of a loop and are optimised by
     LLVM; the others run once per call and are not (see :func:`_codegen`).
     """
+    return split_parts(source, parts, hot=hot)[0]
+
+
+def split_parts(
+    source: str, parts: tuple[str, ...], *, hot: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], list[ast.FunctionDef]]:
+    """The intrinsics of the parts that lower directly, and the parsed definitions of the others."""
     wanted = set(parts)
     out: dict[str, Any] = {}
-    for node in ast.parse(source).body:
+    rest: list[ast.FunctionDef] = []
+    # The parts follow the main function: parse from the first one (the module's head and
+    # main function are not needed here).
+    start = source.find(f"\ndef {parts[0]}(") if parts else -1
+    offset = source.count("\n", 0, start + 1) if start >= 0 else 0
+    tree = ast.parse(source[start + 1 :] if start >= 0 else source)
+    if offset:
+        ast.increment_lineno(tree, offset)
+    for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name in wanted:
             p = plan(node, optimize=node.name in hot)
             if p is not None:
                 out[node.name] = intrinsic_for(p)
-    return out
+            else:
+                rest.append(node)
+    return out, rest
