@@ -554,13 +554,10 @@ def split_parts(
     out: dict[str, Any] = {}
     rest: list[ast.FunctionDef] = []
     # The parts follow the main function: parse from the first one (the module's head and
-    # main function are not needed here).
+    # main function are not needed here); blank lines in their place keep the line numbers.
     start = source.find(f"\ndef {parts[0]}(") if parts else -1
-    offset = source.count("\n", 0, start + 1) if start >= 0 else 0
-    tree = ast.parse(source[start + 1 :] if start >= 0 else source)
-    if offset:
-        ast.increment_lineno(tree, offset)
-    for node in tree.body:
+    text = "\n" * source.count("\n", 0, start + 1) + source[start + 1 :] if start >= 0 else source
+    for node in ast.parse(text).body:
         if isinstance(node, ast.FunctionDef) and node.name in wanted:
             p = plan(node, optimize=node.name in hot)
             if p is not None:
