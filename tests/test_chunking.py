@@ -336,6 +336,38 @@ def test_numba_hessian_with_a_split_loop_body_matches_unsplit_bit_for_bit():
     assert bits(split) == bits(whole)
 
 
+@pytest.mark.numba
+def test_numba_matrix_layout_split_matches_unsplit_bit_for_bit():
+    """A Hessian of scalars stores into a 2-D ``_out``: those parts take the llvmlite.ir path, not the text one."""
+    split, source = evaluate(steps, dc.hessian, (0.3, 0.7, -0.4), "numba", **SMALL)
+    whole, _ = evaluate(steps, dc.hessian, (0.3, 0.7, -0.4), "numba", **UNSPLIT)
+    assert "_out[0, 1]" in source and len(parts_of(source)) >= 2
+    assert bits(split) == bits(whole)
+
+
+def test_parts_are_written_as_llvm_text_where_they_can_be():
+    from llvmlite import ir
+    from numba.core import types
+    from numba.core.registry import cpu_target
+
+    from dcompile.backend.llvm_parts import _NotLowerable, plan
+    from dcompile.backend.llvm_text import TextLowering
+
+    context = cpu_target.target_context
+    module = ir.Module("t")
+    src = "def p(_s, x, a):\n    t = np.sin(a) * x[-1] + a ** 3\n    _s[0] = -t / 2.0\n    _s[1] += np.hypot(t, a)\n"
+    node = ast.parse(src).body[0]
+    p = plan(node)
+    vec = types.Array(types.float64, 1, "C")
+    with context.push_code_library(context.codegen().create_library("t")):  # as during a compile
+        text = TextLowering(context, module, p, [vec, vec, types.float64], ["%a0", "%a1", "%a2"]).body()
+    assert 'call double @"llvm.sin.f64"' in text and "fsub double 0x8000000000000000" in text
+    assert text.count("fmul double") == 3 and text.rstrip().endswith("ret void")
+    mat = types.Array(types.float64, 2, "C")
+    with pytest.raises(_NotLowerable):  # 2-D arrays: left to the llvmlite.ir path
+        TextLowering(context, module, p, [vec, mat, types.float64], ["%a0", "%a1", "%a2"])
+
+
 # -- the parts numba would compile slowly are lowered straight to LLVM ----------------------
 def zoo(a, b, c):
     """Every operator and a range of ufuncs the direct lowering handles, repeated past the threshold."""

@@ -233,6 +233,27 @@ def intrinsic_for(p: Plan) -> Any:
     return intrinsic(ns[p.name])
 
 
+_TEXT_FUNCTION: list[Any] = []
+
+
+def _text_function_class() -> Any:
+    """An ``llvmlite.ir.Function`` whose body may be given as LLVM assembly text (``.text``)."""
+    if not _TEXT_FUNCTION:
+        from llvmlite import ir
+
+        class TextFunction(ir.Function):  # type: ignore[misc]
+            text: str | None = None
+
+            def descr_body(self, buf: list[str]) -> None:
+                if self.text is None:
+                    super().descr_body(buf)
+                else:
+                    buf.append(self.text)
+
+        _TEXT_FUNCTION.append(TextFunction)
+    return _TEXT_FUNCTION[0]
+
+
 def _codegen(p: Plan) -> Callable[..., Any]:
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
         from llvmlite import ir
@@ -243,7 +264,9 @@ def _codegen(p: Plan) -> Callable[..., Any]:
             context.get_value_type(ty).as_pointer() if name in p.arrays else context.get_value_type(ty)
             for name, ty in zip(p.params, argtys, strict=True)
         ]
-        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), lltypes), name=module.get_unique_name(p.name))
+        fn = _text_function_class()(
+            module, ir.FunctionType(ir.VoidType(), lltypes), name=module.get_unique_name(p.name)
+        )
         fn.linkage = "internal"
         # Kept a function of its own: inlined into its single caller, every part would
         # make one huge function again, and LLVM's code generation is superlinear in that.
@@ -256,8 +279,17 @@ def _codegen(p: Plan) -> Callable[..., Any]:
             # optimising pays (2,000-operation Hessian: 575 -> 361 us per call).
             fn.attributes.add("optnone")
         inner = ir.IRBuilder(fn.append_basic_block("entry"))
-        _Lowering(context, inner, p, argtys, fn.args).run()
-        inner.ret_void()
+        argnames = [f"a{k}" for k in range(len(p.params))]
+        for arg, name in zip(fn.args, argnames, strict=True):
+            arg.name = name
+        try:  # the body as LLVM text (backend/llvm_text.py), else through llvmlite.ir objects
+            from dcompile.backend.llvm_text import TextLowering
+
+            fn.text = TextLowering(context, module, p, argtys, [f'%"{n}"' for n in argnames]).body()
+        except _NotLowerable:
+            fn.text = None
+            _Lowering(context, inner, p, argtys, fn.args).run()
+            inner.ret_void()
         call_args = []
         for name, value in zip(p.params, args, strict=True):
             if name in p.arrays:
