@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import ast
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -304,6 +305,33 @@ def _codegen(p: Plan) -> Callable[..., Any]:
     return codegen
 
 
+@contextmanager
+def without_exception_channel(context: Any) -> Iterator[None]:
+    """numba's internal helpers called without status propagation while the block runs.
+
+    Some implementations (``np.abs``, ``np.hypot``, ``x ** y``) compile a helper with
+    ``context.compile_internal`` and propagate its error status through numba's
+    calling convention, which a part or helper function (a plain LLVM function)
+    does not have. A float result whose helper reported an error becomes NaN; under
+    the NumPy error model these float helpers do not raise.
+    """
+    from numba.core import types
+
+    nan = context.get_constant(types.float64, float("nan"))
+
+    def call_internal(builder: Any, fndesc: Any, sig: Any, args: Any) -> Any:
+        status, res = context.call_internal_no_propagate(builder, fndesc, sig, args)
+        if sig.return_type == types.float64:
+            res = builder.select(status.is_error, nan, res)
+        return res
+
+    context.call_internal = call_internal
+    try:
+        yield
+    finally:
+        del context.call_internal
+
+
 class _Lowering:
     """Lower a part's statements, each operation with numba's implementation of it."""
 
@@ -330,30 +358,10 @@ class _Lowering:
                 self.env[name] = (value, ty)
 
     def run(self) -> None:
-        """Lower every statement; numba's internal helpers are called without an exception channel.
-
-        Some implementations (``np.abs``, ``np.hypot``, ``np.logaddexp``, ``x ** y``)
-        compile a helper with ``context.compile_internal`` and propagate its error
-        status through numba's calling convention, which a part function (a plain
-        ``void`` LLVM function) does not have. For the duration of the part, the
-        helper is called without propagation; a float result whose helper reported
-        an error becomes NaN. (Under the NumPy error model these float helpers do not
-        raise; the select is there so that nothing could pass unnoticed.)
-        """
-        context = self.context
-        nan = context.get_constant(self.types.float64, float("nan"))
-
-        def call_internal(builder: Any, fndesc: Any, sig: Any, args: Any) -> Any:
-            status, res = context.call_internal_no_propagate(builder, fndesc, sig, args)
-            if sig.return_type == self.types.float64:
-                res = builder.select(status.is_error, nan, res)
-            return res
-
-        context.call_internal = call_internal
-        try:
+        """Lower every statement (numba's internal helpers without an exception channel: see
+        :func:`without_exception_channel`)."""
+        with without_exception_channel(self.context):
             self.statements()
-        finally:
-            del context.call_internal
 
     def statements(self) -> None:
         for stmt in self.plan.body:

@@ -242,20 +242,8 @@ class TextLowering:
 
 def _lower_value(low: Any, node: ast.expr) -> Any:
     """The LLVM value of ``node`` through the ``llvmlite.ir`` lowering (numba's exception channel bypassed)."""
-    context = low.context
-    nan = context.get_constant(low.types.float64, float("nan"))
-
-    def call_internal(builder: Any, fndesc: Any, sig: Any, args: Any) -> Any:
-        status, res = context.call_internal_no_propagate(builder, fndesc, sig, args)
-        if sig.return_type == low.types.float64:
-            res = builder.select(status.is_error, nan, res)
-        return res
-
-    context.call_internal = call_internal
-    try:
+    with lp.without_exception_channel(low.context):
         value, ty = low.expr(node)
-    finally:
-        del context.call_internal
     if ty != low.types.float64:
         raise lp._NotLowerable
     return value
