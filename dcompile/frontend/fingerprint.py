@@ -122,15 +122,20 @@ class _Hasher:
             self.h.update(data)
 
     # -- values -----------------------------------------------------------------------
-    def value(self, obj: Any) -> None:
-        if self.plain(obj):
-            return
+    def revisit(self, obj: Any) -> bool:
+        """Hash a back-reference if `obj` was hashed before (shared or cyclic values);
+        otherwise number it and return False so the caller hashes its content."""
         key = id(obj)
         if key in self.seen:
             self.put("ref", self.seen[key])
-            return
+            return True
         self.seen[key] = len(self.seen)
         self.keep.append(obj)
+        return False
+
+    def value(self, obj: Any) -> None:
+        if self.plain(obj) or self.revisit(obj):
+            return
         if isinstance(obj, (tuple, list)):
             self.put(type(obj).__name__, len(obj))
             for item in obj:
@@ -225,13 +230,8 @@ class _Hasher:
                 self.put("global", name)
                 value = glb[name]
                 if isinstance(value, types.ModuleType):
-                    key = id(value)
-                    if key in self.seen:
-                        self.put("ref", self.seen[key])
-                        continue
-                    self.seen[key] = len(self.seen)
-                    self.keep.append(value)
-                    self.module(value, frozen)
+                    if not self.revisit(value):
+                        self.module(value, frozen)
                 else:
                     self.value(value)
             elif hasattr(builtins, name):
