@@ -221,8 +221,21 @@ def chain(t0, w):
     return t
 vg = dc.value_and_grad(dc.compile(chain))
 value, grad = vg(0.5, 0.1 * np.cos(np.arange({n})))
-print(json.dumps({{"hit": vg.kernel.cache_hit, "traced": bool(vg.fn._graphs), "bits": [value.hex()] +
-                  [g.hex() for g in np.atleast_1d(grad[0])] + [g.hex() for g in grad[1]]}}))
+bits = [value.hex()] + [g.hex() for g in np.atleast_1d(grad[0])] + [g.hex() for g in grad[1]]
+library = next(iter(vg.kernel.fn.overloads.values())).library
+deferred = library._shared_module is None  # the parts' bitcode not parsed at load
+linked = None
+if "LINK" in sys.argv:  # numba code calling the loaded kernel links (and so parses) it
+    import numba
+    kernel = vg.njit
+    @numba.njit
+    def twice(t0, w):
+        a, _ = kernel(t0, w)
+        b, _ = kernel(t0, w)
+        return a + b
+    linked = twice(0.5, 0.1 * np.cos(np.arange({n}))).hex() == (2 * value).hex()
+print(json.dumps({{"hit": vg.kernel.cache_hit, "traced": bool(vg.fn._graphs), "bits": bits,
+                  "deferred": deferred, "linked": linked}}))
 """
 
 
@@ -231,9 +244,9 @@ def test_a_second_process_loads_a_split_function_without_tracing(tmp_path):
     env = {**os.environ, "DCOMPILE_CACHE_DIR": str(tmp_path)}
     script = SCRIPT.format(n=80)  # about 1,300 lines: split into parts, some lowered straight to LLVM
 
-    def run(extra: dict[str, str]) -> dict:
+    def run(extra: dict[str, str], *argv: str) -> dict:
         out = subprocess.run(
-            [sys.executable, "-c", script],
+            [sys.executable, "-c", script, *argv],
             env={**env, **extra},
             capture_output=True,
             text=True,
@@ -243,11 +256,15 @@ def test_a_second_process_loads_a_split_function_without_tracing(tmp_path):
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout.strip().splitlines()[-1])
 
-    first, second, off = run({}), run({}), run({program_cache.ENV_VAR: "0"})
+    first, second, off = run({}), run({}, "LINK"), run({program_cache.ENV_VAR: "0"})
     assert (first["hit"], first["traced"]) == (False, True)
     assert (second["hit"], second["traced"]) == (True, False)
     assert (off["hit"], off["traced"]) == (True, True)
     assert first["bits"] == second["bits"] == off["bits"]
+    # loaded from the program cache, the LLVM bitcode numba keeps for linking is parsed only when
+    # numba code calling the kernel is compiled, and that code gets the same numbers
+    assert (first["deferred"], second["deferred"]) == (False, True)
+    assert second["linked"] is True
 
 
 def test_the_collector_is_paused_during_a_compile_and_restored_after():

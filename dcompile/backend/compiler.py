@@ -23,6 +23,7 @@ from typing import Any
 
 from dcompile.backend.cache import VerifiedFinder, VerifiedLoader, cache_error, drop_numba_cache, write_module
 from dcompile.backend.emitter import Emitted
+from dcompile.backend.lazy_bitcode import deferred_bitcode
 from dcompile.backend.llvm_parts import lower_parts, split_parts
 from dcompile.ir.types import DType, VType
 
@@ -219,7 +220,8 @@ def _load_from_numba_cache(path: Path, emitted: Emitted, sig: tuple[Any, ...]) -
         dispatcher = numba.njit(**options)(getattr(module, emitted.function))
         if not _in_numba_cache(dispatcher, sig):
             return None
-        dispatcher.compile(sig)  # loads the machine code (the stub's text alone could not compile)
+        with deferred_bitcode():  # the parts' bitcode is parsed only if other numba code links this
+            dispatcher.compile(sig)  # loads the machine code (the stub's text alone could not compile)
         dispatcher.disable_compile()  # as numba.njit(sig): never compiles behind the user's back
     return dispatcher
 
