@@ -23,8 +23,8 @@ from typing import Any
 
 from dcompile.backend.cache import VerifiedFinder, VerifiedLoader, cache_error, drop_numba_cache, write_module
 from dcompile.backend.emitter import Emitted
-from dcompile.backend.lazy_bitcode import deferred_bitcode
 from dcompile.backend.llvm_parts import lower_parts, split_parts
+from dcompile.backend.quick_load import quick_load
 from dcompile.ir.types import DType, VType
 
 BACKENDS = ("numba", "python")
@@ -114,7 +114,14 @@ def _compile(module: Any, emitted: Emitted, sig: tuple[Any, ...], *, direct: boo
     # error_model="numpy": IEEE results (1/0 -> inf, 0/0 -> nan) as NumPy gives them,
     # instead of Python's ZeroDivisionError, so both backends agree.
     options = {"cache": True, "error_model": "numpy"}
-    direct = direct and bool(emitted.parts) and not _in_numba_cache(numba.njit(**options)(py_fn), sig)
+    lazy = numba.njit(**options)(py_fn)
+    if not emitted.parts and _in_numba_cache(lazy, sig):
+        with quick_load(lazy.targetctx):  # numba's start put off: see quick_load
+            lazy.compile(sig)
+        lazy.disable_compile()  # as numba.njit(sig): never compiles behind the user's back
+        lazy._dcompile_lowered = ()
+        return lazy
+    direct = direct and bool(emitted.parts) and not _in_numba_cache(lazy, sig)
     direct_parts = lower_parts(emitted.source, emitted.parts, hot=emitted.hot) if direct else {}
     for name in emitted.parts:
         part = direct_parts.get(name) or numba.njit(error_model="numpy")(getattr(module, name))
@@ -220,7 +227,7 @@ def _load_from_numba_cache(path: Path, emitted: Emitted, sig: tuple[Any, ...]) -
         dispatcher = numba.njit(**options)(getattr(module, emitted.function))
         if not _in_numba_cache(dispatcher, sig):
             return None
-        with deferred_bitcode():  # the parts' bitcode is parsed only if other numba code links this
+        with quick_load(dispatcher.targetctx):  # parsed (and numba started) when numba code links it
             dispatcher.compile(sig)  # loads the machine code (the stub's text alone could not compile)
         dispatcher.disable_compile()  # as numba.njit(sig): never compiles behind the user's back
     return dispatcher
