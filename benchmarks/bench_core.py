@@ -630,7 +630,7 @@ def measure_runtime(problem: str, hand: dict[str, Any], repeat: int, target_s: f
     t = time.perf_counter()
     ival = vg.into(buf, *args)
     out["dc_vg_into_first_call_s"] = time.perf_counter() - t
-    into_kernel = fn.compiled(vg.mode, vg.wrt, into=True)
+    into_kernel = fn.compiled(vg.sig, vg.mode, vg.wrt, into=True)
     out["dc_vg_into_kernel_compile_s"] = into_kernel.compile_seconds
     out["dc_vg_into_cache_hit"] = into_kernel.cache_hit
     igrad = buf.copy()

@@ -435,7 +435,7 @@ def main() -> None:
         fresh = measure(sizes, caps, FORMS, jax_ok, tools=("dc",))
         for row, new in zip(old["rows"], fresh["rows"], strict=True):
             row["dc"] = new["dc"]
-        results.update(rows=old["rows"], caps=old["caps"], reference_from=old["machine"])
+        results.update(rows=old["rows"], caps=old["caps"], reference_from=old.get("reference_from") or old["machine"])
     else:
         results.update(measure(sizes, caps, FORMS, jax_ok))
     results["hessian"] = hessian(caps)

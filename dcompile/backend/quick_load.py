@@ -125,7 +125,6 @@ def quick_load(target_context: Any = None) -> Iterator[None]:
                 JITCodeLibrary._unserialize = own  # type: ignore[method-assign]
 
 
-
 @contextmanager
 def _runtime_only(target_context: Any) -> Iterator[None]:
     """A cache load that starts numba's runtime but not its compiler.
