@@ -252,8 +252,8 @@ def load_kernel(
     if backend == "numba" and emitted.parts:
         sig = tuple(_numba_type(t) for t in arg_types)
         try:
-            # From the program cache, numba's cache likely holds the machine code; else compile.
-            dispatcher = _load_from_numba_cache(path, emitted, sig) if cached else None
+            # numba's cache may hold the machine code (likely, from the program cache); else compile.
+            dispatcher = _load_from_numba_cache(path, emitted, sig)
             hit = dispatcher is not None and sum(dispatcher.stats.cache_hits.values()) > 0
             if not hit:
                 dispatcher = _compile_split(path, emitted, sig)
