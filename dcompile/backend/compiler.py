@@ -28,6 +28,9 @@ from dcompile.backend.quick_load import quick_load
 from dcompile.ir.types import DType, VType
 
 BACKENDS = ("numba", "python")
+# error_model="numpy": IEEE results (1/0 -> inf, 0/0 -> nan) as NumPy gives them, instead of
+# Python's ZeroDivisionError, so both backends agree.
+_NJIT = {"cache": True, "error_model": "numpy"}
 
 
 @dataclass
@@ -111,23 +114,35 @@ def _compile(module: Any, emitted: Emitted, sig: tuple[Any, ...], *, direct: boo
     import numba
 
     py_fn = getattr(module, emitted.function)
-    # error_model="numpy": IEEE results (1/0 -> inf, 0/0 -> nan) as NumPy gives them,
-    # instead of Python's ZeroDivisionError, so both backends agree.
-    options = {"cache": True, "error_model": "numpy"}
-    lazy = numba.njit(**options)(py_fn)
-    if not emitted.parts and _in_numba_cache(lazy, sig):
-        with quick_load(lazy.targetctx):  # numba's start put off: see quick_load
-            lazy.compile(sig)
-        lazy.disable_compile()  # as numba.njit(sig): never compiles behind the user's back
-        lazy._dcompile_lowered = ()
-        return lazy
-    direct = direct and bool(emitted.parts) and not _in_numba_cache(lazy, sig)
+    if not emitted.parts:
+        cached = _from_numba_cache(py_fn, sig)
+        if cached is not None:
+            cached._dcompile_lowered = ()
+            return cached
+    direct = direct and bool(emitted.parts) and not _in_numba_cache(numba.njit(**_NJIT)(py_fn), sig)
     direct_parts = lower_parts(emitted.source, emitted.parts, hot=emitted.hot) if direct else {}
     for name in emitted.parts:
         part = direct_parts.get(name) or numba.njit(error_model="numpy")(getattr(module, name))
         setattr(module, name, part)
-    dispatcher = numba.njit(sig, **options)(py_fn)
+    dispatcher = numba.njit(sig, **_NJIT)(py_fn)
     dispatcher._dcompile_lowered = tuple(direct_parts)
+    return dispatcher
+
+
+def _from_numba_cache(py_fn: Callable[..., Any], sig: tuple[Any, ...]) -> Any:
+    """``numba.njit(sig)`` of ``py_fn`` loaded from numba's disk cache, or None if the cache lacks it.
+
+    Loaded through :func:`~dcompile.backend.quick_load.quick_load` (numba's linking
+    bitcode and its full start put off until numba next compiles).
+    """
+    import numba
+
+    dispatcher = numba.njit(**_NJIT)(py_fn)
+    if not _in_numba_cache(dispatcher, sig):
+        return None
+    with quick_load(dispatcher.targetctx):
+        dispatcher.compile(sig)  # loads the machine code
+    dispatcher.disable_compile()  # as numba.njit(sig): never compiles behind the user's back
     return dispatcher
 
 
@@ -182,18 +197,15 @@ def _standing_in(module: types.ModuleType) -> Iterator[None]:
             del sys.modules[module.__name__]
 
 
-def _compile_split(path: Path, emitted: Emitted, sig: tuple[Any, ...]) -> Any:
+def _compile_split(module: types.ModuleType, path: Path, emitted: Emitted, sig: tuple[Any, ...]) -> Any:
     """Compile a split function from its stub, its lowered parts and the other parts' definitions.
 
     The cold counterpart of :func:`_load_from_numba_cache`: only the parts that are
     not lowered to LLVM are compiled to bytecode (from the tree the lowering parsed),
-    for ``numba.njit``. None if the module cannot be cut or is loaded already.
+    for ``numba.njit``.
     """
     import numba
 
-    module = _stub(path, emitted)
-    if module is None or module.__name__ in sys.modules:
-        return None
     lowered, rest = split_parts(emitted.source, emitted.parts, hot=emitted.hot)
     for node in rest:
         code = compile(ast.Module(body=[node], type_ignores=[]), str(path), "exec", dont_inherit=True)
@@ -201,12 +213,12 @@ def _compile_split(path: Path, emitted: Emitted, sig: tuple[Any, ...]) -> Any:
     for name in emitted.parts:
         setattr(module, name, lowered.get(name) or numba.njit(error_model="numpy")(getattr(module, name)))
     with _standing_in(module):
-        dispatcher = numba.njit(sig, cache=True, error_model="numpy")(getattr(module, emitted.function))
+        dispatcher = numba.njit(sig, **_NJIT)(getattr(module, emitted.function))
     setattr(dispatcher, "_dcompile_lowered", tuple(lowered))  # noqa: B010 (numba's type has no such field)
     return dispatcher
 
 
-def _load_from_numba_cache(path: Path, emitted: Emitted, sig: tuple[Any, ...]) -> Any:
+def _load_from_numba_cache(module: types.ModuleType, emitted: Emitted, sig: tuple[Any, ...]) -> Any:
     """The dispatcher of a split function whose machine code numba's cache holds, or None.
 
     A split module is mostly its part functions (after the main function in the
@@ -217,20 +229,8 @@ def _load_from_numba_cache(path: Path, emitted: Emitted, sig: tuple[Any, ...]) -
     names the module, so the short module stands in for it while numba loads, and
     is unregistered afterwards: a later import by name gets the whole module.
     """
-    import numba
-
-    module = _stub(path, emitted)
-    if module is None or module.__name__ in sys.modules:
-        return None
-    options = {"cache": True, "error_model": "numpy"}
     with _standing_in(module):
-        dispatcher = numba.njit(**options)(getattr(module, emitted.function))
-        if not _in_numba_cache(dispatcher, sig):
-            return None
-        with quick_load(dispatcher.targetctx):  # parsed (and numba started) when numba code links it
-            dispatcher.compile(sig)  # loads the machine code (the stub's text alone could not compile)
-        dispatcher.disable_compile()  # as numba.njit(sig): never compiles behind the user's back
-    return dispatcher
+        return _from_numba_cache(getattr(module, emitted.function), sig)
 
 
 def load_kernel(
@@ -253,10 +253,13 @@ def load_kernel(
         sig = tuple(_numba_type(t) for t in arg_types)
         try:
             # numba's cache may hold the machine code (likely, from the program cache); else compile.
-            dispatcher = _load_from_numba_cache(path, emitted, sig)
-            hit = dispatcher is not None and sum(dispatcher.stats.cache_hits.values()) > 0
-            if not hit:
-                dispatcher = _compile_split(path, emitted, sig)
+            # The stub is None if the module cannot be cut; a module loaded already takes the full path.
+            module = _stub(path, emitted)
+            dispatcher = None
+            if module is not None and module.__name__ not in sys.modules:
+                dispatcher = _load_from_numba_cache(module, emitted, sig)
+                if dispatcher is None:
+                    dispatcher = _compile_split(module, path, emitted, sig)
         except Exception:
             dispatcher = None  # anything unexpected (a damaged numba cache, a part that does not type): below
         if dispatcher is not None:

@@ -31,6 +31,7 @@ type differently) is compiled by ``numba.njit`` as before.
 from __future__ import annotations
 
 import ast
+import functools
 import operator
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -234,25 +235,21 @@ def intrinsic_for(p: Plan) -> Any:
     return intrinsic(ns[p.name])
 
 
-_TEXT_FUNCTION: list[Any] = []
-
-
+@functools.cache
 def _text_function_class() -> Any:
     """An ``llvmlite.ir.Function`` whose body may be given as LLVM assembly text (``.text``)."""
-    if not _TEXT_FUNCTION:
-        from llvmlite import ir
+    from llvmlite import ir
 
-        class TextFunction(ir.Function):  # type: ignore[misc]
-            text: str | None = None
+    class TextFunction(ir.Function):  # type: ignore[misc]
+        text: str | None = None
 
-            def descr_body(self, buf: list[str]) -> None:
-                if self.text is None:
-                    super().descr_body(buf)
-                else:
-                    buf.append(self.text)
+        def descr_body(self, buf: list[str]) -> None:
+            if self.text is None:
+                super().descr_body(buf)
+            else:
+                buf.append(self.text)
 
-        _TEXT_FUNCTION.append(TextFunction)
-    return _TEXT_FUNCTION[0]
+    return TextFunction
 
 
 def _codegen(p: Plan) -> Callable[..., Any]:
@@ -279,6 +276,7 @@ def _codegen(p: Plan) -> Callable[..., Any]:
             # docs/design.md). A part of a loop body runs once per direction, and there
             # optimising pays (2,000-operation Hessian: 575 -> 361 us per call).
             fn.attributes.add("optnone")
+        # A block even when the body is text: llvmlite prints a function without blocks as a declaration.
         inner = ir.IRBuilder(fn.append_basic_block("entry"))
         argnames = [f"a{k}" for k in range(len(p.params))]
         for arg, name in zip(fn.args, argnames, strict=True):

@@ -46,18 +46,11 @@ def double(value: float) -> str:
     return "0x" + struct.pack(">d", value).hex().upper()
 
 
-class Helpers:
-    """Per module: the callee of each operation not written out (a declared function or a helper)."""
-
-    def __init__(self) -> None:
-        self.callees: dict[tuple[Any, ...], str] = {}
-
-
-def helpers_of(module: Any) -> Helpers:
-    found = getattr(module, "_dcompile_helpers", None)
+def callees_of(module: Any) -> dict[tuple[Any, ...], str]:
+    """Per LLVM module: the callee of each operation not written out (a declared function or a helper)."""
+    found: dict[tuple[Any, ...], str] | None = getattr(module, "_dcompile_callees", None)
     if found is None:
-        found = Helpers()
-        module._dcompile_helpers = found
+        found = module._dcompile_callees = {}
     return found
 
 
@@ -78,7 +71,7 @@ class TextLowering:
         self.length: dict[str, str] = {}
         self.pointers: dict[tuple[str, int], str] = {}
         self.struct: dict[str, tuple[str, str]] = {}
-        self.helpers = helpers_of(module)
+        self.callees = callees_of(module)
         for name, ty, arg in zip(p.params, argtys, argnames, strict=True):
             if name in p.arrays:
                 if not (isinstance(ty, types.Array) and ty.ndim == 1 and ty.dtype == types.float64):
@@ -195,9 +188,9 @@ class TextLowering:
         return self.emit(f"fdiv double {double(1.0)}, {r}") if k < 0 else r
 
     def call(self, key: tuple[Any, ...], args: list[str]) -> str:
-        callee = self.helpers.callees.get(key)
+        callee = self.callees.get(key)
         if callee is None:
-            callee = self.helpers.callees[key] = self.make_helper(key, len(args))
+            callee = self.callees[key] = self.make_helper(key, len(args))
         return self.emit(f'call double @"{callee}"({", ".join(f"double {a}" for a in args)})')
 
     def make_helper(self, key: tuple[Any, ...], nargs: int) -> str:

@@ -79,7 +79,7 @@ def _linking_module(library: Any) -> Any:
     return library._shared_module
 
 
-def _unserialize(cls: Any, codegen: Any, state: Any, *, eager: Any) -> Any:
+def _unserialize(codegen: Any, state: Any, *, eager: Any) -> Any:
     """numba's ``CPUCodeLibrary._unserialize`` for object code, with the bitcode parse put off."""
     name, kind, data = state
     if kind != "object":
@@ -114,7 +114,7 @@ def quick_load(target_context: Any = None) -> Iterator[None]:
     with global_compiler_lock, _runtime_only(target_context):
         own = JITCodeLibrary.__dict__.get("_unserialize")
         eager = JITCodeLibrary._unserialize
-        patched = classmethod(lambda cls, codegen, state: _unserialize(cls, codegen, state, eager=eager))
+        patched = classmethod(lambda _cls, codegen, state: _unserialize(codegen, state, eager=eager))
         JITCodeLibrary._unserialize = patched  # type: ignore[method-assign,assignment]
         try:
             yield
