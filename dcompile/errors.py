@@ -11,11 +11,18 @@ from __future__ import annotations
 import linecache
 import os
 import sys
+import sysconfig
 from dataclasses import dataclass
 from types import FrameType
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _NUMPY_MARK = os.sep + "numpy" + os.sep
+# The standard library and installed packages (SciPy, inspect, ...): library code, never the user's line.
+_LIBRARY_DIRS = tuple(
+    os.path.abspath(p) + os.sep
+    for p in {sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    if p
+)
 
 
 class DcompileError(Exception):
@@ -68,7 +75,12 @@ def _is_internal(filename: str) -> bool:
     path = os.path.abspath(filename)
     if path in _USER_MODULES:
         return False
-    return path.startswith(_PACKAGE_DIR + os.sep) or _NUMPY_MARK in path or filename.startswith("<frozen")
+    return (
+        path.startswith(_PACKAGE_DIR + os.sep)
+        or _NUMPY_MARK in path
+        or filename.startswith("<frozen")
+        or path.startswith(_LIBRARY_DIRS)
+    )
 
 
 def user_location(frame: FrameType | None = None) -> Location | None:

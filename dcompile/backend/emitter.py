@@ -494,6 +494,11 @@ def _accumulated(graph: Graph, layout: Layout, producer: dict[Value, Eqn]) -> Va
     return target
 
 
+def _imports(graph: Graph) -> list[str]:
+    """Import lines the primitives of ``graph`` need (runtime helpers), each once, in a stable order."""
+    return sorted({line for e in graph.eqns for line in e.prim.imports})
+
+
 def _dependents(graph: Graph, root: Value) -> set[Value]:
     """Values computed from ``root``."""
     out = {root}
@@ -540,6 +545,7 @@ def emit_module(
         '"""',
         "",
         "import numpy as np",
+        *_imports(graph),
         "",
         *(f"{p.globals[v]} = {format_array(p.consts[v])}" for v in p.globals),
         *([""] if p.globals else []),

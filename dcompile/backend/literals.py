@@ -16,6 +16,8 @@ def format_literal(value: Any) -> tuple[str, int]:
         return format_array(value), PREC_ATOM
     if isinstance(value, bool):
         return ("True" if value else "False"), PREC_ATOM
+    if isinstance(value, (int, np.integer)):
+        return str(int(value)), (PREC_UNARY if value < 0 else PREC_ATOM)
     x = float(value)
     if math.isnan(x):
         return "np.nan", PREC_ATOM

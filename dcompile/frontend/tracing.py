@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from dcompile.errors import TraceError, _is_internal
-from dcompile.frontend.mathpatch import with_traceable_globals
+from dcompile.frontend.namespace import with_traceable_globals
 from dcompile.ir.builder import Builder
 from dcompile.ir.graph import Graph, Value
-from dcompile.ir.tracer import Tracer, _holds_tracer
+from dcompile.ir.tracer import Tracer, _holds_tracer, tracing_into
 from dcompile.ir.types import VType
 
 
@@ -126,12 +126,15 @@ def trace(
     builder = Builder()
     inputs: list[Value] = [builder.new_input(t, n) for n, t in zip(arg_names, arg_types, strict=True)]
     args = [Tracer(builder, v) for v in inputs]
+    for a in args:
+        a.readonly = True  # writing into an argument would change the caller's array
     target = with_traceable_globals(fn)
-    if capture_names:
-        with _capture_names(builder):
+    with tracing_into(builder):
+        if capture_names:
+            with _capture_names(builder):
+                out = target(*args)
+        else:
             out = target(*args)
-    else:
-        out = target(*args)
     out = _check_output(out, name)
     value = out.value if isinstance(out, Tracer) else builder.const(out)
     if value not in builder.hints and value not in inputs:

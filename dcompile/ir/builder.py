@@ -33,6 +33,8 @@ def _const_key(value: Any) -> tuple[str, ...]:
         return ("a", value.dtype.str, str(value.shape), digest)
     if isinstance(value, (bool, np.bool_)):
         return ("b", str(bool(value)))
+    if isinstance(value, int):
+        return ("i", str(value))
     return ("f", float(value).hex())
 
 
@@ -71,6 +73,7 @@ class Builder:
         self._table: dict[tuple[Any, ...], Value] = {}
         self._index: dict[Value, int] = {}
         self._blocks: list[_BlockDraft] = []
+        self._static: dict[Value, np.ndarray | None] = {}
 
     # -- values -----------------------------------------------------------
     def new_input(self, vtype: VType, hint: str | None = None) -> Value:
@@ -79,14 +82,20 @@ class Builder:
             self.hints[v] = hint
         return v
 
-    def const(self, value: Any) -> Value:
-        """The constant ``value`` (a Python or NumPy scalar, or an array) as a value."""
+    def const(self, value: Any, dtype: DType | None = None) -> Value:
+        """The constant ``value`` (a Python or NumPy scalar, or an array) as a value.
+
+        A scalar is float64 (booleans stay boolean) unless ``dtype`` says
+        otherwise: ``DType.I64`` keeps an integer (``i + 1`` on an integer tracer).
+        """
         if isinstance(value, np.ndarray) and value.ndim > 0:
             arr = normalize_array(value)
             return self.emit_raw(CONST, (), (("value", arr),), array_type(arr))
         if isinstance(value, np.ndarray):
             value = value.item()
-        if isinstance(value, (bool, np.bool_)):
+        if dtype is DType.I64:
+            return self.emit_raw(CONST, (), (("value", int(value)),), VType((), DType.I64))
+        if isinstance(value, (bool, np.bool_)) and dtype is not DType.F64:
             return self.emit_raw(CONST, (), (("value", bool(value)),), BOOL)
         return self.emit_raw(CONST, (), (("value", float(value)),), F64)
 
@@ -101,6 +110,42 @@ class Builder:
         """The scalar constant held by ``v``, or ``None`` (also for array constants)."""
         c = self.literal_of(v)
         return None if isinstance(c, np.ndarray) else c
+
+    def evaluate(self, v: Value) -> np.ndarray | None:
+        """``v``'s value computed with the primitives' NumPy implementations, if no input reaches it.
+
+        Memoised (values are immutable); None when ``v`` depends on an input.
+        """
+        known = self._static
+        if v in known:
+            return known[v]
+        stack = [v]
+        while stack:  # iterative post-order: a long chain of updates is not a deep recursion
+            w = stack[-1]
+            if w in known:
+                stack.pop()
+                continue
+            e = self.producer.get(w)
+            if e is None:  # an input
+                known[w] = None
+                stack.pop()
+                continue
+            pending = [u for u in e.inputs if u not in known]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            args = [known[u] for u in e.inputs]
+            if any(a is None for a in args):
+                known[w] = None
+                continue
+            if e.prim is CONST:
+                known[w] = np.asarray(e.params[0][1])
+                continue
+            with np.errstate(all="ignore"):
+                out = np.asarray(e.prim.impl(*args, **dict(e.params)))
+            known[w] = out.astype(_NUMPY_DTYPES[w.type.dtype], copy=False)
+        return known[v]
 
     def emit_raw(
         self,
@@ -216,10 +261,15 @@ def eliminate_dead_code(graph: Graph) -> Graph:
     )
 
 
+_NUMPY_DTYPES = {DType.F64: np.float64, DType.I64: np.int64, DType.BOOL: np.bool_}
+
+
 def _const_type(value: Any) -> VType:
     if isinstance(value, np.ndarray):
         return array_type(value)
-    return BOOL if isinstance(value, (bool, np.bool_)) else F64
+    if isinstance(value, (bool, np.bool_)):
+        return BOOL
+    return VType((), DType.I64) if isinstance(value, int) else F64
 
 
 def _const_emit(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Sequence[VType]) -> tuple[str, int]:

@@ -74,6 +74,8 @@ class Primitive:
         elementwise: each output entry depends only on the matching (broadcast)
             input entries; the select-aware masking of derivative rules
             relies on it.
+        imports: lines the generated module needs for this primitive's code
+            (``from dcompile.runtime import special as _dcs``).
     """
 
     name: str
@@ -92,6 +94,7 @@ class Primitive:
     elementwise: bool = False  # output entry i depends on input entries i only (broadcasting)
     inplace: bool = False  # emit_lines may update its first input in place (params["_inplace"])
     fusion: str | None = None  # how it joins a fused loop besides elementwise (see backend/fusion.py)
+    imports: tuple[str, ...] = ()  # import lines the emitted code needs (runtime helpers)
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

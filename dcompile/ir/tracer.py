@@ -24,11 +24,9 @@ from dcompile.ir.graph import Value
 from dcompile.ir.primitive import Primitive
 from dcompile.ir.types import VType, broadcast_shapes
 
-# Filled by dcompile.primitives: numpy ufunc -> function on tracers.
-UFUNC_RULES: dict[np.ufunc, Callable[..., Any]] = {}
-ARRAY_FUNCTION_RULES: dict[Callable[..., Any], Callable[..., Any]] = {}
-# Filled by dcompile.primitives: build an array from a list holding tracers, and
-# broadcast a value to a shape (used to keep simplified results well-shaped).
+# Filled by dcompile.primitives: build an array from a list holding tracers, broadcast a
+# value to a shape (used to keep simplified results well-shaped), and find the traced
+# implementation of a NumPy/SciPy/math object (``spellings.lookup``).
 HOOKS: dict[str, Callable[..., Any]] = {}
 # Constant folding and algebraic identities in bind(); off only to show the raw
 # chain rule (``dcompile show --stage derivative-ir``).
@@ -50,15 +48,42 @@ def identities(enabled: bool) -> Iterator[None]:
 UNIFORM: set[Primitive] = set()
 
 
-class Tracer:
-    """A traced value: an IR value plus the builder that records into."""
+_ACTIVE: list[Builder] = []  # the builders of the traces running on this thread, innermost last
 
-    __slots__ = ("builder", "value")
+
+@contextmanager
+def tracing_into(builder: Builder) -> Iterator[None]:
+    """Make ``builder`` the trace that array constructors (``np.zeros(n)``) record into."""
+    _ACTIVE.append(builder)
+    try:
+        yield
+    finally:
+        _ACTIVE.pop()
+
+
+def active_builder() -> Builder | None:
+    """The builder of the innermost running trace, or None outside tracing."""
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
+class Tracer:
+    """A traced value: an IR value plus the builder that records into.
+
+    Values are immutable, but a tracer is a Python object a program may update
+    (``y[0] = v``): item assignment rebinds ``value`` to a new SSA value, and
+    ``view`` records that the tracer is a slice of another one (``row = A[0]``),
+    so that writing into either is seen through both, as NumPy's views are.
+    """
+
+    __slots__ = ("builder", "readonly", "value", "view", "views")
     __array_priority__ = 1000.0
 
     def __init__(self, builder: Builder, value: Value) -> None:
         self.builder = builder
         self.value = value
+        self.view: Any = None
+        self.views: Any = None
+        self.readonly = False
 
     # -- static information -------------------------------------------------
     @property
@@ -95,6 +120,16 @@ class Tracer:
         c = self.const
         return c is not None and not isinstance(c, bool) and c == literal
 
+    def static(self) -> np.ndarray | None:
+        """The value as a NumPy array when it does not depend on the traced function's arguments.
+
+        ``np.arange(5) % 2 == 0`` or ``np.zeros(3)`` after item assignments of
+        numbers are known while tracing: they can be used as masks, indices,
+        loop counts and ``if`` conditions, as in NumPy. None for anything that
+        depends on an argument.
+        """
+        return self.builder.evaluate(self.value)
+
     def __repr__(self) -> str:
         return f"Tracer({self.value.type})"
 
@@ -102,6 +137,9 @@ class Tracer:
 
     # -- things that need a concrete value --------------------------------
     def __bool__(self) -> bool:
+        known = self.static()
+        if known is not None:
+            return bool(known)
         loc = user_location()
         line = loc.source_line if loc else ""
         if line.startswith("while"):
@@ -134,26 +172,35 @@ class Tracer:
         )
 
     def __float__(self) -> float:
+        known = self.static()
+        if known is not None and known.ndim == 0:
+            return float(known)
         raise self._concrete("float()")
 
     def __int__(self) -> int:
+        known = self.static()
+        if known is not None and known.ndim == 0:
+            return int(known)
         raise self._concrete("int()")
 
     def __index__(self) -> int:
+        known = self.static()
+        if known is not None and known.ndim == 0 and known.dtype.kind in "iub":
+            return int(known)
+        if self.type.dtype.value == "float64" and self.ndim == 0:
+            raise trace_error(
+                "a float traced value was used as an integer (range(), an index, a count).",
+                "pass integer arguments as ints: annotate the parameter (`def f(z, label: int)`) or pass "
+                "np.int64(label); Python ints are taken as floats unless annotated",
+            )
         raise self._concrete("an integer use (range(), indexing)")
 
     def __complex__(self) -> complex:
-        raise self._concrete("complex()")
-
-    def _rounding(self, *args: Any) -> Any:
         raise trace_error(
-            "round(), math.floor(), math.ceil() and math.trunc() of a traced value are not supported "
-            "(they have no useful derivative).",
-            "keep the value continuous, or pass the rounded number in as an argument",
+            "complex numbers are not supported by dcompile.",
+            "keep real and imaginary parts as two float values",
             UnsupportedError,
         )
-
-    __round__ = __floor__ = __ceil__ = __trunc__ = _rounding
 
     def __iter__(self) -> Any:
         if self.ndim == 0:
@@ -166,36 +213,23 @@ class Tracer:
         return self.shape[0]
 
     # -- numpy protocols ----------------------------------------------------
-    def __array__(self, *args: Any, **kwargs: Any) -> Any:
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        known = self.static()
+        if known is not None:
+            return known if dtype is None else known.astype(dtype)
         raise trace_error(
             "a traced value was converted to a NumPy array (np.asarray, np.array, or a "
-            "NumPy function dcompile does not know).",
-            "use the NumPy functions dcompile supports (see dcompile.supported()) on traced values",
+            "function dcompile does not know, called on it).",
+            "use the NumPy/SciPy functions dcompile supports on traced values (dcompile.supported() lists "
+            "them); build arrays of traced values with np.stack, np.array([...]) or dc.array",
             UnsupportedError,
         )
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        rule = UFUNC_RULES.get(ufunc)
-        if method != "__call__" or rule is None or kwargs:
-            what = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
-            if kwargs:
-                what += f" with keyword arguments {sorted(kwargs)}"
-            raise trace_error(
-                f"{what} is not supported on traced values.",
-                "use a supported function (dcompile.supported() lists them) or define a primitive with dcompile.extend",
-                UnsupportedError,
-            )
-        return rule(*inputs)
+        return HOOKS["ufunc"](ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        rule = ARRAY_FUNCTION_RULES.get(func)
-        if rule is None:
-            raise trace_error(
-                f"numpy.{func.__name__} is not supported on traced values.",
-                "use a supported function (dcompile.supported() lists them)",
-                UnsupportedError,
-            )
-        return rule(*args, **kwargs)
+        return HOOKS["function"](func, args, kwargs)
 
 
 def _builder_of(args: tuple[Any, ...]) -> Builder | None:

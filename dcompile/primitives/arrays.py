@@ -80,12 +80,12 @@ def index_src(index: Index, shape: Sequence[int]) -> str:
     return ", ".join(parts) if parts else "..."
 
 
-def _index_shape(index: Index, shape: Sequence[int]) -> tuple[int, ...]:
+def index_shape(index: Index, shape: Sequence[int]) -> tuple[int, ...]:
     out = [len(range(*item)) for item in index if not isinstance(item, int)]
     return (*out, *shape[len(index) :])
 
 
-def _index_tuple(index: Index) -> tuple[Any, ...]:
+def index_tuple(index: Index) -> tuple[Any, ...]:
     return tuple(
         item if isinstance(item, int) else slice(*item) if item[1] >= 0 else slice(item[0], None, item[2])
         for item in index
@@ -228,7 +228,7 @@ reduce_min_p = _reduction("reduce_min", np.min, "np.min", lines=True)
 reduce_prod_p = _reduction("reduce_prod", np.prod, "np.prod", lines=True)
 
 
-def _axes(x: Tracer, axis: Any) -> tuple[int, ...]:
+def axes_of(x: Tracer, axis: Any) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(x.ndim))
     items = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
@@ -244,7 +244,7 @@ def _axes(x: Tracer, axis: Any) -> tuple[int, ...]:
 def _reduce(prim: Primitive, x: Any, axis: Any, keepdims: bool) -> Any:
     if not isinstance(x, Tracer):
         return getattr(np, prim.name.removeprefix("reduce_"))(x, axis=axis, keepdims=keepdims)
-    axes = _axes(x, axis)
+    axes = axes_of(x, axis)
     if x.ndim == 0 or not axes:
         return x
     out = bind(prim, x, axes=axes)
@@ -282,7 +282,7 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """``np.mean``: the sum divided by the number of summed entries."""
     if not isinstance(x, Tracer):
         return np.mean(x, axis=axis, keepdims=keepdims)
-    axes = _axes(x, axis)
+    axes = axes_of(x, axis)
     count = int(np.prod([x.shape[a] for a in axes]))
     return div(total(x, axis, keepdims), float(count))
 
@@ -384,9 +384,78 @@ def _emit_outer(args: Sequence[tuple[str, int]], params: dict[str, Any], types: 
 outer_p = register(Primitive("outer", _outer_rule, np.outer, _emit_outer, fusion="outer"))
 
 
+def _bmm_rule(a: VType, b: VType) -> VType:
+    if a.rank < 3 or a.rank != b.rank or a.shape[:-2] != b.shape[:-2] or a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"stacks of matrices with one batch shape and matching inner dimensions: {a.shape} @ {b.shape}")
+    return VType((*a.shape[:-1], b.shape[-1]), DType.F64)
+
+
+def _bmm_lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> Lines:
+    a, b = args
+    (n, k), m = types[0].shape[-2:], types[1].shape[-1]
+    batch = int(np.prod(types[0].shape[:-2], dtype=np.int64))
+    return [
+        f"_{target}_a = np.ascontiguousarray({a}).reshape(({batch}, {n}, {k}))",
+        f"_{target}_b = np.ascontiguousarray({b}).reshape(({batch}, {k}, {m}))",
+        f"{target} = np.empty(({batch}, {n}, {m}))",
+        f"for _i in range({batch}):",
+        f"    {target}[_i] = _{target}_a[_i] @ _{target}_b[_i]",
+        f"{target} = {target}.reshape({_tuple_src(out.shape)})",
+    ]
+
+
+# Stacks of matrices (rank > 2, one batch shape): a loop of matrix products (numba's @ is 2-D).
+batch_matmul_p = register(
+    Primitive(
+        "batch_matmul",
+        _bmm_rule,
+        np.matmul,
+        lambda args, params, types: (f"np.matmul({args[0][0]}, {args[1][0]})", PREC_ATOM),
+        emit_lines=_bmm_lines,
+    )
+)
+
+
+def swap_last(x: Any) -> Any:
+    """``x.mT``: the last two axes swapped (a matrix transpose, stack by stack)."""
+    perm = (*range(x.ndim - 2), x.ndim - 1, x.ndim - 2)
+    return transpose(x, perm)
+
+
+defjvp(batch_matmul_p, lambda t, ans, a, b: matmul(t, b), lambda t, ans, a, b: matmul(a, t))
+defvjp(
+    batch_matmul_p,
+    lambda g, ans, a, b: matmul(g, swap_last(b)),
+    lambda g, ans, a, b: matmul(swap_last(a), g),
+)
+
+
 def matmul(a: Any, b: Any) -> Any:
-    """``a @ b`` for vectors and matrices (``np.dot`` of two vectors is a scalar)."""
+    """``a @ b`` for vectors, matrices and stacks of matrices (batch axes broadcast, as NumPy's)."""
+    if _rank(a) > 2 or _rank(b) > 2:
+        return _stacked_matmul(a, b)
     return bind(matmul_p, a, b)
+
+
+def _rank(x: Any) -> int:
+    return x.ndim if isinstance(x, Tracer) else int(np.ndim(x))
+
+
+def _stacked_matmul(a: Any, b: Any) -> Any:
+    squeeze_a = a.ndim == 1
+    squeeze_b = b.ndim == 1
+    if squeeze_a:
+        a = reshape(a, (1, a.shape[0]))
+    if squeeze_b:
+        b = reshape(b, (b.shape[0], 1))
+    batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+    a = broadcast_to(a, (*batch, *a.shape[-2:]))
+    b = broadcast_to(b, (*batch, *b.shape[-2:]))
+    out = bind(batch_matmul_p, a, b)
+    if squeeze_a or squeeze_b:
+        shape = [*batch, *([] if squeeze_a else [out.shape[-2]]), *([] if squeeze_b else [out.shape[-1]])]
+        out = reshape(out, tuple(shape))
+    return out
 
 
 def outer(a: Any, b: Any) -> Any:
@@ -499,7 +568,7 @@ defvjp(reshape_p, lambda g, ans, x, *, shape: reshape(g, x.shape))
 def _index_rule(x: VType, *, index: Index) -> VType:
     if len(index) > x.rank:
         raise ValueError(f"too many indices ({len(index)}) for an array of rank {x.rank}")
-    return VType(_index_shape(index, x.shape), x.dtype)
+    return VType(index_shape(index, x.shape), x.dtype)
 
 
 def _emit_index(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Sequence[VType]) -> tuple[str, int]:
@@ -511,7 +580,7 @@ index_p = register(
     Primitive(
         "index",
         _index_rule,
-        lambda x, *, index: np.asarray(x)[_index_tuple(index)],
+        lambda x, *, index: np.asarray(x)[index_tuple(index)],
         _emit_index,
         view=True,
         fusion="slice",
@@ -520,14 +589,14 @@ index_p = register(
 
 
 def _pad_rule(g: VType, *, shape: tuple[int, ...], index: Index) -> VType:
-    if _index_shape(index, shape) != g.shape:
+    if index_shape(index, shape) != g.shape:
         raise ValueError(f"a {g.shape} block does not fit index {index} of shape {shape}")
     return VType(shape, DType.F64)
 
 
 def _pad_impl(g: Any, *, shape: tuple[int, ...], index: Index) -> Any:
     out = np.zeros(shape)
-    out[_index_tuple(index)] = g
+    out[index_tuple(index)] = g
     return out
 
 
@@ -548,14 +617,14 @@ pad_p = register(Primitive("pad", _pad_rule, _pad_impl, _emit_pad, emit_lines=_p
 
 
 def _pad_add_rule(acc: VType, g: VType, *, index: Index) -> VType:
-    if _index_shape(index, acc.shape) != g.shape:
+    if index_shape(index, acc.shape) != g.shape:
         raise ValueError(f"a {g.shape} block does not fit index {index} of shape {acc.shape}")
     return VType(acc.shape, DType.F64)
 
 
 def _pad_add_impl(acc: Any, g: Any, *, index: Index) -> Any:
     out = np.array(acc, dtype=np.float64)
-    out[_index_tuple(index)] += g
+    out[index_tuple(index)] += g
     return out
 
 
@@ -610,21 +679,21 @@ def _pad_into_add(x: Tracer, y: Tracer) -> Any:
 add_p.add_identity(_pad_into_add)
 
 
-def _is_whole(idx: Index, shape: Sequence[int]) -> bool:
+def is_whole(idx: Index, shape: Sequence[int]) -> bool:
     """Whether ``idx`` selects every entry (full slices only)."""
     return all(not isinstance(i, int) and i == (0, n, 1) for i, n in zip(idx, shape, strict=False))
 
 
 def index(x: Any, idx: Index) -> Any:
     """``x[idx]`` for a static index (see the module doc)."""
-    if isinstance(x, Tracer) and _is_whole(idx, x.shape):
+    if isinstance(x, Tracer) and is_whole(idx, x.shape):
         return x
     return bind(index_p, x, index=tuple(idx))
 
 
 def pad(g: Any, shape: tuple[int, ...], idx: Index) -> Any:
     """A zero array of ``shape`` with ``g`` written at ``idx``: the adjoint of indexing."""
-    if isinstance(g, Tracer) and _is_whole(idx, shape):
+    if isinstance(g, Tracer) and is_whole(idx, shape):
         return g
     return bind(pad_p, g, shape=tuple(shape), index=tuple(idx))
 

@@ -1,8 +1,12 @@
-"""Python operators, NumPy ufuncs and ``math`` functions on tracers.
+"""Python operators, ndarray methods and NumPy's dispatch protocols on tracers.
 
-This module connects the user-facing surface of tracing to the primitives: it
-installs the arithmetic dunders on :class:`~dcompile.ir.tracer.Tracer` and
-fills the ufunc and ``math`` dispatch tables.
+This module connects the user-facing surface of tracing to the spellings
+table (:mod:`~dcompile.primitives.spellings`): it installs the arithmetic
+dunders and the ndarray methods on :class:`~dcompile.ir.tracer.Tracer`, and
+answers NumPy's ``__array_ufunc__`` / ``__array_function__`` protocols by
+looking the called object up in the table. A function that is not there is
+refused with its full dotted name (``numpy.linalg.matrix_rank``) and, where
+one exists, the supported alternative.
 """
 
 from __future__ import annotations
@@ -13,17 +17,13 @@ from typing import Any
 import numpy as np
 
 from dcompile.errors import UnsupportedError, trace_error
-from dcompile.ir.tracer import ARRAY_FUNCTION_RULES, HOOKS, UFUNC_RULES, Tracer
+from dcompile.ir.tracer import HOOKS, Tracer
 from dcompile.primitives import arrays as A
 from dcompile.primitives import elementwise as E
+from dcompile.primitives import indexing as I
 from dcompile.primitives import numpy_api as N
-
-
-def _unsupported_operator(symbol: str, fix: str) -> Callable[..., Any]:
-    def op(*args: Any) -> Any:
-        raise trace_error(f"the operator `{symbol}` is not supported on traced values.", fix, UnsupportedError)
-
-    return op
+from dcompile.primitives import reductions as R
+from dcompile.primitives import spellings
 
 
 def _bool_only(fn: Callable[..., Any], symbol: str) -> Callable[..., Any]:
@@ -40,17 +40,28 @@ def _bool_only(fn: Callable[..., Any], symbol: str) -> Callable[..., Any]:
     return op
 
 
-def _clip(x: Any, lo: Any, hi: Any) -> Any:
-    out = x
-    if lo is not None:
-        out = E.maximum(out, lo)
-    if hi is not None:
-        out = E.minimum(out, hi)
-    return out
+def _inplace(fn: Callable[[Any, Any], Any]) -> Callable[[Tracer, Any], Any]:
+    """``a += b`` on an array updates the array (as NumPy does: its views and other names see it)."""
+
+    def op(self: Tracer, other: Any) -> Any:
+        if self.ndim == 0:
+            return fn(self, other)  # a scalar: Python rebinds the name
+        new = fn(self, other)
+        if new.shape != self.shape:
+            raise trace_error(
+                f"an in-place operation would change the shape {self.shape} to {new.shape}.",
+                "write `a = a op b` instead",
+            )
+        if new.type.dtype is not self.type.dtype:
+            new = E.astype(new, self.type.dtype)
+        I.assign(self, new)
+        return self
+
+    return op
 
 
 def install() -> None:
-    """Install the operators on Tracer and fill the dispatch tables."""
+    """Install the operators and methods on Tracer and the dispatch hooks."""
     T = Tracer
     T.__add__ = E.add  # type: ignore[method-assign]
     T.__radd__ = lambda a, b: E.add(b, a)  # type: ignore[method-assign]
@@ -60,6 +71,12 @@ def install() -> None:
     T.__rmul__ = lambda a, b: E.mul(b, a)  # type: ignore[method-assign]
     T.__truediv__ = E.div  # type: ignore[method-assign]
     T.__rtruediv__ = lambda a, b: E.div(b, a)  # type: ignore[method-assign]
+    T.__floordiv__ = E.floor_divide  # type: ignore[attr-defined]
+    T.__rfloordiv__ = lambda a, b: E.floor_divide(b, a)  # type: ignore[attr-defined]
+    T.__mod__ = E.mod  # type: ignore[attr-defined]
+    T.__rmod__ = lambda a, b: E.mod(b, a)  # type: ignore[attr-defined]
+    T.__divmod__ = E.divmod_  # type: ignore[attr-defined]
+    T.__rdivmod__ = lambda a, b: E.divmod_(b, a)  # type: ignore[attr-defined]
     T.__pow__ = E.power  # type: ignore[method-assign]
     T.__rpow__ = lambda a, b: E.power(b, a)  # type: ignore[method-assign]
     T.__neg__ = E.neg  # type: ignore[method-assign]
@@ -73,155 +90,196 @@ def install() -> None:
     T.__ne__ = E.not_equal  # type: ignore[method-assign,assignment]
     T.__and__ = T.__rand__ = _bool_only(E.logical_and, "&")  # type: ignore[attr-defined]
     T.__or__ = T.__ror__ = _bool_only(E.logical_or, "|")  # type: ignore[attr-defined]
+    T.__xor__ = T.__rxor__ = _bool_only(E.logical_xor, "^")  # type: ignore[attr-defined]
     T.__invert__ = _bool_only(E.logical_not, "~")  # type: ignore[attr-defined]
-    fix = "it has no useful derivative; write the expression with supported operations"
-    for name, symbol in (("floordiv", "//"), ("mod", "%"), ("divmod", "divmod")):
-        setattr(T, f"__{name}__", _unsupported_operator(symbol, fix))
-        setattr(T, f"__r{name}__", _unsupported_operator(symbol, fix))
-
+    T.__round__ = lambda a, ndigits=None: E.round_(a, ndigits or 0)  # type: ignore[attr-defined]
+    T.__floor__ = E.floor  # type: ignore[attr-defined]
+    T.__ceil__ = E.ceil  # type: ignore[attr-defined]
+    T.__trunc__ = E.trunc  # type: ignore[attr-defined]
+    for name, fn in (
+        ("add", E.add),
+        ("sub", E.sub),
+        ("mul", E.mul),
+        ("truediv", E.div),
+        ("floordiv", E.floor_divide),
+        ("mod", E.mod),
+        ("pow", E.power),
+        ("matmul", N.matmul),
+    ):
+        setattr(T, f"__i{name}__", _inplace(fn))
     _install_array_methods()
-    UFUNC_RULES.update(
-        {
-            np.add: E.add,
-            np.subtract: E.sub,
-            np.multiply: E.mul,
-            np.divide: E.div,
-            np.negative: E.neg,
-            np.positive: lambda x: x,
-            np.power: E.power,
-            np.square: lambda x: E.integer_pow(x, 2),
-            np.reciprocal: lambda x: E.div(1.0, x),
-            np.exp: E.exp,
-            np.log: E.log,
-            np.log1p: E.log1p,
-            np.expm1: E.expm1,
-            np.sqrt: E.sqrt,
-            np.sin: E.sin,
-            np.cos: E.cos,
-            np.tan: E.tan,
-            np.arcsin: E.arcsin,
-            np.arccos: E.arccos,
-            np.arctan: E.arctan,
-            np.arctan2: E.arctan2,
-            np.sinh: E.sinh,
-            np.cosh: E.cosh,
-            np.tanh: E.tanh,
-            np.absolute: E.absolute,
-            np.sign: E.sign,
-            np.maximum: E.maximum,
-            np.minimum: E.minimum,
-            np.logaddexp: E.logaddexp,
-            np.log2: E.log2,
-            np.log10: E.log10,
-            np.hypot: E.hypot,
-            np.less: E.less,
-            np.less_equal: E.less_equal,
-            np.greater: E.greater,
-            np.greater_equal: E.greater_equal,
-            np.equal: E.equal,
-            np.not_equal: E.not_equal,
-            np.logical_and: E.logical_and,
-            np.logical_or: E.logical_or,
-            np.logical_not: E.logical_not,
-            np.matmul: N.matmul,
-        }
-    )
-    ARRAY_FUNCTION_RULES.update(
-        {
-            np.where: E.where,
-            np.clip: _clip,
-            np.sum: A.total,
-            np.mean: N_mean,
-            np.prod: A.prod,
-            np.max: A.amax,
-            np.amax: A.amax,
-            np.min: A.amin,
-            np.amin: A.amin,
-            np.dot: N.dot,
-            np.vdot: N.vdot,
-            np.matmul: N.matmul,
-            np.outer: N.outer,
-            np.linalg.norm: N.norm,
-            np.transpose: A.transpose,
-            np.reshape: A.reshape,
-            np.ravel: N.ravel,
-            np.squeeze: N.squeeze,
-            np.expand_dims: N.expand_dims,
-            np.concatenate: N.concatenate,
-            np.stack: N.stack,
-            np.hstack: N.hstack,
-            np.vstack: N.vstack,
-            np.zeros_like: N.zeros_like,
-            np.ones_like: N.ones_like,
-            np.full_like: N.full_like,
-            np.broadcast_to: A.broadcast_to,
-            np.trace: N.trace_of,
-        }
-    )
-    HOOKS.update({"array": N.array, "broadcast_to": A.broadcast_to})
+    HOOKS.update({"array": N.array, "broadcast_to": A.broadcast_to, "ufunc": _ufunc, "function": _function})
+    for name, fn in _UFUNC_SPELLINGS.items():
+        spellings.add(f"numpy.{name}", fn)
 
 
-def N_mean(x: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False) -> Any:
-    return A.mean(x, axis, keepdims)
+# numpy ufuncs whose traced form is an operator function (the others come with their primitive's declaration).
+_UFUNC_SPELLINGS: dict[str, Callable[..., Any]] = {
+    "add": E.add,
+    "subtract": E.sub,
+    "multiply": E.mul,
+    "divide": E.div,
+    "true_divide": E.div,
+    "negative": E.neg,
+    "positive": lambda x: x,
+    "power": E.power,
+    "square": lambda x: E.integer_pow(x, 2),
+    "reciprocal": lambda x: E.div(1.0, x),
+    "logical_and": E.logical_and,
+    "logical_or": E.logical_or,
+    "logical_not": E.logical_not,
+    "logical_xor": E.logical_xor,
+    "divmod": E.divmod_,
+}
+
+
+def _method(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A NumPy function as a method: ``x.sum(axis=0)`` is ``np.sum(x, axis=0)``."""
+
+    def method(self: Tracer, *args: Any, **kwargs: Any) -> Any:
+        return fn(self, *args, **kwargs)
+
+    method.__name__ = getattr(fn, "__name__", "method")
+    return method
+
+
+def _in_place_sort(self: Tracer, axis: int = -1, kind: Any = None, order: Any = None) -> None:
+    I.assign(self, R.sort(self, axis, kind, order))
+
+
+def _fill(self: Tracer, value: Any) -> None:
+    I.assign(self, N.full(self.shape, value, dtype=self.dtype))
+
+
+def _item(self: Tracer, *args: Any) -> Any:
+    known = self.static()
+    if known is None:
+        raise trace_error(".item() of a traced value needs its number.", "keep it as an array value")
+    return known.item(*args)
+
+
+def _tolist(self: Tracer) -> Any:
+    known = self.static()
+    if known is None:
+        return [self[i] for i in range(self.shape[0])] if self.ndim else self
+    return known.tolist()
 
 
 def _install_array_methods() -> None:
     """NumPy's ndarray methods and attributes that make sense on traced arrays."""
     T = Tracer
-    T.__getitem__ = N.getitem  # type: ignore[attr-defined]
+    T.__getitem__ = I.getitem  # type: ignore[attr-defined]
+    T.__setitem__ = I.setitem  # type: ignore[attr-defined]
     T.__matmul__ = N.matmul  # type: ignore[attr-defined]
     T.__rmatmul__ = lambda a, b: N.matmul(b, a)  # type: ignore[attr-defined]
-    T.T = property(A.transpose)  # type: ignore[attr-defined]
-    T.transpose = lambda self, *axes: A.transpose(self, axes[0] if len(axes) == 1 else (axes or None))  # type: ignore[attr-defined]
-    T.reshape = lambda self, *shape: A.reshape(self, shape[0] if len(shape) == 1 else shape)  # type: ignore[attr-defined]
-    T.sum = lambda self, axis=None, keepdims=False: A.total(self, axis, keepdims)  # type: ignore[attr-defined]
-    T.mean = lambda self, axis=None, keepdims=False: A.mean(self, axis, keepdims)  # type: ignore[attr-defined]
-    T.prod = lambda self, axis=None, keepdims=False: A.prod(self, axis, keepdims)  # type: ignore[attr-defined]
-    T.max = lambda self, axis=None, keepdims=False: A.amax(self, axis, keepdims)  # type: ignore[attr-defined]
-    T.min = lambda self, axis=None, keepdims=False: A.amin(self, axis, keepdims)  # type: ignore[attr-defined]
-    T.dot = N.dot  # type: ignore[attr-defined]
-    T.ravel = T.flatten = N.ravel  # type: ignore[attr-defined]
-    T.squeeze = N.squeeze  # type: ignore[attr-defined]
-    T.copy = lambda self: self  # type: ignore[attr-defined]  (values are immutable)
-    T.clip = lambda self, lo=None, hi=None: _clip(self, lo, hi)  # type: ignore[attr-defined]
+    T.T = property(lambda self: N.transpose(self))  # type: ignore[attr-defined]
+    T.mT = property(lambda self: N.swapaxes(self, -1, -2))  # type: ignore[attr-defined]
+    T.real = property(lambda self: self)  # type: ignore[attr-defined]
+    T.sort = _in_place_sort  # type: ignore[attr-defined]
+    T.fill = _fill  # type: ignore[attr-defined]
+    T.item = _item  # type: ignore[attr-defined]
+    T.tolist = _tolist  # type: ignore[attr-defined]
+    T.nonzero = lambda self: N.nonzero_static(self)  # type: ignore[attr-defined]
+    for dotted, s in list(spellings.BY_NAME.items()):
+        if dotted.startswith("numpy.ndarray."):
+            name = dotted.rpartition(".")[2]
+            if name not in ("sort",):
+                setattr(T, name, _method(s.rule))
 
 
-# math.* name -> function on tracers; every other math function on a tracer is
-# reported as unsupported by dcompile.frontend.mathpatch.
-MATH_RULES: dict[str, Callable[..., Any]] = {
-    "exp": E.exp,
-    "log": lambda x, base=None: E.log(x) if base is None else E.div(E.log(x), E.log(base)),
-    "log1p": E.log1p,
-    "expm1": E.expm1,
-    "sqrt": E.sqrt,
-    "sin": E.sin,
-    "cos": E.cos,
-    "tan": E.tan,
-    "asin": E.arcsin,
-    "acos": E.arccos,
-    "atan": E.arctan,
-    "atan2": E.arctan2,
-    "sinh": E.sinh,
-    "cosh": E.cosh,
-    "tanh": E.tanh,
-    "fabs": E.absolute,
-    "pow": E.power,
-    "hypot": E.hypot,
-    "log2": E.log2,
-    "log10": E.log10,
-}
+def unsupported(dotted: str, extra: str = "") -> Exception:
+    alt = spellings.alternative(dotted)
+    fix = f"use {alt}" if alt else "use a supported function (dcompile.supported() lists them by module)"
+    return trace_error(
+        f"{dotted}{extra} is not supported on traced values.",
+        f"{fix}, or define a primitive with dcompile.extend (or wrap a block with dcompile.custom_vjp)",
+        UnsupportedError,
+    )
+
+
+_UFUNC_REDUCE = {"add": R.sum_, "multiply": R.prod, "maximum": R.amax, "minimum": R.amin, "fmax": R.nanmax,
+                 "fmin": R.nanmin, "logical_and": R.all_, "logical_or": R.any_}  # fmt: skip
+_UFUNC_ACCUMULATE = {"add": R.cumsum, "multiply": R.cumprod}
+
+
+def _ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``Tracer.__array_ufunc__``: a call, or the reduce/accumulate/outer methods of a known ufunc."""
+    dotted = spellings.dotted_name(ufunc)
+    s = spellings.lookup(ufunc)
+    if s is None:
+        raise unsupported(dotted)
+    out = kwargs.pop("out", None)
+    if out is not None and not (isinstance(out, tuple) and all(o is None for o in out)):
+        E._no_out(out)
+    dtype = kwargs.pop("dtype", None)
+    kwargs.pop("casting", None)
+    kwargs.pop("order", None)
+    kwargs.pop("subok", None)
+    where = kwargs.pop("where", True)
+    if method == "reduce":
+        fn = _UFUNC_REDUCE.get(ufunc.__name__)
+        if fn is None:
+            raise unsupported(dotted, ".reduce")
+        axis = kwargs.pop("axis", 0)
+        return fn(inputs[0], axis, keepdims=kwargs.pop("keepdims", False))
+    if method == "accumulate":
+        fn = _UFUNC_ACCUMULATE.get(ufunc.__name__)
+        if fn is None:
+            raise unsupported(dotted, ".accumulate")
+        return fn(inputs[0], kwargs.pop("axis", 0))
+    if method == "outer":
+        a, b = (N.asarray(x) if isinstance(x, (list, tuple)) else x for x in inputs)
+        a_shape, b_shape = np.shape(a), np.shape(b)
+        a = A.reshape(a, (*a_shape, *(1,) * len(b_shape))) if isinstance(a, Tracer) else np.reshape(
+            a, (*a_shape, *(1,) * len(b_shape)))  # fmt: skip
+        return s.rule(a, b)
+    if method != "__call__":
+        raise unsupported(dotted, f".{method}")
+    if kwargs:
+        raise unsupported(dotted, f" with keyword arguments {sorted(kwargs)}")
+    result = s.rule(*inputs)
+    if where is not True:
+        raise unsupported(dotted, " with where=")
+    if dtype is not None:
+        result = E.astype(result, dtype)
+    return result
+
+
+def _function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``Tracer.__array_function__``: the traced implementation of a NumPy function."""
+    s = spellings.lookup(func)
+    if s is None:
+        raise unsupported(spellings.dotted_name(func))
+    spellings.check_call(s, args, kwargs)
+    return s.rule(*args, **kwargs)
 
 
 def supported() -> dict[str, list[str]]:
-    """What tracing accepts on traced values, by kind (for users and error messages)."""
-    return {
-        "operators": ["+", "-", "*", "/", "**", "unary -", "abs", "< <= > >= == !=", "& | ~ (on comparisons)"],
-        "numpy": sorted(f"np.{u.__name__}" for u in UFUNC_RULES),
-        "math": sorted(f"math.{name}" for name in MATH_RULES),
-        "arrays": [
-            *sorted({f"np.{getattr(f, '__name__', str(f))}" for f in ARRAY_FUNCTION_RULES}),
-            "x[int, slice, ..., None, int array]",
-            "x.T, x.reshape, x.sum/mean/prod/max/min, x.dot, x.ravel, x.squeeze",
+    """What tracing accepts on traced values, by module (for users and error messages).
+
+    Each entry is the name a user calls; a note in parentheses says when its
+    derivative is zero or absent (``values only``: integer or boolean results).
+    """
+    out: dict[str, list[str]] = {
+        "operators": [
+            "+ - * / // % ** (and their in-place forms +=, -=, ...)",
+            "unary - +, abs(), round(), math.floor/ceil/trunc",
+            "< <= > >= == !=",
+            "& | ^ ~ (on comparisons)",
+            "x[...] indexing: ints, slices, None, ..., integer arrays, traced ints, static masks",
+            "x[...] = v and x[...] += v (item and slice assignment)",
+            "x.T, x.mT, x.shape, x.ndim, x.size, x.dtype",
         ],
-        "dcompile": ["dc.where", "dc.sigmoid", "dc.softplus", "dc.logsumexp", "dc.stop_gradient", "dc.array"],
     }
+    for module in spellings.modules():
+        names = []
+        for name, s in sorted(spellings.for_module(module).items()):
+            if module == "sympy":
+                continue
+            note = "" if s.derivative == spellings.SMOOTH else f" ({s.derivative})"
+            names.append(f"{module.removeprefix('numpy.ndarray').lstrip('.') or 'x'}.{name}{note}"
+                         if module == "numpy.ndarray" else f"{module}.{name}{note}")  # fmt: skip
+        if names:
+            out[module] = names
+    out["dcompile"] = ["dc.where", "dc.sigmoid", "dc.softplus", "dc.logsumexp", "dc.stop_gradient", "dc.array"]
+    return out

@@ -1,0 +1,99 @@
+"""Triangular solves for generated code: SciPy's in Python, BLAS ``dtrsm`` under numba.
+
+NumPy has no triangular solve and numba supports none, yet the Cholesky
+adjoint and ``scipy.linalg.solve_triangular``/``cho_solve`` need one (an LU
+solve of a triangular matrix would cost three times as much). Under numba
+the call goes to the BLAS ``dtrsm`` that SciPy exports through
+``scipy.linalg.cython_blas``; as in :mod:`dcompile.runtime.special`, its
+address is registered under a fixed LLVM symbol name when this module is
+imported, so numba's disk cache can store the calling code.
+
+Row-major arrays are column-major transposes: ``L X = B`` with ``L``, ``B``
+row-major is ``X^T L^T = B^T`` column-major, a right-side ``dtrsm`` with the
+triangle flipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def solve_triangular(a: Any, b: Any, lower: bool, trans: bool) -> Any:
+    """``op(a)^-1 b`` for a triangular ``a`` (``op`` the transpose when ``trans``); the other triangle is ignored."""
+    from scipy.linalg import solve_triangular as scipy_solve
+
+    return scipy_solve(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), lower=bool(lower),
+                       trans=1 if trans else 0, check_finite=False)  # fmt: skip
+
+
+def _register_numba() -> None:
+    """numba's version of :func:`solve_triangular` (typing functions and implementations carry no annotations)."""
+    import llvmlite.binding as llb
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import get_cython_function_address, intrinsic, overload, register_jitable
+
+    symbol = "dcompile_blas_dtrsm"
+    llb.add_symbol(symbol, get_cython_function_address("scipy.linalg.cython_blas", "dtrsm"))
+    i8p = ir.IntType(8).as_pointer()
+    i32p = ir.IntType(32).as_pointer()
+    dp = ir.DoubleType().as_pointer()
+    fnty = ir.FunctionType(ir.VoidType(), [i8p, i8p, i8p, i8p, i32p, i32p, dp, dp, i32p, dp, i32p])
+
+    @intrinsic
+    def dtrsm_right(typingctx, uplo, transa, m, n, a, b):
+        """X op(A) = B in column-major terms, in place in b (side 'R', no unit diagonal, alpha 1)."""
+
+        def codegen(context, builder, signature, args):
+            uplo_v, trans_v, m_v, n_v, a_v, b_v = args
+            a_data = context.make_array(signature.args[4])(context, builder, a_v).data
+            b_data = context.make_array(signature.args[5])(context, builder, b_v).data
+
+            def char(v):
+                return cgutils.alloca_once_value(builder, builder.trunc(v, ir.IntType(8)))
+
+            def int32(v):
+                return cgutils.alloca_once_value(builder, builder.trunc(v, ir.IntType(32)))
+
+            side = cgutils.alloca_once_value(builder, ir.Constant(ir.IntType(8), ord("R")))
+            diag = cgutils.alloca_once_value(builder, ir.Constant(ir.IntType(8), ord("N")))
+            alpha = cgutils.alloca_once_value(builder, ir.Constant(ir.DoubleType(), 1.0))
+            mm, nn = int32(m_v), int32(n_v)
+            fn = cgutils.get_or_insert_function(builder.module, fnty, symbol)
+            builder.call(
+                fn,
+                [side, char(uplo_v), char(trans_v), diag, mm, nn, alpha, builder.bitcast(a_data, dp), nn,
+                 builder.bitcast(b_data, dp), mm],
+            )  # fmt: skip
+            return context.get_dummy_value()
+
+        return types.void(uplo, transa, m, n, a, b), codegen
+
+    @register_jitable
+    def trsm(a, b, lower, trans):
+        aa = np.ascontiguousarray(a).astype(np.float64)
+        x = np.ascontiguousarray(b).astype(np.float64)  # a fresh copy: dtrsm overwrites it
+        n = aa.shape[0]
+        k = x.size // n if n else 0
+        if n == 0 or k == 0:
+            return x
+        # Row-major a is column-major a^T: its lower triangle is an upper one there.
+        uplo = 85 if lower else 76  # 'U' / 'L'
+        transa = 84 if trans else 78  # 'T' / 'N'
+        dtrsm_right(uplo, transa, k, n, aa, x)
+        return x
+
+    @overload(solve_triangular)
+    def _solve_triangular(a, b, lower, trans):
+        if isinstance(a, types.Array) and isinstance(b, types.Array):
+            return lambda a, b, lower, trans: trsm(a, b, lower, trans)
+        return None
+
+
+try:
+    _register_numba()
+except ImportError:  # pragma: no cover
+    pass
