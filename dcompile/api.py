@@ -41,8 +41,21 @@ _SCALAR_TYPES = (int, float, np.integer, np.floating, bool, np.bool_)
 Signature = tuple[VType, ...]
 
 
-def _arg_type(fname: str, name: str, a: Any) -> tuple[VType, Any]:
-    """The IR type of one argument and the argument as the compiled code takes it."""
+I64_SCALAR = VType((), DType.I64)
+
+
+def _arg_type(fname: str, name: str, a: Any, integer: bool = False) -> tuple[VType, Any]:
+    """The IR type of one argument and the argument as the compiled code takes it.
+
+    NumPy integers (``np.int64(3)``) are integer scalars: data that can index
+    and count, never differentiated. A Python ``int`` is taken as a float
+    (``f(1, 2)`` of a float function) unless the parameter is annotated
+    ``int`` (``integer``).
+    """
+    if isinstance(a, (np.integer, int)) and not isinstance(a, (bool, np.bool_)) and (
+        integer or isinstance(a, np.integer)
+    ):
+        return I64_SCALAR, np.int64(a)
     if isinstance(a, _SCALAR_TYPES):
         return F64, float(a)
     if isinstance(a, (list, tuple)):
@@ -100,6 +113,7 @@ class Function:
         self.backend = backend
         self.scalars_only = scalars_only
         self._fingerprint_of = fingerprint
+        self.int_args: frozenset[str] = frozenset()  # parameters annotated `int`: integer scalars
         self._fingerprint: tuple[str | None] | None = None
         self._fallback_sig: Signature = (F64,) * len(self.arg_names)
         self.default_sig = self._fallback_sig
@@ -119,7 +133,8 @@ class Function:
         n = len(self.arg_names)
         if len(args) != n:
             raise SignatureError(f"{self.name}({', '.join(self.arg_names)}) takes {n} {what}, got {len(args)}.")
-        pairs = [_arg_type(self.name, name, a) for name, a in zip(self.arg_names, args, strict=True)]
+        ints = self.int_args
+        pairs = [_arg_type(self.name, name, a, name in ints) for name, a in zip(self.arg_names, args, strict=True)]
         sig = tuple(t for t, _ in pairs)
         if self.scalars_only and any(t.rank for t in sig):
             raise SignatureError(
@@ -201,7 +216,7 @@ class Function:
 
     def with_backend(self, backend: str) -> Function:
         """The same function on another backend (``"numba"`` or ``"python"``)."""
-        return Function(
+        out = Function(
             self._make_graph,
             self.name,
             self.arg_names,
@@ -209,6 +224,8 @@ class Function:
             scalars_only=self.scalars_only,
             fingerprint=self._fingerprint_of,
         )
+        out.int_args = self.int_args
+        return out
 
     def _dcompile_fingerprint(self) -> str | None:
         """What the traced program depends on, hashed (None: unknown, so never served from the program cache)."""
@@ -539,6 +556,8 @@ class Derivative:
 
 
 def _py_arg(a: Any) -> Any:
+    if isinstance(a, np.integer):
+        return a  # an integer scalar argument stays one
     return np.float64(a) if isinstance(a, _SCALAR_TYPES) else a
 
 
@@ -622,7 +641,7 @@ def compile(fn: Callable[..., Any] | None = None, *, backend: str = "numba", nam
     and boolean arrays are data). The function returns a scalar or an array.
     """
     from dcompile.frontend.fingerprint import fingerprint
-    from dcompile.frontend.tracing import positional_names, trace
+    from dcompile.frontend.tracing import integer_parameters, positional_names, trace
 
     def wrap(f: Callable[..., Any]) -> Function:
         arg_names = positional_names(f)
@@ -633,6 +652,7 @@ def compile(fn: Callable[..., Any] | None = None, *, backend: str = "numba", nam
             return trace(f, arg_names, sig, fname)
 
         out = Function(make, fname, arg_names, backend, fingerprint=lambda: fingerprint(f))
+        out.int_args = integer_parameters(f)
         out.__doc__ = getattr(f, "__doc__", None)
         out.__wrapped__ = f  # type: ignore[attr-defined]
         return out

@@ -168,3 +168,17 @@ def positional_names(fn: Callable[..., Any]) -> list[str]:
             )
         names.append(p.name)
     return names
+
+
+def integer_parameters(fn: Callable[..., Any]) -> frozenset[str]:
+    """Parameters annotated ``int`` (or ``np.integer``): integer scalars, data that can index and count."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return frozenset()
+    out = set()
+    for p in sig.parameters.values():
+        ann = p.annotation
+        if ann in (int, "int", np.int64, "np.int64") or (isinstance(ann, type) and issubclass(ann, np.integer)):
+            out.add(p.name)
+    return frozenset(out)

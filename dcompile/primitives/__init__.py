@@ -10,6 +10,7 @@ implementations.
 from dcompile.ir.primitive import REGISTRY, Primitive
 from dcompile.primitives import (
     arrays,
+    einsum,
     elementwise,
     indexing,
     linalg,
@@ -22,4 +23,4 @@ from dcompile.primitives.operators import install
 
 install()
 
-__all__ = ["REGISTRY", "Primitive", "arrays", "elementwise", "indexing", "linalg", "numpy_api", "reductions", "shapes", "special"]
+__all__ = ["REGISTRY", "Primitive", "arrays", "einsum", "elementwise", "indexing", "linalg", "numpy_api", "reductions", "shapes", "special"]

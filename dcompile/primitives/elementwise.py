@@ -82,7 +82,7 @@ def _bool_rule(*types: VType, **params: Any) -> VType:
 
 
 def _select_rule(c: VType, a: VType, b: VType) -> VType:
-    dtype = DType.BOOL if a.dtype is b.dtype is DType.BOOL else DType.F64
+    dtype = a.dtype if a.dtype is b.dtype else DType.F64
     return VType(broadcast_shapes(c.shape, a.shape, b.shape), dtype)
 
 

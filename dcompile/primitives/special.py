@@ -66,6 +66,7 @@ def digamma(x: Any) -> Any:
     return bind(digamma_p, x)
 
 
+@implements("scipy.special.polygamma")
 def polygamma(n: Any, x: Any) -> Any:
     """``scipy.special.polygamma(n, x)`` for a static integer order ``n``."""
     k = n.static() if isinstance(n, Tracer) else np.asarray(n)
