@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 import scipy.linalg as sl
 import scipy.special as sc
+import scipy.stats as st
 
 import dcompile as dc
 from dcompile.primitives import spellings
@@ -224,6 +225,28 @@ ROWS: list[Row] = [
     Row("solve_triangular", lambda a, b: W(sl.solve_triangular(a, b, lower=True)) + W(sl.solve_triangular(a.T, b, trans=1))
         + W(sl.solve_triangular(a, b, lower=True, unit_diagonal=True)), [SPD(4, 4), R(4, 2)],
         covers=("scipy.linalg.solve_triangular",)),
+    # -- scipy.stats -------------------------------------------------------------------------------------------
+    Row("stats_norm", lambda x, mu, s: np.sum(st.norm.logpdf(x, mu, s) + st.norm.logcdf(x, loc=mu, scale=s)
+        + st.norm.sf(x, mu, s) + st.norm.pdf(x, mu) + st.norm.cdf(x) + st.norm.logsf(x, mu, s)) + st.norm.ppf(0.3, mu, s),
+        [R(4), R(), U(0.5, 2.0)],
+        covers=("scipy.stats.norm.logpdf", "scipy.stats.norm.pdf", "scipy.stats.norm.cdf", "scipy.stats.norm.logcdf",
+                "scipy.stats.norm.sf", "scipy.stats.norm.logsf", "scipy.stats.norm.ppf")),
+    Row("stats_t", lambda x, mu, s: np.sum(st.t.logpdf(x, 3.0 + s, mu, s) + st.t(4.0, loc=mu).logpdf(x)
+        + st.t.pdf(x, df=5.0, scale=s)), [R(4), R(), U(0.5, 2.0)], covers=("scipy.stats.t.logpdf", "scipy.stats.t.pdf")),
+    Row("stats_counts", lambda mu, p: np.sum(st.poisson.logpmf(np.arange(5.0), np.exp(mu))
+        + st.nbinom.logpmf(np.arange(5.0), 3.0 * p, p) + st.binom.logpmf(np.arange(5.0), 6, p)
+        + st.bernoulli.logpmf(np.array([0.0, 1.0]), p).sum() + st.poisson.pmf(2.0, np.exp(mu))),
+        [R(), U(0.2, 0.8)], covers=("scipy.stats.poisson.logpmf", "scipy.stats.poisson.pmf", "scipy.stats.nbinom.logpmf",
+                                    "scipy.stats.binom.logpmf", "scipy.stats.bernoulli.logpmf")),
+    Row("stats_families", lambda x, mu, s: np.sum(st.laplace.logpdf(x, mu, s) + st.cauchy.logpdf(x, mu, s)
+        + st.logistic.logpdf(x, mu, s) + st.expon.logpdf(np.abs(x) + 0.1, 0.0, s) + st.lognorm.logpdf(np.abs(x) + 0.1, s, scale=np.exp(mu))
+        + st.gamma.logpdf(np.abs(x) + 0.1, 2.0 + s, scale=s) + st.beta.logpdf(0.3, 2.0 + s, s + 1.0)),
+        [R(4), R(), U(0.5, 2.0)],
+        covers=("scipy.stats.laplace.logpdf", "scipy.stats.cauchy.logpdf", "scipy.stats.logistic.logpdf",
+                "scipy.stats.expon.logpdf", "scipy.stats.lognorm.logpdf", "scipy.stats.gamma.logpdf", "scipy.stats.beta.logpdf")),
+    Row("stats_mvn", lambda x, m, s: st.multivariate_normal.logpdf(x, mean=m, cov=s * np.eye(3) + 0.1)
+        + np.sum(st.multivariate_normal.logpdf(np.stack([x, m]), np.zeros(3), s * np.eye(3))), [R(3), R(3), U(0.5, 2.0)],
+        covers=("scipy.stats.multivariate_normal.logpdf",)),
     Row("batched_linalg", lambda a, b: W(np.linalg.cholesky(a)) + W(np.linalg.solve(a, b)) + np.sum(np.linalg.slogdet(a)[1])
         + W(np.linalg.inv(a)), [SPD(2, 3, 3), R(2, 3, 2)]),
 ]

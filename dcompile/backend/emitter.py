@@ -113,6 +113,8 @@ class _Printer:
         }
         for part, items in self.plans.items():
             _keep_comments_in_place(items, self.orders[part], *self.attach[part])
+        # Values that live only inside a loop (as scalar locals), unless stored: see _available.
+        self.loop_locals = {v for items in self.plans.values() for c in items if isinstance(c, Cluster) for v in c.values}
         consumers: dict[Value, list[int]] = defaultdict(list)
         for i, e in enumerate(eqns):
             for v in e.inputs:
@@ -209,6 +211,10 @@ class _Printer:
             return self.expr(v)
         if v in c.values and v not in self.written:
             return self.expr(v) if v not in self.inlined else self.member_expr(self.producer[v], c)
+        e = self.producer.get(v)
+        if e is not None and v in self.loop_locals and v not in self.written and self.kinds.get(e) == "identity":
+            # A broadcast that was never stored (it lived in another loop): read what it repeats.
+            return self.loop_expr(e.inputs[0], c)
         src = self.globals.get(v) or self.namer(v)
         return f"{src}[{read_index(v.type.shape, c.shape, self.loop_vars)}]", PREC_ATOM
 
@@ -335,12 +341,26 @@ class _Printer:
             if v is self.acc:  # the gradient being added to _out has no array of its own to name
                 out.append(f"# {name}: added to _out")
                 continue
+            if not self._available(v, c):
+                continue  # a display alias of a value that lived in another loop: nothing to name
             # An entry of the loop only for a value the loop runs over (a (2,) adjoint shown in a
             # (2, 3) loop is the whole array: indexing it by the loop's last index read past its end).
             entry = c is not None and (v in c.values or _broadcasts(v.type.shape, c.shape))
             src = self.loop_expr(v, c)[0] if entry else self.expr(v)[0]
             out.append(f"{self.namer.fresh(name)} = {src}")
         return out
+
+    def _available(self, v: Value, c: Cluster | None) -> bool:
+        """Whether ``v`` can be read here: not a scalar local of another loop (display aliases only)."""
+        if v not in self.loop_locals or v in self.written or (c is not None and v in c.values):
+            return True
+        e = self.producer.get(v)
+        return (
+            c is not None
+            and e is not None
+            and self.kinds.get(e) == "identity"
+            and (e.inputs[0].type.rank == 0 or self._available(e.inputs[0], c))
+        )
 
     def eqn_expr_plain(self, e: Eqn) -> str:
         args = [format_literal(self.consts[v]) if v in self.consts else (self.namer(v), PREC_ATOM) for v in e.inputs]

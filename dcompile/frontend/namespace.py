@@ -116,6 +116,8 @@ class TracingModule(types.ModuleType):
             value = traced_call(value, s)
         elif isinstance(value, _FUNCTION_TYPES) and not name.startswith("_"):
             value = refused_call(value, f"{original.__name__}.{name}")
+        elif _has_members(self.__dict__["_table"], name):
+            value = TracingObject(value, f"{original.__name__}.{name}")
         elif isinstance(value, types.ModuleType) and value.__name__ in PROXIED:
             value = proxy(value)
         elif name in ("r_", "c_") and original.__name__ == "numpy":
@@ -125,6 +127,49 @@ class TracingModule(types.ModuleType):
 
     def __dir__(self) -> list[str]:
         return dir(self.__dict__["_original"])
+
+
+def _has_members(table: dict[str, spellings.Spelling], name: str) -> bool:
+    prefix = name + "."
+    return any(key.startswith(prefix) for key in table)
+
+
+class TracingObject:
+    """A stand-in for an object with traced methods (``scipy.stats.norm``): its spelled methods accept tracers.
+
+    Calling it with tracers (``scipy.stats.t(df, loc=mu)``) gives a frozen
+    stand-in whose methods pass those arguments on, as SciPy's frozen
+    distributions do.
+    """
+
+    def __init__(self, original: Any, dotted: str, frozen: tuple[tuple[Any, ...], dict[str, Any]] | None = None) -> None:
+        self._original = original
+        self._dotted = dotted
+        self._frozen = frozen
+
+    def __getattr__(self, name: str) -> Any:
+        s = spellings.BY_NAME.get(f"{self._dotted}.{name}")
+        value = getattr(self._original, name)
+        if s is None:
+            return value
+        call = traced_call(value, s)
+        if self._frozen is None:
+            return call
+        args, kwargs = self._frozen
+
+        def frozen_call(x: Any, *more: Any, **kw: Any) -> Any:
+            return call(x, *args, *more, **kwargs, **kw)
+
+        return frozen_call
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _holds_tracer(args) or _holds_tracer(kwargs):
+            return TracingObject(self._original, self._dotted, (args, kwargs))
+        frozen = self._original(*args, **kwargs)
+        return TracingObject(frozen, self._dotted, (args, kwargs))
+
+    def __repr__(self) -> str:
+        return f"<traceable {self._dotted}>"
 
 
 _PROXIES: dict[str, TracingModule] = {}
@@ -170,6 +215,16 @@ class _Concatenator:
 _CONCATENATORS = {"r_": _Concatenator("r_"), "c_": _Concatenator("c_")}
 
 
+def _distribution_name(v: Any) -> str | None:
+    """``scipy.stats.norm`` for SciPy's ``norm`` object imported by name (``from scipy.stats import norm``)."""
+    module = type(v).__module__ or ""
+    if not module.startswith("scipy.stats"):
+        return None
+    name = getattr(v, "name", None) or type(v).__name__.removesuffix("_gen").removesuffix("_frozen")
+    dotted = f"scipy.stats.{name}"
+    return dotted if any(k.startswith(dotted + ".") for k in spellings.BY_NAME) else None
+
+
 def _is_user_function(fn: Any) -> bool:
     if not isinstance(fn, types.FunctionType):
         return False
@@ -201,6 +256,9 @@ class _Copier:
             s = None
         if s is not None and callable(v):
             return traced_call(v, s)
+        dist = _distribution_name(v)
+        if dist is not None:
+            return TracingObject(v, dist)
         if _is_user_function(v):
             return self.function(v)
         return v

@@ -18,9 +18,10 @@ from dcompile.primitives import (
     reductions,
     shapes,
     special,
+    stats,
 )
 from dcompile.primitives.operators import install
 
 install()
 
-__all__ = ["REGISTRY", "Primitive", "arrays", "einsum", "elementwise", "indexing", "linalg", "numpy_api", "reductions", "shapes", "special"]
+__all__ = ["REGISTRY", "Primitive", "arrays", "einsum", "elementwise", "indexing", "linalg", "numpy_api", "reductions", "shapes", "special", "stats"]

@@ -95,6 +95,22 @@ def log_ndtr(x: Any) -> Any:
     return bind(log_ndtr_p, x)
 
 
+def ndtri(p: Any) -> Any:
+    return bind(ndtri_p, p)
+
+
+def xlogy(x: Any, y: Any) -> Any:
+    return bind(xlogy_p, x, y)
+
+
+def xlog1py(x: Any, y: Any) -> Any:
+    return bind(xlog1py_p, x, y)
+
+
+def betaln(a: Any, b: Any) -> Any:
+    return bind(betaln_p, a, b)
+
+
 def _gauss(x: Any) -> Any:
     """``2 / sqrt(pi) * exp(-x**2)``: the derivative of erf."""
     return mul(2.0 / _SQRT_PI, exp(neg(E.integer_pow(x, 2))))
