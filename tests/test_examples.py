@@ -19,6 +19,9 @@ ARGV = {
     "two_link_arm.py": ["--fast"],
     "numba_loop.py": ["--fast"],
     "worked_example.py": [],
+    "gaussian_process.py": ["--fast"],
+    "poisson_regression.py": ["--fast"],
+    "student_t.py": ["--fast"],
 }
 
 

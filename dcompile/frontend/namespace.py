@@ -116,10 +116,10 @@ class TracingModule(types.ModuleType):
             value = traced_call(value, s)
         elif isinstance(value, _FUNCTION_TYPES) and not name.startswith("_"):
             value = refused_call(value, f"{original.__name__}.{name}")
+        elif isinstance(value, types.ModuleType):
+            value = proxy(value) if value.__name__ in PROXIED else value
         elif _has_members(self.__dict__["_table"], name):
             value = TracingObject(value, f"{original.__name__}.{name}")
-        elif isinstance(value, types.ModuleType) and value.__name__ in PROXIED:
-            value = proxy(value)
         elif name in ("r_", "c_") and original.__name__ == "numpy":
             value = _CONCATENATORS[name]
         self.__dict__[name] = value
