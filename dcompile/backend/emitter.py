@@ -27,7 +27,7 @@ from dcompile.backend.layout import Array, Into, Layout, Loop, Matrix, Pack, Sca
 from dcompile.backend.literals import format_array, format_literal
 from dcompile.ir.graph import Block, Eqn, Graph, Value
 from dcompile.ir.naming import Namer
-from dcompile.ir.primitive import PREC_ATOM, PREC_MUL, PREC_TERNARY
+from dcompile.ir.primitive import PREC_ATOM, PREC_CMP, PREC_MUL, PREC_TERNARY
 from dcompile.ir.types import DType, VType
 
 INDENT = "    "
@@ -168,7 +168,7 @@ class _Printer:
                     pre.append(f"{name} = np.zeros({_shape(v.type.shape)})")
                 at = shifted(e.kwargs["index"][0], names[0])
                 inner.append(f"{name}[{at}] += {self.loop_expr(e.inputs[-1], c)[0]}")
-            elif v in self.written and kind == "slice":
+            elif v in self.written and kind in ("slice", "transpose"):
                 pre.append(f"{name} = {self.eqn_expr(e)[0]}")  # a view: free to keep as an array
             elif v in self.written:
                 pre.append(f"{name} = np.empty({_shape(v.type.shape)}{_dtype_arg(v.type)})")
@@ -202,6 +202,24 @@ class _Printer:
         if kind == "outer":  # a[i] * b[j]
             a, b = (f"{self.expr(v)[0]}[{var}]" for v, var in zip(e.inputs, self.loop_vars, strict=False))
             return f"{a} * {b}", PREC_MUL
+        names = self.loop_vars[: len(c.shape)]
+        if kind == "transpose":  # out[i, j] = x[j, i] (any permutation)
+            perm = e.kwargs["perm"]
+            src = self.globals.get(e.inputs[0]) or self.expr(e.inputs[0])[0]
+            at = [names[perm.index(a)] for a in range(len(perm))]
+            return f"{src}[{', '.join(at)}]", PREC_ATOM
+        if kind in ("mask", "eye"):
+            row, col = names[-2], names[-1]
+            k = e.kwargs["k"] if kind == "mask" else e.kwargs["args"][2]
+            shift = f"{row} + {k}" if k > 0 else f"{row} - {-k}" if k < 0 else row
+            if kind == "eye":
+                if e.out.type.dtype is DType.BOOL:
+                    return f"{col} == {shift}", PREC_CMP
+                return f"1.0 if {col} == {shift} else 0.0", PREC_TERNARY
+            keep = f"{col} <= {shift}" if e.prim.name == "tril" else f"{col} >= {shift}"
+            x = self.loop_expr(e.inputs[0], c)
+            zero = "0.0" if e.out.type.dtype is DType.F64 else "0"
+            return f"{x[0] if x[1] > PREC_TERNARY else '(' + x[0] + ')'} if {keep} else {zero}", PREC_TERNARY
         args = [self.loop_expr(v, c) for v in e.inputs]
         return e.prim.emit(args, e.kwargs, [VType((), v.type.dtype) for v in e.inputs])
 
@@ -268,7 +286,7 @@ class _Printer:
     def is_view(self, v: Value) -> bool:
         """Whether ``v``'s emitted value may share memory with another array."""
         e = self.producer.get(v)
-        if v in self.written and self.kinds.get(e) != "slice":  # filled by a fused loop: a fresh array
+        if v in self.written and self.kinds.get(e) not in ("slice", "transpose"):  # filled by a fused loop
             return False
         return v in self.graph.inputs or v in self.globals or (e is not None and e.prim.view and v.type.rank > 0)
 

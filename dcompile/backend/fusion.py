@@ -39,7 +39,9 @@ def fusion_kind(e: Eqn, inplace: set[Eqn]) -> str | None:
     """How ``e`` takes part in a loop, or ``None``.
 
     ``map`` (elementwise), ``identity`` (a broadcast), ``outer``, ``slice``
-    (a 1-D slice read at a shifted index), ``sum`` (an accumulator),
+    (a 1-D slice read at a shifted index), ``transpose`` (a read at permuted
+    indices), ``mask`` (``tril``/``triu``: the entry or 0 by its indices),
+    ``eye`` (``np.eye``: 1 or 0 by its indices), ``sum`` (an accumulator),
     ``sum_axes`` (a partial sum accumulated into an array), ``scatter`` and
     ``scatter_add`` (a slice adjoint added at a shifted index), ``dot`` (the
     scalar product of two vectors of at most ``DOT_LOOP_MAX`` entries,
@@ -60,11 +62,17 @@ def fusion_kind(e: Eqn, inplace: set[Eqn]) -> str | None:
         ok = e.inputs[0].type.rank > 0
         if len(e.kwargs["axes"]) < e.inputs[0].type.rank:
             kind = "sum_axes"
+    elif kind in ("mask", "transpose"):  # tril/triu of the last two axes; a transposed read
+        ok = e.out.type.rank >= 2
+    elif kind == "eye":  # np.eye: an entry from its indices
+        ok = e.kwargs.get("kind") == "eye"
     else:  # map, identity, outer: entry by entry over the output
         ok = e.out.type.rank > 0
     return kind if ok else None
 
 
+# Kinds that only read another array (views): a loop of nothing but these stays statements.
+VIEW_KINDS = ("slice", "identity", "transpose")
 # Kinds whose value is complete only after the loop: nothing in the loop reads them.
 FINAL_KINDS = ("sum", "sum_axes", "scatter", "scatter_add", "dot")
 # Scalar products up to this length are loops (fused with their operands): calling BLAS's
@@ -136,7 +144,7 @@ def _joins(e: Eqn, kind: str, cur: Cluster) -> bool:
     into other entries of its array, which is only right for an array other
     scatters of this loop fill (zeroed before it) or one made before the loop.
     """
-    if kind == "slice":
+    if kind in ("slice", "transpose"):  # reads its input at other entries: it must be complete
         return e.inputs[0] not in cur.values
     if kind == "scatter_add":
         acc, g = e.inputs
@@ -148,7 +156,7 @@ def _finish(items: list[Item], eqns: Sequence[Eqn], kind_of: Callable[[Eqn], str
     """Clusters with no arithmetic (only views) stay plain statements: a view costs nothing."""
     out: list[Item] = []
     for item in items:
-        if isinstance(item, Cluster) and all(kind_of(eqns[i]) in ("slice", "identity") for i in item.members):
+        if isinstance(item, Cluster) and all(kind_of(eqns[i]) in VIEW_KINDS for i in item.members):
             out.extend(item.members)
         else:
             out.append(item)

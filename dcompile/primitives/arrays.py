@@ -499,7 +499,14 @@ def _emit_transpose(args: Sequence[tuple[str, int]], params: dict[str, Any], typ
 
 
 transpose_p = register(
-    Primitive("transpose", _transpose_rule, lambda x, *, perm: np.transpose(x, perm), _emit_transpose, view=True)
+    Primitive(
+        "transpose",
+        _transpose_rule,
+        lambda x, *, perm: np.transpose(x, perm),
+        _emit_transpose,
+        view=True,
+        fusion="transpose",
+    )
 )
 
 

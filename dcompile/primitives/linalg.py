@@ -289,6 +289,196 @@ E.defjvp(cholesky_p, _cholesky_jvp)
 E.defvjp(cholesky_p, _cholesky_vjp)
 
 
+# -- the SPD shortcuts: log-determinant, solve and inverse through a Cholesky factor ------------------------
+#
+# ``sum(log(diag(cholesky(K))))`` and ``cho_solve((cholesky(K), True), b)`` are how objectives write
+# log det K and K^-1 b. Differentiated literally, the reverse sweep goes back through the Cholesky
+# factorisation (Murray's adjoint: a general matrix product and two triangular solves with n
+# right-hand sides, ~4 n^3 flops). Their gradients in K are known in closed form — K^-1 / 2 and
+# -K^-1 x_bar x^T — and K^-1 comes from the factor already at hand (LAPACK dpotri, ~2 n^3 / 3
+# flops). So these patterns are recognised when they are built (identities of ``reduce_sum`` and
+# ``trisolve``) and become primitives of (K, L): the factor L = cholesky(K) is an input for the
+# value only; the derivative flows through K. Same numbers, about a third of the work.
+
+
+def _cho_inverse_rule(l: VType) -> VType:
+    _square(l, "cho_inverse")
+    return VType(l.shape, DType.F64)
+
+
+def _cho_inverse_impl(l: Any) -> Any:
+    from dcompile.runtime.linalg import cho_inverse
+
+    return _impl_batched(cho_inverse, [2])(l)
+
+
+cho_inverse_p = register(
+    Primitive(
+        "cho_inverse",
+        _cho_inverse_rule,
+        _cho_inverse_impl,
+        _display("_dcl.cho_inverse"),
+        emit_lines=_looped(lambda a: f"_dcl.cho_inverse({a[0]})", [2], 2),
+        imports=IMPORT_LINALG,
+    )
+)
+
+
+def cho_inverse(l: Any) -> Any:
+    """``(L L^T)^-1`` from a lower Cholesky factor (symmetric, both triangles)."""
+    return bind(cho_inverse_p, l)
+
+
+def _cho_inverse_jvp(t: Any, ans: Any, l: Any) -> Any:
+    """``dY = -Y (dL L^T + L dL^T) Y``."""
+    dt = S.tril(t)
+    m = A.matmul(dt, mT(l))
+    return E.neg(A.matmul(ans, A.matmul(E.add(m, mT(m)), ans)))
+
+
+def _cho_inverse_vjp(g: Any, ans: Any, l: Any) -> Any:
+    """``L_bar = -tril((M + M^T) L)``, ``M = Y Y_bar Y``."""
+    m = A.matmul(ans, A.matmul(g, ans))
+    return E.neg(S.tril(A.matmul(E.add(m, mT(m)), l)))
+
+
+E.defjvp(cho_inverse_p, _cho_inverse_jvp)
+E.defvjp(cho_inverse_p, _cho_inverse_vjp)
+
+
+def _spd_logdet_rule(k: VType, l: VType) -> VType:
+    _square(k, "logdet")
+    return VType(k.shape[:-2], DType.F64)
+
+
+def _spd_logdet_impl(k: Any, l: Any) -> Any:
+    return 2.0 * np.sum(np.log(np.diagonal(np.asarray(l, dtype=np.float64), axis1=-2, axis2=-1)), axis=-1)
+
+
+spd_logdet_p = register(
+    Primitive(
+        "spd_logdet",
+        _spd_logdet_rule,
+        _spd_logdet_impl,
+        _display("spd_logdet"),
+        emit_lines=_looped(lambda a: f"2.0 * np.sum(np.log(np.diag({a[1]})))", [2, 2], 0),
+    )
+)
+# d log det K = tr(K^-1 sym(dK)) with K read through its lower triangle (as np.linalg.cholesky reads it).
+E.defjvp(spd_logdet_p, lambda t, ans, k, l: _trace(spd_solve(k, l, _sym_low(t))), None)
+E.defvjp(spd_logdet_p, lambda g, ans, k, l: _scale(g, _low_adjoint(cho_inverse(l))), None)
+
+
+def spd_logdet(k: Any, l: Any) -> Any:
+    """``log det K`` from its Cholesky factor ``L`` (the derivative is taken in ``K``)."""
+    return bind(spd_logdet_p, k, l)
+
+
+def _spd_solve_rule(k: VType, l: VType, b: VType) -> VType:
+    _square(k, "spd_solve")
+    return VType(b.shape, DType.F64)
+
+
+def _spd_solve_impl(k: Any, l: Any, b: Any) -> Any:
+    from dcompile.runtime.linalg import solve_triangular
+
+    core = np.ndim(b) - (np.ndim(l) - 2)
+
+    def one(m: Any, v: Any) -> Any:
+        return solve_triangular(m, solve_triangular(m, v, True, False), True, True)
+
+    return _impl_batched(one, [2, core])(l, b)
+
+
+def _spd_solve_lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> list[str]:
+    core = types[2].rank - (types[1].rank - 2)
+
+    def expr(a: list[str]) -> str:
+        return f"_dcl.solve_triangular({a[0]}, _dcl.solve_triangular({a[0]}, {a[1]}, True, False), True, True)"
+
+    return _looped(expr, [2, core], core)(target, [args[1], args[2]], params, [types[1], types[2]], out)
+
+
+spd_solve_p = register(
+    Primitive(
+        "spd_solve",
+        _spd_solve_rule,
+        _spd_solve_impl,
+        _display("cho_solve"),
+        emit_lines=_spd_solve_lines,
+        imports=IMPORT_LINALG,
+    )
+)
+
+
+def spd_solve(k: Any, l: Any, b: Any) -> Any:
+    """``K^-1 b`` with the Cholesky factor ``L`` of ``K`` (two triangular solves; the derivative is taken in ``K``)."""
+    return bind(spd_solve_p, k, l, b)
+
+
+def _spd_solve_jvp_k(t: Any, ans: Any, k: Any, l: Any, b: Any) -> Any:
+    return E.neg(spd_solve(k, l, _matvec(_sym_low(t), ans, _is_vector_rhs(k, b))))
+
+
+def _spd_solve_vjp_k(g: Any, ans: Any, k: Any, l: Any, b: Any) -> Any:
+    gb = spd_solve(k, l, g)
+    prod = _outer_last(gb, ans) if _is_vector_rhs(k, b) else A.matmul(gb, mT(ans))
+    return E.neg(_low_adjoint(prod))
+
+
+E.defjvp(spd_solve_p, _spd_solve_jvp_k, None, lambda t, ans, k, l, b: spd_solve(k, l, t))
+E.defvjp(spd_solve_p, _spd_solve_vjp_k, None, lambda g, ans, k, l, b: spd_solve(k, l, g))
+
+
+def _producer(x: Any) -> tuple[Any, list[Tracer], dict[str, Any]]:
+    e = x.builder.producer.get(x.value) if isinstance(x, Tracer) else None
+    if e is None:
+        return None, [], {}
+    return e.prim, [Tracer(x.builder, v) for v in e.inputs], e.kwargs
+
+
+def _factor_of(l: Any) -> tuple[Any, Any] | None:
+    """``(K, L)`` if ``l`` is ``cholesky(K)`` (a lower factor), else None."""
+    prim, ins, _ = _producer(l)
+    return (ins[0], l) if prim is cholesky_p else None
+
+
+def _cho_solve_identity(a: Tracer, b: Tracer, *, lower: bool, trans: bool) -> Any:
+    """``L^-T (L^-1 b)`` with ``L = cholesky(K)`` is ``spd_solve(K, L, b)`` (and the upper-factor form)."""
+    prim, ins, kw = _producer(b)
+    if prim is not trisolve_p or ins[0].value is not a.value:
+        return None
+    if lower and trans and kw == {"lower": True, "trans": False}:
+        found = _factor_of(a)
+        return spd_solve(found[0], found[1], ins[1]) if found else None
+    if not lower and not trans and kw == {"lower": False, "trans": True}:
+        tprim, tins, _ = _producer(a)  # U = L^T: a = U^T U = L L^T
+        if tprim is A.transpose_p and tins[0].ndim == 2:
+            found = _factor_of(tins[0])
+            return spd_solve(found[0], found[1], ins[1]) if found else None
+    return None
+
+
+def _logdet_identity(x: Tracer, *, axes: tuple[int, ...]) -> Any:
+    """``sum(log(diag(cholesky(K))))`` is ``spd_logdet(K, L) / 2`` (also through the transposed factor)."""
+    prim, ins, _ = _producer(x)
+    if prim is not E.log_p or x.ndim != 1 or axes != (0,):
+        return None
+    dprim, dins, dkw = _producer(ins[0])
+    if dprim is not S.diagonal_p or dkw.get("k", 0) != 0:
+        return None
+    factor = dins[0]
+    tprim, tins, _ = _producer(factor)
+    if tprim is A.transpose_p and tins[0].ndim == 2:
+        factor = tins[0]
+    found = _factor_of(factor)
+    return E.mul(0.5, spd_logdet(found[0], found[1])) if found else None
+
+
+trisolve_p.add_identity(_cho_solve_identity)
+A.reduce_sum_p.add_identity(_logdet_identity)
+
+
 # -- general solve, inverse, determinants --------------------------------------------------------------
 
 

@@ -70,7 +70,7 @@ def _emit_make(args: Sequence[tuple[str, int]], params: dict[str, Any], types: S
 
 
 # An array made from static numbers: np.eye, np.arange, np.linspace, np.tri.
-make_p = register(Primitive("make", _make_rule, _make_impl, _emit_make, foldable=False))
+make_p = register(Primitive("make", _make_rule, _make_impl, _emit_make, foldable=False, fusion="eye"))
 E.defpartials(make_p)  # no inputs: nothing to differentiate
 
 
@@ -101,6 +101,7 @@ def _triangle(name: str) -> Primitive:
                 f"np.{name}({args[0][0]}" + (f", {params['k']})" if params["k"] else ")"),
                 PREC_ATOM,
             ),
+            fusion="mask",
         )
     )
 

@@ -28,6 +28,17 @@ def solve_triangular(a: Any, b: Any, lower: bool, trans: bool) -> Any:
                        trans=1 if trans else 0, check_finite=False)  # fmt: skip
 
 
+def cho_inverse(c: Any) -> Any:
+    """``(c c^T)^-1`` from a lower Cholesky factor ``c`` (LAPACK ``dpotri``), both triangles filled."""
+    from scipy.linalg.lapack import dpotri
+
+    # c^T, upper, as numba's version calls it (the same LAPACK path: the same bits).
+    inv, info = dpotri(np.asarray(c, dtype=np.float64).T, lower=0)
+    if info != 0:
+        return np.full(inv.shape, np.nan)
+    return np.triu(inv) + np.triu(inv, 1).T
+
+
 def _register_numba() -> None:
     """numba's version of :func:`solve_triangular` (typing functions and implementations carry no annotations)."""
     import llvmlite.binding as llb
@@ -90,6 +101,46 @@ def _register_numba() -> None:
     def _solve_triangular(a, b, lower, trans):
         if isinstance(a, types.Array) and isinstance(b, types.Array):
             return lambda a, b, lower, trans: trsm(a, b, lower, trans)
+        return None
+
+    potri = "dcompile_lapack_dpotri"
+    llb.add_symbol(potri, get_cython_function_address("scipy.linalg.cython_lapack", "dpotri"))
+    potri_ty = ir.FunctionType(ir.VoidType(), [i8p, i32p, dp, i32p, i32p])
+
+    @intrinsic
+    def dpotri_upper(typingctx, n, a):
+        """LAPACK dpotri('U', n, a, n, info) in place; returns info."""
+
+        def codegen(context, builder, signature, args):
+            n_v, a_v = args
+            a_data = context.make_array(signature.args[1])(context, builder, a_v).data
+            uplo = cgutils.alloca_once_value(builder, ir.Constant(ir.IntType(8), ord("U")))
+            nn = cgutils.alloca_once_value(builder, builder.trunc(n_v, ir.IntType(32)))
+            info = cgutils.alloca_once_value(builder, ir.Constant(ir.IntType(32), 0))
+            fn = cgutils.get_or_insert_function(builder.module, potri_ty, potri)
+            builder.call(fn, [uplo, nn, builder.bitcast(a_data, dp), nn, info])
+            return builder.sext(builder.load(info), ir.IntType(64))
+
+        return types.int64(n, a), codegen
+
+    @register_jitable
+    def potri_inverse(c):
+        n = c.shape[0]
+        a = np.ascontiguousarray(c).astype(np.float64)  # a fresh copy: dpotri overwrites it
+        if n == 0:
+            return a
+        # Row-major lower c is column-major upper: dpotri('U') leaves the inverse in the lower triangle here.
+        if dpotri_upper(n, a) != 0:
+            return np.full((n, n), np.nan)
+        for i in range(n):
+            for j in range(i + 1, n):
+                a[i, j] = a[j, i]
+        return a
+
+    @overload(cho_inverse)
+    def _cho_inverse(c):
+        if isinstance(c, types.Array):
+            return lambda c: potri_inverse(c)
         return None
 
 
