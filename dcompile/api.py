@@ -25,7 +25,7 @@ from dcompile.backend.compiler import BACKENDS, Kernel, load_kernel
 from dcompile.backend.emitter import Emitted, emit_module
 from dcompile.backend.layout import Array
 from dcompile.backend.layout import into as into_layout
-from dcompile.errors import DcompileError, SignatureError, TraceError
+from dcompile.errors import DcompileError, IntegerUse, SignatureError, TraceError
 from dcompile.ir.graph import Graph
 from dcompile.ir.naming import sanitize
 from dcompile.ir.tracer import Tracer, lift
@@ -47,14 +47,12 @@ I64_SCALAR = VType((), DType.I64)
 def _arg_type(fname: str, name: str, a: Any, integer: bool = False) -> tuple[VType, Any]:
     """The IR type of one argument and the argument as the compiled code takes it.
 
-    NumPy integers (``np.int64(3)``) are integer scalars: data that can index
-    and count, never differentiated. A Python ``int`` is taken as a float
-    (``f(1, 2)`` of a float function) unless the parameter is annotated
-    ``int`` (``integer``).
+    An integer (Python or NumPy) is taken as a float (``f(1, 2)`` of a float
+    function) unless ``integer``: the parameter is annotated ``int``, or the
+    function uses it as an index or a count (then it is an integer scalar:
+    data, never differentiated).
     """
-    if isinstance(a, (np.integer, int)) and not isinstance(a, (bool, np.bool_)) and (
-        integer or isinstance(a, np.integer)
-    ):
+    if isinstance(a, (np.integer, int)) and not isinstance(a, (bool, np.bool_)) and integer:
         return I64_SCALAR, np.int64(a)
     if isinstance(a, _SCALAR_TYPES):
         return F64, float(a)
@@ -136,6 +134,20 @@ class Function:
         ints = self.int_args
         pairs = [_arg_type(self.name, name, a, name in ints) for name, a in zip(self.arg_names, args, strict=True)]
         sig = tuple(t for t, _ in pairs)
+        integral = [
+            i
+            for i, a in enumerate(args)
+            if isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) and sig[i] == F64
+        ]
+        if integral and sig not in self._graphs and not self._tracing:
+            # An integer passed where the function indexes or counts with it: trace it as an integer.
+            try:
+                self.graph(sig)
+            except IntegerUse as exc:
+                if exc.position not in integral:
+                    raise
+                self.int_args = self.int_args | {self.arg_names[exc.position]}
+                return self.signature(args, what)
         if self.scalars_only and any(t.rank for t in sig):
             raise SignatureError(
                 f"{self.name} was made from a SymPy expression: its arguments are scalars, got {_fmt_sig(sig)}.\n"

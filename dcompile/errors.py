@@ -41,6 +41,20 @@ class SignatureError(DcompileError, TypeError):
     """Bad arguments: wrong count, wrong type, unknown ``wrt``."""
 
 
+class IntegerUse(TraceError):
+    """A float argument was used as an integer (an index, a count).
+
+    Raised with the argument's IR value; when the caller passed an integer
+    there, the function is traced again with that argument as an integer
+    (see ``Function.signature``), so ``z[label]`` works with ``label=3``.
+    """
+
+    def __init__(self, message: str, value: object = None) -> None:
+        super().__init__(message)
+        self.value = value
+        self.position: int | None = None
+
+
 @dataclass(frozen=True)
 class Location:
     """A place in the user's source: file, line, function, caret columns."""

@@ -329,8 +329,9 @@ def derive(graph: Graph, mode: str, wrt: Sequence[int]) -> Program:
         for i, t in zip(request.wrt, request.wrt_types, strict=True):
             if not t.dtype.differentiable:
                 floats = [n for n, v in zip(request.arg_names, graph.inputs, strict=True) if v.type.dtype is DType.F64]
+                kind = f"a {t.dtype.value} array" if t.rank else f"an integer ({t.dtype.value}) scalar"
                 raise SignatureError(
-                    f"argument {request.arg_names[i]!r} of {request.name} is a {t.dtype.value} array: data, with no "
+                    f"argument {request.arg_names[i]!r} of {request.name} is {kind}: data, with no "
                     f"derivative.\nFix: leave it out of wrt (the float arguments are {', '.join(floats) or 'none'})."
                 )
     return builder(request)

@@ -370,6 +370,8 @@ class _Printer:
 
     def _available(self, v: Value, c: Cluster | None) -> bool:
         """Whether ``v`` can be read here: not a scalar local of another loop (display aliases only)."""
+        if c is not None and v in c.after:
+            return False  # computed by a statement moved after this loop
         if v not in self.loop_locals or v in self.written or (c is not None and v in c.values):
             return True
         e = self.producer.get(v)

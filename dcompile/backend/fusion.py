@@ -30,6 +30,7 @@ class Cluster:
     members: list[int] = field(default_factory=list)
     values: set[Value] = field(default_factory=set)
     finals: set[Value] = field(default_factory=set)  # sums and scatters: complete only after the loop
+    after: set[Value] = field(default_factory=set)  # statements moved after the loop (see plan)
 
 
 Item = int | Cluster  # a plain statement (equation index) or a loop
@@ -99,11 +100,17 @@ def plan(
     """Group the equations ``order`` (indices into ``eqns``, topologically sorted) into loops.
 
     Greedy and order-preserving, except that a statement independent of the
-    open cluster is moved before it when ``movable`` allows (a statement that
-    carries display aliases stays where they make sense).
+    open cluster is moved before it, and one that needs the cluster's results
+    (a sum's use, a scalar step between the forward and the reverse sweep) is
+    moved after it, so that later work of the same shape still joins the
+    loop. Moving before needs ``movable`` (a statement that carries display
+    aliases stays where they make sense); moving after is always right.
+    Work that needs a moved-after statement closes the loop.
     """
     items: list[Item] = []
     hoisted: list[int] = []
+    deferred: list[int] = []
+    waiting: set[Value] = set()  # the values of the deferred statements
     cur: Cluster | None = None
 
     def close() -> None:
@@ -112,7 +119,11 @@ def plan(
         hoisted.clear()
         if cur is not None:
             items.append(cur)
+            cur.after.update(eqns[i].out for i in deferred)
         cur = None
+        items.extend(deferred)
+        deferred.clear()
+        waiting.clear()
 
     for i in order:
         e = eqns[i]
@@ -120,14 +131,24 @@ def plan(
         if kind is not None:
             shape = loop_shape(e, kind)
             # A scatter may keep adding into its array; nothing else reads a sum or scatter mid-loop.
-            if cur is None or shape != cur.shape or not _joins(e, kind, cur):
+            if (
+                cur is None
+                or shape != cur.shape
+                or not _joins(e, kind, cur)
+                or any(v in waiting for v in e.inputs)
+            ):
                 close()
                 cur = Cluster(shape)
             cur.members.append(i)
             cur.values.add(e.out)
             if kind in FINAL_KINDS:
                 cur.finals.add(e.out)
-        elif cur is not None and movable(i) and not any(v in cur.values for v in e.inputs):
+        elif cur is not None and any(v in cur.values or v in waiting for v in e.inputs):
+            # Everything a statement's display aliases name is computed by the time it runs
+            # after the loop, so moving it later is always right.
+            deferred.append(i)
+            waiting.add(e.out)
+        elif cur is not None and movable(i):
             hoisted.append(i)
         else:
             close()

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from dcompile.errors import TraceError, _is_internal
+from dcompile.errors import IntegerUse, TraceError, _is_internal
 from dcompile.frontend.namespace import with_traceable_globals
 from dcompile.ir.builder import Builder
 from dcompile.ir.graph import Graph, Value
@@ -129,12 +129,16 @@ def trace(
     for a in args:
         a.readonly = True  # writing into an argument would change the caller's array
     target = with_traceable_globals(fn)
-    with tracing_into(builder):
-        if capture_names:
-            with _capture_names(builder):
+    try:
+        with tracing_into(builder):
+            if capture_names:
+                with _capture_names(builder):
+                    out = target(*args)
+            else:
                 out = target(*args)
-        else:
-            out = target(*args)
+    except IntegerUse as exc:  # say which argument (the caller may retrace it as an integer)
+        exc.position = inputs.index(exc.value) if exc.value in inputs else None
+        raise
     out = _check_output(out, name)
     value = out.value if isinstance(out, Tracer) else builder.const(out)
     if value not in builder.hints and value not in inputs:

@@ -188,11 +188,7 @@ class Tracer:
         if known is not None and known.ndim == 0 and known.dtype.kind in "iub":
             return int(known)
         if self.type.dtype.value == "float64" and self.ndim == 0:
-            raise trace_error(
-                "a float traced value was used as an integer (range(), an index, a count).",
-                "pass integer arguments as ints: annotate the parameter (`def f(z, label: int)`) or pass "
-                "np.int64(label); Python ints are taken as floats unless annotated",
-            )
+            raise integer_use(self)
         raise self._concrete("an integer use (range(), indexing)")
 
     def __complex__(self) -> complex:
@@ -230,6 +226,21 @@ class Tracer:
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         return HOOKS["function"](func, args, kwargs)
+
+
+def integer_use(t: Tracer) -> Exception:
+    """The error for a float traced scalar used as an integer (an index, a count, a range)."""
+    from dcompile.errors import IntegerUse
+
+    loc = user_location()
+    where = f"\n{loc.render()}" if loc else ""
+    err = IntegerUse(
+        "a float traced value was used as an integer (an index, range(), a count)."
+        f"{where}\nFix: pass an integer for that argument (an int argument used as an index is traced as an "
+        "integer); for a computed value, convert it with .astype(int)",
+        t.value if t.builder.producer.get(t.value) is None else None,
+    )
+    return err
 
 
 def _builder_of(args: tuple[Any, ...]) -> Builder | None:

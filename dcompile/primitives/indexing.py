@@ -27,7 +27,7 @@ import numpy as np
 
 from dcompile.errors import UnsupportedError, trace_error
 from dcompile.ir.primitive import PREC_ATOM, Primitive, register
-from dcompile.ir.tracer import Tracer, bind, lift
+from dcompile.ir.tracer import Tracer, bind, integer_use, lift
 from dcompile.ir.types import DType, VType, broadcast_shapes
 from dcompile.primitives import arrays as A
 from dcompile.primitives import elementwise as E
@@ -445,11 +445,12 @@ def _entry(k: Any, n: int, axis: int) -> Any:
         known = k.static()
         if known is not None and known.dtype.kind in "iu":
             return _entry(int(known), n, axis)
+        if k.type.dtype is DType.F64:
+            raise integer_use(k)
         if k.type.dtype is not DType.I64:
             raise trace_error(
                 f"a {k.type.dtype.value} traced value is used as an index.",
-                "index with an integer: annotate the parameter as int (`def f(z, label: int)`) or pass "
-                "np.int64(label); a computed float index can be converted with .astype(int)",
+                "index with an integer (a computed value can be converted with .astype(int))",
                 UnsupportedError,
             )
         return _Dyn(k)
