@@ -83,7 +83,7 @@ def main() -> None:
 
     # Negative binomial: dcompile's L-BFGS vs SciPy's minimize on SciPy's own logpmf.
     p0 = np.append(res.x, 0.0)
-    nb = dc.minimize(nbinom_nll, p0, args=(Xb, y), method="lbfgs", options={"gtol": 1e-8})
+    nb = dc.minimize(nbinom_nll, p0, args=(Xb, y), method="lbfgs")
 
     def scipy_nll(p: np.ndarray) -> float:
         mu = np.exp(Xb @ p[:-1])

@@ -16,6 +16,7 @@ compiled with numba once per module and compared with the Python backend.
 from __future__ import annotations
 
 import math
+import re
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -225,6 +226,76 @@ ROWS: list[Row] = [
     Row("solve_triangular", lambda a, b: W(sl.solve_triangular(a, b, lower=True)) + W(sl.solve_triangular(a.T, b, trans=1))
         + W(sl.solve_triangular(a, b, lower=True, unit_diagonal=True)), [SPD(4, 4), R(4, 2)],
         covers=("scipy.linalg.solve_triangular",)),
+    # -- the other spellings: aliases, methods, constructors, predicates ---------------------------------------
+    Row("ufunc_aliases", lambda x, y: W(np.absolute(x) + np.fabs(y) + np.add(x, y) * np.subtract(x, 2.0)
+        + np.multiply(x, y) + np.divide(x, 2.0 + y**2) + np.true_divide(y, 3.0) + np.negative(x) + np.positive(y)
+        + np.log2(2.0 + x**2) + np.log10(1.0 + y**2)) + np.divmod(x, 0.7)[1][0] + np.amax(x) * np.amin(y),
+        [U(0.2, 2.0, 4), U(0.2, 2.0, 4)],
+        covers=("numpy.absolute", "numpy.fabs", "numpy.add", "numpy.subtract", "numpy.multiply", "numpy.divide",
+                "numpy.true_divide", "numpy.negative", "numpy.positive", "numpy.log2", "numpy.log10", "numpy.divmod",
+                "numpy.amax", "numpy.amin")),
+    Row("shape_aliases", lambda x, m: W(np.squeeze(x.reshape(1, 4))) + W(np.expand_dims(x, 0)) + W(np.reshape(m, (3, 2)))
+        + W(np.permute_dims(m, (1, 0))) + W(np.broadcast_to(x[:2], (3, 2))) + W(np.conj(x) + np.conjugate(x) + np.real(x))
+        + W(np.copy(m)) + W(np.asanyarray(m) + np.ascontiguousarray(m) + np.asfortranarray(m))
+        + W(np.concat([x, x])) + W(np.vstack([m, m])) + W(np.dstack([m, m]))
+        + sum(W(p) for p in np.dsplit(m.reshape(1, 2, 3), 3)) + W(np.atleast_3d(x)) + W(np.ediff1d(x))
+        + np.trapezoid(x, dx=0.5) + np.trapezoid(x, x=np.array([0.0, 1.0, 3.0, 4.0])), [R(4), R(2, 3)],
+        covers=("numpy.squeeze", "numpy.expand_dims", "numpy.reshape", "numpy.permute_dims", "numpy.broadcast_to",
+                "numpy.conj", "numpy.conjugate", "numpy.real", "numpy.copy", "numpy.asanyarray", "numpy.ascontiguousarray",
+                "numpy.asfortranarray", "numpy.concat", "numpy.vstack", "numpy.dstack", "numpy.dsplit",
+                "numpy.atleast_3d", "numpy.ediff1d", "numpy.trapezoid")),
+    Row("products_aliases", lambda a, x: W(np.matmul(a, x)) + np.vdot(a, a) + W(np.vecdot(a, a)) + W(np.linalg.matmul(a.T, a))
+        + W(np.linalg.outer(x, x)) + W(np.linalg.tensordot(a, a.T, axes=1)) + W(np.linalg.vecdot(a, a)), [R(3, 3), R(3)],
+        covers=("numpy.matmul", "numpy.vdot", "numpy.vecdot", "numpy.linalg.matmul", "numpy.linalg.outer",
+                "numpy.linalg.tensordot", "numpy.linalg.vecdot")),
+    Row("comparisons", lambda x, y: W(np.where(np.less(x, y) | np.greater(x, 2.0) | np.equal(x, 9.0) | np.logical_xor(
+        np.less_equal(x, 0.1), np.greater_equal(y, 0.0)) & np.not_equal(x, y), x * y, x - y) + np.where(np.signbit(x), x, 0.0)
+        + np.select([x < -1.0, x > 1.0], [x**2, -x], 0.5 * x) + np.where(np.isclose(x, y), 0.0, x)), [R(6), R(6)],
+        covers=("numpy.less", "numpy.greater", "numpy.equal", "numpy.logical_xor", "numpy.less_equal",
+                "numpy.greater_equal", "numpy.not_equal", "numpy.signbit", "numpy.select", "numpy.isclose")),
+    Row("constructors", lambda x: W(x * np.identity(3)[0]) + W(np.full_like(x, 2.0) * x) + W(np.tri(3) @ x)
+        + W(x[np.nonzero(np.arange(3) > 0)[0]]) + W(x[np.flatnonzero(np.arange(3) != 1)])
+        + W(x[np.argwhere(np.arange(3) < 2)[:, 0]]), [R(3)],
+        covers=("numpy.identity", "numpy.full_like", "numpy.tri", "numpy.nonzero", "numpy.flatnonzero", "numpy.argwhere")),
+    Row("methods", lambda m: W(m.sum(axis=0)) + m.mean() + m.max() * m.min() + m.prod() + W(m.clip(-0.5, 0.5))
+        + W(m.conj()) + W(m.conjugate()) + W(m.copy()) + W(m.diagonal()) + W(m.dot(m.T)) + W(m.flatten()) + W(m.ravel())
+        + W(m.repeat(2, axis=0)) + W(m.reshape(3, 3)) + W(m.round(1) * m) + W(m[None].squeeze()) + W(m.swapaxes(0, 1))
+        + W(m.take([2, 0], axis=1)) + m.trace() + W(m.transpose()) + m[0, m.argmax(axis=1)[0]] + m.ravel()[m.argmin()]
+        + W(m.ravel()[m.ravel().argsort()]) + m.any() + m.all(), [R(3, 3)],
+        covers=tuple(f"numpy.ndarray.{n}" for n in ("sum", "mean", "max", "min", "prod", "clip", "conj", "conjugate", "copy",
+                "diagonal", "dot", "flatten", "ravel", "repeat", "reshape", "round", "squeeze", "swapaxes", "take", "trace",
+                "transpose", "argmax", "argmin", "argsort", "any", "all"))),
+    Row("linalg_more", lambda a, b: np.linalg.cond(a) + W(np.linalg.diagonal(a)) + np.linalg.matrix_norm(a)
+        + np.linalg.matrix_rank(a) + W(np.linalg.svdvals(b)) + np.linalg.trace(a) + np.linalg.vector_norm(b)
+        + W(np.linalg.vector_norm(b, axis=0, ord=1)), [SPD(3, 3), R(4, 3)],
+        covers=("numpy.linalg.cond", "numpy.linalg.diagonal", "numpy.linalg.matrix_norm", "numpy.linalg.matrix_rank",
+                "numpy.linalg.svdvals", "numpy.linalg.trace", "numpy.linalg.vector_norm")),
+    Row("math_all", lambda x, y: math.acos(x / 3) + math.acosh(2 + y**2) + math.asin(x / 3) + math.cbrt(3 + x) + math.ceil(x)
+        + math.copysign(x, y) + math.cosh(x) + math.degrees(x) + math.exp2(x) + math.expm1(y) + math.floor(x) * y
+        + math.fmod(x, 0.7) + math.log1p(y**2) + math.log2(2 + x**2) + math.radians(y) + math.sinh(y) + math.tan(x / 3)
+        + math.trunc(y) + dc.where(math.isfinite(x) & ~math.isinf(y) & ~math.isnan(x), x, 0.0), [U(0.2, 1.5), U(0.2, 1.5)],
+        covers=("math.acos", "math.acosh", "math.asin", "math.cbrt", "math.ceil", "math.copysign", "math.cosh", "math.degrees",
+                "math.exp2", "math.expm1", "math.floor", "math.fmod", "math.log1p", "math.log2", "math.radians", "math.sinh",
+                "math.tan", "math.trunc", "math.isfinite", "math.isinf", "math.isnan")),
+    Row("scipy_linalg_more", lambda a, b: sl.det(a) + W(sl.inv(a)) + W(sl.eigh(a)[0]) + W(sl.eigvalsh(a))
+        + W(np.abs(sl.eigh(a)[1][:, 0])) + W(sl.lstsq(b, b[:, 0] + 1.0)[0]) + sl.norm(b) + W(sl.pinv(b))
+        + W(sl.qr(b, mode="economic")[1]) + W(sl.solve(a, b[:3, 0])) + W(sl.solve(a, b[:3], assume_a="pos"))
+        + W(sl.svd(b, full_matrices=False)[1]) + W(sl.svdvals(b)) + W(sl.block_diag(a, b[:2, :2])), [SPD(3, 3), R(4, 3)],
+        covers=("scipy.linalg.det", "scipy.linalg.inv", "scipy.linalg.eigh", "scipy.linalg.eigvalsh", "scipy.linalg.lstsq",
+                "scipy.linalg.norm", "scipy.linalg.pinv", "scipy.linalg.qr", "scipy.linalg.solve", "scipy.linalg.svd",
+                "scipy.linalg.svdvals", "scipy.linalg.block_diag")),
+    Row("stats_more", lambda x, mu, s: np.sum(st.cauchy.pdf(x, mu, s) + st.cauchy.cdf(x, mu, s) + st.expon.pdf(np.abs(x), 0.0, s)
+        + st.expon.cdf(np.abs(x), scale=s) + st.expon.sf(np.abs(x), scale=s) + st.laplace.pdf(x, mu, s) + st.laplace.cdf(x, mu, s)
+        + st.logistic.pdf(x, mu, s) + st.logistic.cdf(x, mu, s) + st.logistic.logcdf(x, mu, s)
+        + st.lognorm.pdf(np.abs(x) + 0.1, s) + st.gamma.pdf(np.abs(x) + 0.1, 2.0 + s) + st.beta.pdf(0.4, 1.5 + s, 2.0))
+        + st.bernoulli.pmf(1.0, 0.3 + 0.1 * s) + st.binom.pmf(2.0, 5, 0.3 + 0.1 * s) + st.geom.logpmf(2.0, 0.3 + 0.1 * s)
+        + st.geom.pmf(3.0, 0.3 + 0.1 * s) + st.nbinom.pmf(2.0, 3.0 * s, 0.4)
+        + st.multivariate_normal.pdf(x[:2], mean=np.array([mu, 0.0]), cov=s * np.eye(2)), [R(4), R(), U(0.5, 2.0)],
+        covers=("scipy.stats.cauchy.pdf", "scipy.stats.cauchy.cdf", "scipy.stats.expon.pdf", "scipy.stats.expon.cdf",
+                "scipy.stats.expon.sf", "scipy.stats.laplace.pdf", "scipy.stats.laplace.cdf", "scipy.stats.logistic.pdf",
+                "scipy.stats.logistic.cdf", "scipy.stats.logistic.logcdf", "scipy.stats.lognorm.pdf", "scipy.stats.gamma.pdf",
+                "scipy.stats.beta.pdf", "scipy.stats.bernoulli.pmf", "scipy.stats.binom.pmf", "scipy.stats.geom.logpmf",
+                "scipy.stats.geom.pmf", "scipy.stats.nbinom.pmf", "scipy.stats.multivariate_normal.pdf")),
     # -- scipy.stats -------------------------------------------------------------------------------------------
     Row("stats_norm", lambda x, mu, s: np.sum(st.norm.logpdf(x, mu, s) + st.norm.logcdf(x, loc=mu, scale=s)
         + st.norm.sf(x, mu, s) + st.norm.pdf(x, mu) + st.norm.cdf(x) + st.norm.logsf(x, mu, s)) + st.norm.ppf(0.3, mu, s),
@@ -438,3 +509,28 @@ def test_numba_matches_python_to_second_order(numba_program: Any) -> None:
     expected = fd(lambda *a: f0(*[np.int64(x) if isinstance(args[i], np.integer) else x for i, x in enumerate(a)]),
                   [np.asarray(a, dtype=float) if not isinstance(a, np.integer) else a for a in args], full_v)  # fmt: skip
     close(float(flat(dc.grad(fn, wrt=wrt)(*args)) @ flat(v)), expected, f"{name} grad vs FD", FD_RTOL)
+
+
+def test_the_coverage_page_lists_every_spelling() -> None:
+    """docs/coverage.md is generated from the spellings table (benchmarks/coverage_table.py): it cannot drift."""
+    from pathlib import Path
+
+    page = (Path(__file__).parent.parent / "docs" / "coverage.md").read_text()
+    listed = set(re.findall(r"^\| `([^`]+)` \|", page, flags=re.MULTILINE))
+    import importlib
+
+    def exists(s: spellings.Spelling) -> bool:
+        if s.module == "numpy.ndarray":
+            return True
+        obj: Any = importlib.import_module(s.module)
+        for part in s.name.split("."):
+            obj = getattr(obj, part, None)
+        return obj is not None
+
+    expected = {
+        (f"x.{s.name}" if s.module == "numpy.ndarray" else s.dotted)
+        for s in spellings.BY_NAME.values()
+        if s.module != "sympy" and exists(s)
+    }
+    assert expected - listed == set(), "rerun benchmarks/coverage_table.py"
+    assert listed - expected == set()

@@ -83,6 +83,7 @@ class _Printer:
         self.acc_done = False
         self.inplace = self._in_place(uses, shown)
         pinned.update(e.inputs[0] for e in self.inplace)
+        pinned.update(self.read_before_update)
         self.inlined = self._inlinable(uses, pinned)
         self._plan_loops(fuse, layout, shown)
         for v in graph.inputs:
@@ -108,7 +109,13 @@ class _Printer:
         }
         self.attach = {part: self._attach(part) for part in parts}
         self.plans: dict[bool | None, list[Item]] = {
-            part: plan(eqns, order, self.kinds.get, lambda i, a=self.attach[part][0]: not _aliased(a.get(i, ())))
+            part: plan(
+                eqns,
+                order,
+                self.kinds.get,
+                # in-place updates keep their place: a read of the old array must not move past them
+                lambda i, a=self.attach[part][0]: not _aliased(a.get(i, ())) and eqns[i] not in self.inplace,
+            )
             for part, order in self.orders.items()
         }
         for part, items in self.plans.items():
@@ -237,22 +244,42 @@ class _Printer:
         return f"{src}[{read_index(v.type.shape, c.shape, self.loop_vars)}]", PREC_ATOM
 
     def _in_place(self, uses: Counter[Value], shown: set[Value]) -> set[Eqn]:
-        """Statements that may update their first input in place: a fresh array nothing else reads."""
+        """Statements that may update their first input in place: a fresh array nothing later reads.
+
+        Besides the update itself, ``acc`` may be read by scalar reads that come
+        earlier (``y[i] += v`` reads ``y[i]`` first): they are pinned as
+        statements before the update unless they flow only into the update's
+        own expression, so no read can move past the write.
+        """
         out = set()
+        position = {e.out: k for k, e in enumerate(self.graph.eqns)}
+        readers: dict[Value, list[Eqn]] = defaultdict(list)
+        for e in self.graph.eqns:
+            for v in e.inputs:
+                readers[v].append(e)
+        self.read_before_update: set[Value] = set()
         for e in self.graph.eqns:
             if not e.prim.inplace:
                 continue
             acc = e.inputs[0]
             src = self.producer.get(acc)
+            others = [r for r in readers[acc] if r is not e]
+            early_scalar_reads = all(
+                r.out.type.rank == 0 and r.prim.name == "index" and position[r.out] < position[e.out] for r in others
+            )
             if (
                 src is not None
                 and not src.prim.literal
                 and not self.is_view(acc)
-                and uses[acc] == 1
+                and (uses[acc] == 1 or (early_scalar_reads and uses[acc] == len(others) + 1))
                 and acc not in shown
+                and acc not in self.graph.outputs
                 and (acc in self.variant) == (e.out in self.variant)
             ):
                 out.add(e)
+                for r in others:
+                    if not _flows_only_into(r.out, e, readers):
+                        self.read_before_update.add(r.out)
         return out
 
     def _inlinable(self, uses: Counter[Value], pinned: set[Value]) -> set[Value]:
@@ -288,6 +315,8 @@ class _Printer:
         e = self.producer.get(v)
         if v in self.written and self.kinds.get(e) not in ("slice", "transpose"):  # filled by a fused loop
             return False
+        if e is not None and e.prim.name == "broadcast_to" and e.inputs[0].type.rank == 0:
+            return False  # printed as np.zeros / np.full: a fresh array
         return v in self.graph.inputs or v in self.globals or (e is not None and e.prim.view and v.type.rank > 0)
 
     def args(self, e: Eqn) -> list[tuple[str, int]]:
@@ -532,6 +561,17 @@ def _accumulated(graph: Graph, layout: Layout, producer: dict[Value, Eqn]) -> Va
     if target not in producer or any(target in e.inputs for e in graph.eqns):
         return None
     return target
+
+
+def _flows_only_into(v: Value, target: Eqn, readers: dict[Value, list[Eqn]], depth: int = 0) -> bool:
+    """Whether ``v`` reaches nothing but ``target`` (through single-use values): it is evaluated in its statement."""
+    if depth > MAX_INLINE_DEPTH:
+        return False
+    users = readers.get(v, [])
+    if len(users) != 1:
+        return False
+    (user,) = users
+    return user is target or _flows_only_into(user.out, target, readers, depth + 1)
 
 
 def _imports(graph: Graph) -> list[str]:

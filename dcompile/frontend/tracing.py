@@ -77,11 +77,23 @@ def _capture_names(builder: Builder) -> Iterator[None]:
 
 @functools.lru_cache(maxsize=512)
 def _stores(code: CodeType) -> dict[int, tuple[str, ...]]:
-    """The local names each line of ``code`` assigns (from its bytecode)."""
+    """The local names each line of ``code`` assigns (from its bytecode); a line that assigns into
+    a subscript (``y[i] = v``) also lists the names it reads, one of which holds the updated array."""
     out: dict[int, list[str]] = {}
+    loads: dict[int, list[str]] = {}
+    subscript_stores: set[int] = set()
     for ins in dis.get_instructions(code):
-        if ins.opname in ("STORE_FAST", "STORE_NAME", "STORE_DEREF") and ins.positions and ins.positions.lineno:
-            out.setdefault(ins.positions.lineno, []).append(ins.argval)
+        line = ins.positions.lineno if ins.positions else None
+        if not line:
+            continue
+        if ins.opname in ("STORE_FAST", "STORE_NAME", "STORE_DEREF"):
+            out.setdefault(line, []).append(ins.argval)
+        elif ins.opname in ("LOAD_FAST", "LOAD_DEREF"):
+            loads.setdefault(line, []).append(ins.argval)
+        elif ins.opname == "STORE_SUBSCR":  # y[i] = v: y holds a new value, named after y
+            subscript_stores.add(line)
+    for line in subscript_stores:
+        out.setdefault(line, []).extend(loads.get(line, ()))
     return {line: tuple(dict.fromkeys(names)) for line, names in out.items()}
 
 

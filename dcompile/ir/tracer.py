@@ -75,7 +75,7 @@ class Tracer:
     so that writing into either is seen through both, as NumPy's views are.
     """
 
-    __slots__ = ("builder", "readonly", "value", "view", "views")
+    __slots__ = ("__weakref__", "builder", "readonly", "value", "view", "views")
     __array_priority__ = 1000.0
 
     def __init__(self, builder: Builder, value: Value) -> None:

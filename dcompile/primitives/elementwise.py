@@ -803,28 +803,25 @@ floor_divide_p = _arith(
 )
 
 # -- comparisons, predicates, logic: boolean results, no derivative --------------------------------
-lt_p = _define("lt", np.less, _infix("<", PREC_CMP), "Lt", type_rule=_bool_rule, spell=("numpy.less",), d=(None, None))
-le_p = _define(
-    "le", np.less_equal, _infix("<=", PREC_CMP), "Le", type_rule=_bool_rule, spell=("numpy.less_equal",), d=(None, None)
-)
-gt_p = _define(
-    "gt", np.greater, _infix(">", PREC_CMP), "Gt", type_rule=_bool_rule, spell=("numpy.greater",), d=(None, None)
-)
-ge_p = _define(
-    "ge",
-    np.greater_equal,
-    _infix(">=", PREC_CMP),
-    "Ge",
-    type_rule=_bool_rule,
-    spell=("numpy.greater_equal",),
-    d=(None, None),
-)
-eq_p = _define(
-    "eq", np.equal, _infix("==", PREC_CMP), "Eq", type_rule=_bool_rule, spell=("numpy.equal",), d=(None, None)
-)
-ne_p = _define(
-    "ne", np.not_equal, _infix("!=", PREC_CMP), "Ne", type_rule=_bool_rule, spell=("numpy.not_equal",), d=(None, None)
-)
+def _compare(name: str, impl: Callable[..., Any], symbol: str, sympy_name: str, numpy_name: str) -> Primitive:
+    return _define(
+        name,
+        impl,
+        _infix(symbol, PREC_CMP),
+        sympy_name,
+        type_rule=_bool_rule,
+        spell=(f"numpy.{numpy_name}",),
+        d=(None, None),
+        derivative=VALUES,
+    )
+
+
+lt_p = _compare("lt", np.less, "<", "Lt", "less")
+le_p = _compare("le", np.less_equal, "<=", "Le", "less_equal")
+gt_p = _compare("gt", np.greater, ">", "Gt", "greater")
+ge_p = _compare("ge", np.greater_equal, ">=", "Ge", "greater_equal")
+eq_p = _compare("eq", np.equal, "==", "Eq", "equal")
+ne_p = _compare("ne", np.not_equal, "!=", "Ne", "not_equal")
 and_p = _define(
     "logical_and",
     np.logical_and,

@@ -20,6 +20,7 @@ would change the caller's array: it is an error that says to copy first.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -522,7 +523,21 @@ def _is_array(e: Any) -> bool:
 
 
 def getitem(x: Tracer, key: Any) -> Any:
-    """``x[key]`` (see the module doc)."""
+    """``x[key]`` (see the module doc); a basic index gives a view (writes through it reach ``x``)."""
+    out = _getitem(x, key)
+    basic = isinstance(out, Tracer) and out is not x and out.ndim > 0 and _is_basic(key)
+    if basic:
+        _make_view(out, x, lambda base, k=key: _getitem(base, k), lambda base, new, k=key: setitem_value(base, k, new))
+    return out
+
+
+def _is_basic(key: Any) -> bool:
+    """Ints, slices, None and ``...`` only (NumPy's basic indexing, which makes views)."""
+    items = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, (slice, int, np.integer)) for k in items)
+
+
+def _getitem(x: Tracer, key: Any) -> Any:
     if x.ndim == 0:
         raise trace_error("a scalar traced value cannot be indexed.", "index arrays, not scalars")
     key = _flat_mask_key(x, key)
@@ -535,8 +550,6 @@ def getitem(x: Tracer, key: Any) -> Any:
         for pos in newaxes:
             shape.insert(pos, 1)
         out = A.reshape(out, tuple(shape))
-    if all(isinstance(e, (int, tuple)) for e in entries) and out is not x:
-        _make_view(out, x, lambda base, k=key: getitem(base, k), lambda base, new, k=key: setitem_value(base, k, new))
     return out
 
 
@@ -641,9 +654,9 @@ def _make_view(
     """Record that ``out`` reads ``base`` through ``read`` and writes back through ``write``."""
     out.view = (base, read, write)
     views = base.views
-    if views is None:
-        base.views = views = []
-    views.append(out)
+    if views is None:  # weak: a view the program no longer holds is not refreshed
+        base.views = views = weakref.WeakSet()
+    views.add(out)
 
 
 def assign(t: Tracer, new: Tracer) -> None:
@@ -665,7 +678,7 @@ def assign(t: Tracer, new: Tracer) -> None:
 
 
 def _refresh(t: Tracer) -> None:
-    for v in t.views or ():
+    for v in list(t.views or ()):
         v.value = v.view[1](t).value
         _refresh(v)
 
@@ -687,6 +700,8 @@ def setitem_value(x: Tracer, key: Any, v: Any) -> Tracer:
     """The value of ``x`` after ``x[key] = v``, without changing ``x``."""
     b = x.builder
     v = lift(b, v)
+    if v.view is not None and v.view[0] is x and _is_basic(key) and _getitem(x, key).value is v.value:
+        return x  # y[k] += d: the view's in-place update already wrote into x; this store changes nothing
     if v.type.dtype is not x.type.dtype:
         v = E.astype(v, x.type.dtype)
     mask = _dynamic_mask(x, key)

@@ -583,7 +583,7 @@ def hstack(tup: Sequence[Any], dtype: Any = None, casting: str = "same_kind") ->
     return concatenate(ts, 0 if ts[0].ndim == 1 else 1)
 
 
-@implements("numpy.vstack", "numpy.row_stack")
+@implements("numpy.vstack")
 def vstack(tup: Sequence[Any], dtype: Any = None, casting: str = "same_kind") -> Any:
     return concatenate([atleast_2d(t) for t in _lift_all(tup)], 0)
 
@@ -705,17 +705,31 @@ def take_along_axis(arr: Any, indices: Any, axis: Any) -> Any:
     return I.take_along_axis(arr, indices, axis)
 
 
-@implements("numpy.nonzero", "numpy.flatnonzero", "numpy.argwhere", derivative=VALUES)
-def nonzero_static(a: Any) -> Any:
-    """Indices of nonzero entries: only of an array known while tracing (the count is otherwise dynamic)."""
+def _known(a: Any, what: str) -> np.ndarray:
     known = a.static() if isinstance(a, Tracer) else np.asarray(a)
     if known is None:
         raise trace_error(
-            "np.nonzero of a traced value: the number of indices is only known when the code runs.",
+            f"{what} of a traced value: the number of indices is only known when the code runs.",
             "select with np.where(mask, x, 0.0) instead",
             UnsupportedError,
         )
-    return np.nonzero(known)
+    return known
+
+
+@implements("numpy.nonzero", derivative=VALUES)
+def nonzero_static(a: Any) -> Any:
+    """Indices of nonzero entries: only of an array known while tracing (the count is otherwise dynamic)."""
+    return np.nonzero(_known(a, "np.nonzero"))
+
+
+@implements("numpy.flatnonzero", derivative=VALUES)
+def flatnonzero_static(a: Any) -> Any:
+    return np.flatnonzero(_known(a, "np.flatnonzero"))
+
+
+@implements("numpy.argwhere", derivative=VALUES)
+def argwhere_static(a: Any) -> Any:
+    return np.argwhere(_known(a, "np.argwhere"))
 
 
 # -- products -----------------------------------------------------------------------------------------
@@ -958,7 +972,7 @@ def rad2deg(x: Any, out: Any = None, **kwargs: Any) -> Any:
     return E.rad2deg(x)
 
 
-@implements("numpy.isclose")
+@implements("numpy.isclose", derivative=VALUES)
 def isclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Any:
     diff_ = E.absolute(E.sub(a, b))
     close = E.less_equal(diff_, E.add(atol, E.mul(rtol, E.absolute(b))))

@@ -110,7 +110,7 @@ def install() -> None:
     _install_array_methods()
     HOOKS.update({"array": N.array, "broadcast_to": A.broadcast_to, "ufunc": _ufunc, "function": _function})
     for name, fn in _UFUNC_SPELLINGS.items():
-        spellings.add(f"numpy.{name}", fn)
+        spellings.add(f"numpy.{name}", fn, derivative=spellings.VALUES if name.startswith("logical") else spellings.SMOOTH)
 
 
 # numpy ufuncs whose traced form is an operator function (the others come with their primitive's declaration).

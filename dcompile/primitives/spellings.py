@@ -49,11 +49,15 @@ class Spelling:
 
     @property
     def module(self) -> str:
-        return self.dotted.rpartition(".")[0]
+        """The module a user imports (``scipy.stats`` for ``scipy.stats.t.logpdf``; ``numpy.ndarray`` for methods)."""
+        if self.dotted.startswith("numpy.ndarray."):
+            return "numpy.ndarray"
+        return _module_of(self.dotted)
 
     @property
     def name(self) -> str:
-        return self.dotted.rpartition(".")[2]
+        """The name within :attr:`module` (``t.logpdf``, ``sum``)."""
+        return self.dotted[len(self.module) + 1 :]
 
 
 BY_NAME: dict[str, Spelling] = {}
@@ -130,8 +134,7 @@ def lookup(obj: Any) -> Spelling | None:
 
 def for_module(module: str) -> dict[str, Spelling]:
     """The spellings of one module by attribute name (``"scipy.special"`` -> ``{"gammaln": ...}``)."""
-    prefix = module + "."
-    return {s.dotted[len(prefix) :]: s for s in BY_NAME.values() if s.dotted.startswith(prefix)}
+    return {s.name: s for s in BY_NAME.values() if s.module == module}
 
 
 def dotted_name(obj: Any) -> str:
@@ -152,7 +155,9 @@ def alternative(dotted: str) -> str | None:
     """A supported spelling with the same last name in another module, if any (``scipy.special.logsumexp``)."""
     name = dotted.rpartition(".")[2]
     for s in BY_NAME.values():
-        if s.name == name and s.dotted != dotted and not s.dotted.startswith(("sympy.", "numpy.ndarray.")):
+        if s.dotted.rpartition(".")[2] == name and s.dotted != dotted and not s.dotted.startswith(
+            ("sympy.", "numpy.ndarray.")
+        ):
             return s.dotted
     return None
 

@@ -1,0 +1,173 @@
+"""Write docs/coverage.md: every NumPy/SciPy/math name dcompile traces, with its derivative status.
+
+The rows come from dcompile's spellings table (what tracing dispatches on), so
+the page cannot list a function dcompile does not know; ``tests/test_docs.py``
+checks that it lists every one it does. Columns:
+
+* derivative: ``fwd / rev / 2nd`` (forward mode, reverse mode, Hessians and
+  HVPs), ``zero`` (piecewise constant: a zero derivative, documented),
+  ``values`` (integer or boolean results: no derivative), ``constructor``;
+* tested: the row of ``tests/test_coverage.py`` (oracles: NumPy/SciPy values,
+  finite differences to second order) or the older test module that checks it;
+* JAX / autograd: whether ``jax.numpy``/``jax.scipy`` and
+  ``autograd.numpy``/``autograd.scipy`` have the same name (autograd: with a
+  gradient rule or as a composition), where they are installed.
+
+    .venv/bin/python benchmarks/coverage_table.py        # rewrites docs/coverage.md
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import dcompile  # noqa: E402,F401  (registers the spellings)
+from dcompile.primitives import spellings  # noqa: E402
+
+OUT = ROOT / "docs" / "coverage.md"
+STATUS = {
+    spellings.SMOOTH: "fwd / rev / 2nd",
+    spellings.ZERO: "zero",
+    spellings.VALUES: "values",
+    spellings.CONSTRUCTOR: "constructor",
+}
+# Where the same name lives in JAX and autograd, by dcompile's module.
+JAX_MODULES = {
+    "numpy": "jax.numpy",
+    "numpy.linalg": "jax.numpy.linalg",
+    "numpy.ndarray": None,
+    "math": None,
+    "scipy.special": "jax.scipy.special",
+    "scipy.linalg": "jax.scipy.linalg",
+    "scipy.stats": "jax.scipy.stats",
+}
+AUTOGRAD_MODULES = {
+    "numpy": "autograd.numpy",
+    "numpy.linalg": "autograd.numpy.linalg",
+    "scipy.special": "autograd.scipy.special",
+    "scipy.linalg": "autograd.scipy.linalg",
+    "scipy.stats": "autograd.scipy.stats",
+}
+# Modules whose tests check the spellings that predate the coverage issue.
+OLDER_TESTS = ["test_primitives.py", "test_arrays.py", "test_transforms.py", "test_fuzz.py"]
+
+
+def _lookup(module: str | None, name: str) -> Any:
+    if module is None:
+        return None
+    try:
+        obj: Any = importlib.import_module(module)
+    except ImportError:
+        return None
+    for part in name.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def _autograd_has(module: str, name: str) -> bool | None:
+    target = AUTOGRAD_MODULES.get(module)
+    if target is None:
+        return None
+    try:
+        from autograd.core import primitive_vjps
+        from autograd.tracer import Box  # noqa: F401
+    except ImportError:
+        return None
+    fn = _lookup(target, name)
+    if fn is None:
+        return False
+    if fn in primitive_vjps:
+        return True
+    return not hasattr(fn, "fun")  # not an autograd primitive: a composition of primitives
+
+
+def _tested() -> dict[str, str]:
+    sys.path.insert(0, str(ROOT))
+    from tests import test_coverage
+
+    found = {s: f"coverage: `{r.id}`" for r in test_coverage.ROWS for s in r.covers}
+    texts = {name: (ROOT / "tests" / name).read_text() for name in OLDER_TESTS}
+    for s in spellings.BY_NAME.values():
+        if s.dotted in found:
+            continue
+        short = {"numpy": "np", "math": "math", "scipy.special": "sc"}.get(s.module, s.module)
+        pattern = re.compile(rf"\b{re.escape(short)}\.{re.escape(s.name)}\b")
+        for name, text in texts.items():
+            if pattern.search(text):
+                found[s.dotted] = name.removesuffix(".py")
+                break
+    return found
+
+
+def rows() -> dict[str, list[tuple[str, str, str, str, str]]]:
+    tested = _tested()
+    out: dict[str, list[tuple[str, str, str, str, str]]] = {}
+    for module in spellings.modules():
+        if module == "sympy":
+            continue
+        for name, s in sorted(spellings.for_module(module).items()):
+            if module != "numpy.ndarray" and _lookup(module, name) is None:
+                continue  # not in this NumPy/SciPy version (np.trapz, np.msort in NumPy 2)
+            jax_obj = _lookup(JAX_MODULES.get(module), name) if JAX_MODULES.get(module) else None
+            jax = "—" if JAX_MODULES.get(module) is None else ("yes" if jax_obj is not None else "no")
+            ag = _autograd_has(module, name)
+            autograd = "—" if ag is None else ("yes" if ag else "no")
+            shown = f"x.{name}" if module == "numpy.ndarray" else f"{module}.{name}"
+            out.setdefault(module, []).append((shown, STATUS[s.derivative], tested.get(s.dotted, ""), jax, autograd))
+    return out
+
+
+def main() -> None:
+    table = rows()
+    total = sum(len(v) for v in table.values())
+    lines = [
+        "# Coverage: the NumPy and SciPy you can write",
+        "",
+        "<!-- generated by benchmarks/coverage_table.py from dcompile's spellings table: do not edit -->",
+        "",
+        f"Every name below is traced on traced values ({total} in all) and runs on both backends. "
+        "*derivative*: `fwd / rev / 2nd` = forward mode, reverse mode and second order (Hessians, HVPs); "
+        "`zero` = piecewise constant, a zero derivative (documented); `values` = integer or boolean results, no "
+        "derivative; `constructor` = no inputs. *tested*: the row of `tests/test_coverage.py` that checks the "
+        "value against NumPy/SciPy and every derivative mode against finite differences (to second order), or "
+        "the older test module that covers it. *JAX* / *autograd*: the same name in `jax.numpy`/`jax.scipy` and "
+        "`autograd.numpy`/`autograd.scipy` (autograd: with a gradient rule or as a composition; `—`: no such "
+        "module).",
+        "",
+        "Limits, stated once: complex numbers are refused; `eigh`, `svd` vectors and the QR of wide matrices "
+        "need distinct eigen/singular values (and `m >= n` for QR derivatives); `np.linalg.cholesky` and `eigh` "
+        "read the lower triangle as NumPy does, and their derivatives follow that exactly; sorting, medians and "
+        "quantiles send the gradient to the entries selected (ties: the first); boolean-mask indexing needs a "
+        "mask known while tracing.",
+        "",
+    ]
+    counts = {"jax": 0, "autograd": 0, "both_missing": 0}
+    for module, entries in table.items():
+        lines += [f"## {module}", "", "| name | derivative | tested | JAX | autograd |", "|---|---|---|---|---|"]
+        for shown, status, tested, jax, autograd in entries:
+            lines.append(f"| `{shown}` | {status} | {tested} | {jax} | {autograd} |")
+            counts["jax"] += jax == "no"
+            counts["autograd"] += autograd == "no"
+        lines.append("")
+    lines += [
+        "## Summary",
+        "",
+        f"{total} names; of those with a JAX or autograd counterpart module, {counts['jax']} have no JAX "
+        f"name and {counts['autograd']} no autograd name (mostly `scipy.stats` distributions and SciPy's "
+        "linear-algebra helpers).",
+        "",
+    ]
+    OUT.write_text("\n".join(lines))
+    print(f"wrote {OUT} ({total} names)")
+
+
+if __name__ == "__main__":
+    main()
