@@ -36,8 +36,8 @@ from dcompile.optimize.minimize import minimize, minimizer
 from dcompile.primitives.arrays import stop_gradient
 from dcompile.primitives.elementwise import sigmoid, softplus, where
 from dcompile.primitives.numpy_api import array
-from dcompile.primitives.special import logsumexp
 from dcompile.primitives.operators import supported
+from dcompile.primitives.special import logsumexp
 from dcompile.sums import schedules
 from dcompile.sums.finite_sum import FiniteSum, finite_sum
 from dcompile.sums.sgd import adam, sgd

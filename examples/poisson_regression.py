@@ -90,7 +90,9 @@ def main() -> None:
         r = np.exp(-p[-1])
         return -np.sum(scipy.stats.nbinom.logpmf(y, r, r / (r + mu)))
 
-    ref = scipy.optimize.minimize(scipy_nll, p0, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 5000})
+    ref = scipy.optimize.minimize(
+        scipy_nll, p0, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 5000}
+    )
     print(f"  NB2      {nb.message}  nit {nb.nit}, -log L {nb.fun:.6f}, alpha = {np.exp(nb.x[-1]):.4f}")
     print(f"           SciPy L-BFGS-B (finite differences): -log L {ref.fun:.6f} after {ref.nfev} evaluations")
     print(f"           max |params - params_scipy| = {np.max(np.abs(nb.x - ref.x)):.2e}")

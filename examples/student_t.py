@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--fast", action="store_true", help="the first 200 patients only")
     args = parser.parse_args()
     Xb, y = load(200 if args.fast else None)
-    n, d = Xb.shape
+    n = Xb.shape[0]
     w_ls = np.linalg.lstsq(Xb, y, rcond=None)[0]
     r = y - Xb @ w_ls
     print(f"Student-t fits on {n} patients")
@@ -69,7 +69,8 @@ def main() -> None:
     sp_nll = -np.sum(scipy.stats.t.logpdf(r, df, loc, scale))
     print(f"  t.fit:    dcompile (Newton, {res.nit} iterations) nu {ours[0]:.6f} loc {ours[1]:.6f} scale {ours[2]:.6f}"
           f"  -log L {res.fun:.9f}")  # fmt: skip
-    print(f"            scipy.stats.t.fit                  nu {df:.6f} loc {loc:.6f} scale {scale:.6f}  -log L {sp_nll:.9f}")
+    print(f"            scipy.stats.t.fit                  nu {df:.6f} loc {loc:.6f} scale {scale:.6f}"
+          f"  -log L {sp_nll:.9f}")  # fmt: skip
     assert res.success and res.fun <= sp_nll + 1e-7
     np.testing.assert_allclose(ours, [df, loc, scale], rtol=1e-3, atol=1e-4)
 
@@ -82,7 +83,9 @@ def main() -> None:
     def scipy_nll(p: np.ndarray) -> float:
         return -np.sum(scipy.stats.t.logpdf(y, nu, Xb @ p[:-1], np.exp(p[-1])))
 
-    ref = scipy.optimize.minimize(scipy_nll, p0, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 5000})
+    ref = scipy.optimize.minimize(
+        scipy_nll, p0, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 5000}
+    )
     print(f"  regression (nu = 4): dcompile {fit.message}  nit {fit.nit}, -log L {fit.fun:.9f}")
     print(f"              SciPy L-BFGS-B (finite differences): -log L {ref.fun:.9f} after {ref.nfev} evaluations")
     print(f"              max |params - params_scipy| = {np.max(np.abs(fit.x - ref.x)):.2e}")
@@ -90,8 +93,11 @@ def main() -> None:
     np.testing.assert_allclose(fit.x, ref.x, atol=2e-4)
     H = dc.hessian(t_regression_nll, wrt="params")(fit.x, Xb, y, nu)
     se = np.sqrt(np.diag(np.linalg.inv(H)))
-    print(f"              standard errors of the coefficients (from the compiled Hessian): {np.array2string(se[:-1], precision=3)}")
-    print(f"              least squares moved by the outliers: max |w_t - w_ls| = {np.max(np.abs(fit.x[:-1] - w_ls)):.3f}")
+    print("              standard errors of the coefficients (from the compiled Hessian):",
+          np.array2string(se[:-1], precision=3))  # fmt: skip
+    print(
+        f"              least squares moved by the outliers: max |w_t - w_ls| = {np.max(np.abs(fit.x[:-1] - w_ls)):.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ as supported without a row. A handful of multi-function programs are then
 compiled with numba once per module and compared with the Python backend.
 """
 
-# ruff: noqa: PLW0108  (rows are lambdas: dc.compile traces functions with named arguments)
+# Rows are lambdas (dc.compile traces functions with named arguments) in a table of long lines.
+# ruff: noqa: E501
 
 from __future__ import annotations
 
@@ -434,7 +435,7 @@ def test_bad_keyword_arguments_get_dcompiles_error() -> None:
     def g(x: Any) -> Any:
         return np.cumsum(x, bogus=1)
 
-    with pytest.raises(dc.UnsupportedError, match="numpy.cumsum was called with arguments"):
+    with pytest.raises(dc.UnsupportedError, match=r"numpy\.cumsum was called with arguments"):
         dc.compile(g, backend="python")(np.ones(3))
 
 
@@ -451,9 +452,9 @@ def _gp(log_p: Any, X: Any, y: Any) -> Any:
 
 
 def _special_mix(x: Any, y: Any) -> Any:
-    return np.sum(sc.gammaln(x + 1.0) + sc.xlogy(y, x) - sc.log_ndtr(y) + sc.erf(x) * np.arcsinh(y) + np.sinc(y)) + np.var(
-        x
-    ) * np.median(y)
+    return np.sum(
+        sc.gammaln(x + 1.0) + sc.xlogy(y, x) - sc.log_ndtr(y) + sc.erf(x) * np.arcsinh(y) + np.sinc(y)
+    ) + np.var(x) * np.median(y)
 
 
 def _shapes_mix(x: Any, m: Any) -> Any:
@@ -464,8 +465,8 @@ def _shapes_mix(x: Any, m: Any) -> Any:
 
 def _linalg_mix(a: Any, b: Any) -> Any:
     w, v = np.linalg.eigh(a)
-    u, s, vt = np.linalg.svd(b, full_matrices=False)
-    q, r = np.linalg.qr(b)
+    _, s, _ = np.linalg.svd(b, full_matrices=False)
+    _, r = np.linalg.qr(b)
     return (np.sum(w**2) + np.sum(np.abs(v[:, -1])) + np.sum(s) + np.linalg.slogdet(a)[1] + np.sum(r * r)
             + np.sum(np.linalg.solve(a, b[:3])) + np.sum(np.linalg.inv(a)))  # fmt: skip
 
@@ -479,7 +480,9 @@ def _writes(x: Any, k: Any) -> Any:
     return np.sum(y * np.arange(1.0, 7.0)) + x[k] * y[k]
 
 
-NUMBA_PROGRAMS: dict[str, tuple[Callable[..., Any], Callable[[np.random.Generator], tuple[Any, ...]], tuple[int, ...]]] = {
+NUMBA_PROGRAMS: dict[
+    str, tuple[Callable[..., Any], Callable[[np.random.Generator], tuple[Any, ...]], tuple[int, ...]]
+] = {
     "gp": (_gp, lambda r: (np.array([0.1, 0.2, -0.5]), r.normal(size=(12, 2)), r.normal(size=12)), (0,)),
     "special": (_special_mix, lambda r: (r.uniform(0.5, 2.0, 5), r.uniform(0.2, 1.5, 5)), (0, 1)),
     "shapes": (_shapes_mix, lambda r: (r.normal(size=4), r.normal(size=(3, 3))), (0, 1)),
@@ -502,10 +505,14 @@ def test_numba_matches_python_to_second_order(numba_program: Any) -> None:
     close(flat(dc.grad(fn, wrt=wrt)(*args)), flat(dc.grad(py, wrt=wrt)(*args)), f"{name} grad", 1e-11)
     v = tuple(np.random.default_rng(3).normal(size=np.shape(args[i])) for i in wrt)
     direction_ = v[0] if len(v) == 1 else v
-    close(flat(dc.hvp(fn, wrt=wrt)(args, direction_)), flat(dc.hvp(py, wrt=wrt)(args, direction_)), f"{name} hvp", 1e-10)
+    close(
+        flat(dc.hvp(fn, wrt=wrt)(args, direction_)), flat(dc.hvp(py, wrt=wrt)(args, direction_)), f"{name} hvp", 1e-10
+    )
     # and against finite differences of NumPy itself
     f0 = NUMBA_PROGRAMS[name][0]
-    full_v = [np.zeros_like(np.asarray(a, dtype=float)) if i not in wrt else v[wrt.index(i)] for i, a in enumerate(args)]
+    full_v = [
+        np.zeros_like(np.asarray(a, dtype=float)) if i not in wrt else v[wrt.index(i)] for i, a in enumerate(args)
+    ]
     expected = fd(lambda *a: f0(*[np.int64(x) if isinstance(args[i], np.integer) else x for i, x in enumerate(a)]),
                   [np.asarray(a, dtype=float) if not isinstance(a, np.integer) else a for a in args], full_v)  # fmt: skip
     close(float(flat(dc.grad(fn, wrt=wrt)(*args)) @ flat(v)), expected, f"{name} grad vs FD", FD_RTOL)

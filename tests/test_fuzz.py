@@ -193,6 +193,8 @@ A = [  # arrays: reductions, indexing, linear algebra, shape changes
     Op("stack", 2, "np.stack([{0}, {1}])", array_only=True),
     Op("concatenate", 2, "np.concatenate([{0}, {1}])", array_only=True),
 ]
+
+
 def _dist_both_zero(a: Any, b: Any) -> float:
     return min(_dist_zero(a), _dist_zero(b))
 

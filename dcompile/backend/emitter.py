@@ -31,6 +31,7 @@ from dcompile.ir.primitive import PREC_ATOM, PREC_CMP, PREC_MUL, PREC_TERNARY
 from dcompile.ir.types import DType, VType
 
 INDENT = "    "
+_VIEW_KINDS: frozenset[str | None] = frozenset({"slice", "transpose"})  # fusion kinds whose arrays are views
 # Up to this many entries a vector is returned as np.array([a, b, ...]) (easy to
 # read); longer ones are filled into np.empty (numba would build a list first).
 LIST_LIMIT = 8
@@ -121,7 +122,9 @@ class _Printer:
         for part, items in self.plans.items():
             _keep_comments_in_place(items, self.orders[part], *self.attach[part])
         # Values that live only inside a loop (as scalar locals), unless stored: see _available.
-        self.loop_locals = {v for items in self.plans.values() for c in items if isinstance(c, Cluster) for v in c.values}
+        self.loop_locals = {
+            v for items in self.plans.values() for c in items if isinstance(c, Cluster) for v in c.values
+        }
         consumers: dict[Value, list[int]] = defaultdict(list)
         for i, e in enumerate(eqns):
             for v in e.inputs:
@@ -209,26 +212,30 @@ class _Printer:
         if kind == "outer":  # a[i] * b[j]
             a, b = (f"{self.expr(v)[0]}[{var}]" for v, var in zip(e.inputs, self.loop_vars, strict=False))
             return f"{a} * {b}", PREC_MUL
+        if kind in ("transpose", "mask", "eye"):
+            return self._indexed_member(e, kind, c)
+        args = [self.loop_expr(v, c) for v in e.inputs]
+        return e.prim.emit(args, e.kwargs, [VType((), v.type.dtype) for v in e.inputs])
+
+    def _indexed_member(self, e: Eqn, kind: str, c: Cluster) -> tuple[str, int]:
+        """An entry that depends on the loop indices: a transposed read, a triangle's mask, ``np.eye``."""
         names = self.loop_vars[: len(c.shape)]
         if kind == "transpose":  # out[i, j] = x[j, i] (any permutation)
             perm = e.kwargs["perm"]
             src = self.globals.get(e.inputs[0]) or self.expr(e.inputs[0])[0]
             at = [names[perm.index(a)] for a in range(len(perm))]
             return f"{src}[{', '.join(at)}]", PREC_ATOM
-        if kind in ("mask", "eye"):
-            row, col = names[-2], names[-1]
-            k = e.kwargs["k"] if kind == "mask" else e.kwargs["args"][2]
-            shift = f"{row} + {k}" if k > 0 else f"{row} - {-k}" if k < 0 else row
-            if kind == "eye":
-                if e.out.type.dtype is DType.BOOL:
-                    return f"{col} == {shift}", PREC_CMP
-                return f"1.0 if {col} == {shift} else 0.0", PREC_TERNARY
-            keep = f"{col} <= {shift}" if e.prim.name == "tril" else f"{col} >= {shift}"
-            x = self.loop_expr(e.inputs[0], c)
-            zero = "0.0" if e.out.type.dtype is DType.F64 else "0"
-            return f"{x[0] if x[1] > PREC_TERNARY else '(' + x[0] + ')'} if {keep} else {zero}", PREC_TERNARY
-        args = [self.loop_expr(v, c) for v in e.inputs]
-        return e.prim.emit(args, e.kwargs, [VType((), v.type.dtype) for v in e.inputs])
+        row, col = names[-2], names[-1]
+        k = e.kwargs["k"] if kind == "mask" else e.kwargs["args"][2]
+        shift = f"{row} + {k}" if k > 0 else f"{row} - {-k}" if k < 0 else row
+        if kind == "eye":
+            if e.out.type.dtype is DType.BOOL:
+                return f"{col} == {shift}", PREC_CMP
+            return f"1.0 if {col} == {shift} else 0.0", PREC_TERNARY
+        keep = f"{col} <= {shift}" if e.prim.name == "tril" else f"{col} >= {shift}"
+        x = self.loop_expr(e.inputs[0], c)
+        zero = "0.0" if e.out.type.dtype is DType.F64 else "0"
+        return f"{x[0] if x[1] > PREC_TERNARY else '(' + x[0] + ')'} if {keep} else {zero}", PREC_TERNARY
 
     def loop_expr(self, v: Value, c: Cluster) -> tuple[str, int]:
         """``v`` at the current entry of the loop of ``c`` (scalars as they are, arrays indexed)."""
@@ -313,7 +320,8 @@ class _Printer:
     def is_view(self, v: Value) -> bool:
         """Whether ``v``'s emitted value may share memory with another array."""
         e = self.producer.get(v)
-        if v in self.written and self.kinds.get(e) not in ("slice", "transpose"):  # filled by a fused loop
+        kind = self.kinds.get(e) if e is not None else None
+        if v in self.written and kind not in _VIEW_KINDS:  # filled by a fused loop: a fresh array
             return False
         if e is not None and e.prim.name == "broadcast_to" and e.inputs[0].type.rank == 0:
             return False  # printed as np.zeros / np.full: a fresh array

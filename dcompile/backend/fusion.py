@@ -131,12 +131,7 @@ def plan(
         if kind is not None:
             shape = loop_shape(e, kind)
             # A scatter may keep adding into its array; nothing else reads a sum or scatter mid-loop.
-            if (
-                cur is None
-                or shape != cur.shape
-                or not _joins(e, kind, cur)
-                or any(v in waiting for v in e.inputs)
-            ):
+            if cur is None or shape != cur.shape or not _joins(e, kind, cur) or any(v in waiting for v in e.inputs):
                 close()
                 cur = Cluster(shape)
             cur.members.append(i)

@@ -142,7 +142,9 @@ class TracingObject:
     distributions do.
     """
 
-    def __init__(self, original: Any, dotted: str, frozen: tuple[tuple[Any, ...], dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, original: Any, dotted: str, frozen: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+    ) -> None:
         self._original = original
         self._dotted = dotted
         self._frozen = frozen
@@ -246,22 +248,22 @@ class _Copier:
         """What a global or closure value becomes in a copied function (``v`` itself if nothing)."""
         if isinstance(v, types.ModuleType):
             return proxy(v) if v.__name__ in PROXIED else v
-        if v is math:
-            return proxy(math)
         if isinstance(v, TracingModule):
             return v
         try:
             s = spellings.lookup(v)
         except TypeError:
             s = None
+        dist = _distribution_name(v) if s is None else None
         if s is not None and callable(v):
-            return traced_call(v, s)
-        dist = _distribution_name(v)
-        if dist is not None:
-            return TracingObject(v, dist)
-        if _is_user_function(v):
-            return self.function(v)
-        return v
+            out: Any = traced_call(v, s)
+        elif dist is not None:
+            out = TracingObject(v, dist)
+        elif _is_user_function(v):
+            out = self.function(v)
+        else:
+            out = v
+        return out
 
     def function(self, fn: types.FunctionType) -> types.FunctionType:
         found = self.done.get(id(fn))

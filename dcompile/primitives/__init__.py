@@ -24,4 +24,17 @@ from dcompile.primitives.operators import install
 
 install()
 
-__all__ = ["REGISTRY", "Primitive", "arrays", "einsum", "elementwise", "indexing", "linalg", "numpy_api", "reductions", "shapes", "special", "stats"]
+__all__ = [
+    "REGISTRY",
+    "Primitive",
+    "arrays",
+    "einsum",
+    "elementwise",
+    "indexing",
+    "linalg",
+    "numpy_api",
+    "reductions",
+    "shapes",
+    "special",
+    "stats",
+]

@@ -386,7 +386,9 @@ outer_p = register(Primitive("outer", _outer_rule, np.outer, _emit_outer, fusion
 
 def _bmm_rule(a: VType, b: VType) -> VType:
     if a.rank < 3 or a.rank != b.rank or a.shape[:-2] != b.shape[:-2] or a.shape[-1] != b.shape[-2]:
-        raise ValueError(f"stacks of matrices with one batch shape and matching inner dimensions: {a.shape} @ {b.shape}")
+        raise ValueError(
+            f"stacks of matrices with one batch shape and matching inner dimensions: {a.shape} @ {b.shape}"
+        )
     return VType((*a.shape[:-1], b.shape[-1]), DType.F64)
 
 

@@ -43,7 +43,8 @@ def _parse(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> tuple[list[str
     ell_rank = max((len(s) - (len(t) - 3) for t, s in zip(ins, shapes, strict=True) if "..." in t), default=0)
     ell = "".join(spare[:ell_rank])
     expanded = []
-    for t, shape in zip(ins, shapes, strict=True):
+    for spec_in, shape in zip(ins, shapes, strict=True):
+        t = spec_in
         if "..." in t:
             k = len(shape) - (len(t) - 3)
             t = t.replace("...", ell[ell_rank - k :])
@@ -134,11 +135,13 @@ def einsum(subscripts: Any, *operands: Any, out: Any = None, optimize: Any = "gr
     if len(items) > 2:
         dummies = [np.broadcast_to(np.zeros((), dtype=np.float64), t.shape) for t, _ in items]
         spec = ",".join(lab for _, lab in items) + "->" + output
-        path = np.einsum_path(spec, *dummies, optimize="greedy" if optimize in (True, "greedy", "optimal") else optimize)[0][1:]
+        path = np.einsum_path(
+            spec, *dummies, optimize="greedy" if optimize in (True, "greedy", "optimal") else optimize
+        )[0][1:]
     else:
         path = [tuple(range(len(items)))]
-    for step in path:
-        step = tuple(sorted(step, reverse=True))
+    for pair in path:
+        step = tuple(sorted(pair, reverse=True))
         chosen = [items.pop(k) for k in step]
         rest_labels = set(output).union(*(set(lab) for _, lab in items))
         if len(chosen) == 1:

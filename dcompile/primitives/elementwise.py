@@ -464,7 +464,7 @@ def _numeric_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """Arithmetic operands: booleans as floats, Python integers as integers beside an integer tracer."""
     args = tuple(_bool_float(a) for a in args)
     ints = [a for a in args if isinstance(a, Tracer) and a.type.dtype is DType.I64]
-    if ints and all(isinstance(a, Tracer) or isinstance(a, (int, np.integer)) for a in args):
+    if ints and all(isinstance(a, (Tracer, int, np.integer)) for a in args):
         b = ints[0].builder
         args = tuple(a if isinstance(a, Tracer) else Tracer(b, b.const(int(a), DType.I64)) for a in args)
     return args
@@ -493,7 +493,13 @@ exp_p = _define(
     "exp", np.exp, _call("np.exp"), "exp", spell=("numpy.exp", "math.exp"), d=(lambda t, ans, x: mul(t, ans),)
 )
 log_p = _define(
-    "log", np.log, _call("np.log"), "log", simplify=_simplify_log, spell=("numpy.log",), d=(lambda t, ans, x: div(t, x),)
+    "log",
+    np.log,
+    _call("np.log"),
+    "log",
+    simplify=_simplify_log,
+    spell=("numpy.log",),
+    d=(lambda t, ans, x: div(t, x),),
 )
 log1p_p = _define(
     "log1p",
@@ -801,6 +807,7 @@ floor_divide_p = _arith(
     d=(None, None),
     derivative=ZERO,
 )
+
 
 # -- comparisons, predicates, logic: boolean results, no derivative --------------------------------
 def _compare(name: str, impl: Callable[..., Any], symbol: str, sympy_name: str, numpy_name: str) -> Primitive:

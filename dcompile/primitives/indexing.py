@@ -144,7 +144,9 @@ def _scatter_set_lines(
     return [*lines, f"for _k in range({idx}.shape[0]):", f"    {target}[{pre}{idx}[_k]] = {value}"]
 
 
-def _emit_scatter_set(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Sequence[VType]) -> tuple[str, int]:
+def _emit_scatter_set(
+    args: Sequence[tuple[str, int]], params: dict[str, Any], types: Sequence[VType]
+) -> tuple[str, int]:
     pre = _axis_prefix(params["axis"])
     return f"{args[0][0]} with [{pre}{args[1][0]}] = {args[2][0]}", 0
 
@@ -180,7 +182,9 @@ def _last_impl(idx: Any, *, n: int) -> Any:
     return out
 
 
-def _last_lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> list[str]:
+def _last_lines(
+    target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
+) -> list[str]:
     (idx,) = args
     n = params["n"]
     seen = f"_{target}_seen"
@@ -527,8 +531,20 @@ def getitem(x: Tracer, key: Any) -> Any:
     out = _getitem(x, key)
     basic = isinstance(out, Tracer) and out is not x and out.ndim > 0 and _is_basic(key)
     if basic:
-        _make_view(out, x, lambda base, k=key: _getitem(base, k), lambda base, new, k=key: setitem_value(base, k, new))
+        _make_view(out, x, *_view_functions(key))
     return out
+
+
+def _view_functions(key: Any) -> tuple[Callable[[Tracer], Any], Callable[[Tracer, Tracer], Any]]:
+    """How a view by ``key`` reads its base, and writes a new value of itself back into it."""
+
+    def read(base: Tracer) -> Any:
+        return _getitem(base, key)
+
+    def write(base: Tracer, new: Tracer) -> Any:
+        return setitem_value(base, key, new)
+
+    return read, write
 
 
 def _is_basic(key: Any) -> bool:
@@ -632,8 +648,8 @@ def _pointwise(x: Tracer, entries: list[Any], arrays: list[int]) -> Any:
     if len(lengths) > 1:
         raise trace_error(f"index arrays of lengths {sorted(lengths)} do not broadcast.", "make them agree")
     flat: Any = None
-    for t, n in zip(idx, sizes, strict=True):
-        t = _wrap_negative(t, n)
+    for raw, n in zip(idx, sizes, strict=True):
+        t = _wrap_negative(raw, n)
         flat = t if flat is None else E.add(E.mul(flat, n), t)
     first = arrays[0]
     shape = (*x.shape[:first], int(np.prod(sizes)), *x.shape[arrays[-1] + 1 :])
@@ -668,8 +684,7 @@ def assign(t: Tracer, new: Tracer) -> None:
         return
     if t.readonly:
         raise trace_error(
-            "this writes into an argument of the traced function; in NumPy it would change the caller's "
-            "array.",
+            "this writes into an argument of the traced function; in NumPy it would change the caller's array.",
             "copy it first (`y = x.copy()`) and write into the copy, or build the result with np.where",
             UnsupportedError,
         )
@@ -752,7 +767,7 @@ def _write(x: Tracer, entries: list[Any], v: Tracer) -> Tracer:
     k = next(k for k, e in enumerate(entries) if not (isinstance(e, tuple) and e == (0, x.shape[k], 1)))
     e = entries[k]
     if isinstance(e, (int, tuple)):  # a static entry before a dynamic one: write into the sub-block
-        static = [(0, n, 1) for n in x.shape]
+        static: list[Any] = [(0, n, 1) for n in x.shape]
         static[k] = e
         sub = A.index(x, tuple(static))
         sub_entries = entries[k + 1 :] if isinstance(e, int) else [(0, sub.shape[k], 1), *entries[k + 1 :]]

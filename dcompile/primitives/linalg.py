@@ -69,7 +69,9 @@ def _looped(
     (given the target) can produce statements instead: it must assign ``target``.
     """
 
-    def lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> list[str]:
+    def lines(
+        target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
+    ) -> list[str]:
         batch = _batch(types[0], cores[0])
         if not batch:
             return [f"{target} = {expr(list(args))}"]
@@ -78,7 +80,7 @@ def _looped(
         names = []
         for k, (a, t, core) in enumerate(zip(args, types, cores, strict=True)):
             name = f"_{target}_{k}"
-            body.append(f"{name} = np.ascontiguousarray({a}).reshape(({count}, {', '.join(map(str, t.shape[t.rank - core:]))}))")
+            body.append(f"{name} = np.ascontiguousarray({a}).reshape(({count}, {_dims(t.shape[t.rank - core :])}))")
             names.append(f"{name}[_b]")
         core_shape = out.shape[out.rank - out_core :]
         body.append(f"{target} = np.empty(({count}, {', '.join(map(str, core_shape))}))" if core_shape else
@@ -89,6 +91,10 @@ def _looped(
         return body
 
     return lines
+
+
+def _dims(shape: Sequence[int]) -> str:
+    return ", ".join(map(str, shape))
 
 
 def _display(name: str) -> Any:
@@ -206,9 +212,11 @@ def _trisolve_rule(a: VType, b: VType, *, lower: bool, trans: bool) -> VType:
     return VType(b.shape, DType.F64)
 
 
-def _trisolve_lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> list[str]:
+def _trisolve_lines(
+    target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
+) -> list[str]:
     core = types[1].rank - (types[0].rank - 2)
-    expr = lambda a: f"_dcl.solve_triangular({a[0]}, {a[1]}, {params['lower']}, {params['trans']})"  # noqa: E731
+    expr = lambda a: f"_dcl.solve_triangular({a[0]}, {a[1]}, {params['lower']}, {params['trans']})"
     return _looped(expr, [2, core], core)(target, args, params, types, out)
 
 
@@ -301,15 +309,15 @@ E.defvjp(cholesky_p, _cholesky_vjp)
 # value only; the derivative flows through K. Same numbers, about a third of the work.
 
 
-def _cho_inverse_rule(l: VType) -> VType:
-    _square(l, "cho_inverse")
-    return VType(l.shape, DType.F64)
+def _cho_inverse_rule(fac: VType) -> VType:
+    _square(fac, "cho_inverse")
+    return VType(fac.shape, DType.F64)
 
 
-def _cho_inverse_impl(l: Any) -> Any:
+def _cho_inverse_impl(fac: Any) -> Any:
     from dcompile.runtime.linalg import cho_inverse
 
-    return _impl_batched(cho_inverse, [2])(l)
+    return _impl_batched(cho_inverse, [2])(fac)
 
 
 cho_inverse_p = register(
@@ -324,35 +332,35 @@ cho_inverse_p = register(
 )
 
 
-def cho_inverse(l: Any) -> Any:
+def cho_inverse(fac: Any) -> Any:
     """``(L L^T)^-1`` from a lower Cholesky factor (symmetric, both triangles)."""
-    return bind(cho_inverse_p, l)
+    return bind(cho_inverse_p, fac)
 
 
-def _cho_inverse_jvp(t: Any, ans: Any, l: Any) -> Any:
+def _cho_inverse_jvp(t: Any, ans: Any, fac: Any) -> Any:
     """``dY = -Y (dL L^T + L dL^T) Y``."""
     dt = S.tril(t)
-    m = A.matmul(dt, mT(l))
+    m = A.matmul(dt, mT(fac))
     return E.neg(A.matmul(ans, A.matmul(E.add(m, mT(m)), ans)))
 
 
-def _cho_inverse_vjp(g: Any, ans: Any, l: Any) -> Any:
+def _cho_inverse_vjp(g: Any, ans: Any, fac: Any) -> Any:
     """``L_bar = -tril((M + M^T) L)``, ``M = Y Y_bar Y``."""
     m = A.matmul(ans, A.matmul(g, ans))
-    return E.neg(S.tril(A.matmul(E.add(m, mT(m)), l)))
+    return E.neg(S.tril(A.matmul(E.add(m, mT(m)), fac)))
 
 
 E.defjvp(cho_inverse_p, _cho_inverse_jvp)
 E.defvjp(cho_inverse_p, _cho_inverse_vjp)
 
 
-def _spd_logdet_rule(k: VType, l: VType) -> VType:
+def _spd_logdet_rule(k: VType, fac: VType) -> VType:
     _square(k, "logdet")
     return VType(k.shape[:-2], DType.F64)
 
 
-def _spd_logdet_impl(k: Any, l: Any) -> Any:
-    return 2.0 * np.sum(np.log(np.diagonal(np.asarray(l, dtype=np.float64), axis1=-2, axis2=-1)), axis=-1)
+def _spd_logdet_impl(k: Any, fac: Any) -> Any:
+    return 2.0 * np.sum(np.log(np.diagonal(np.asarray(fac, dtype=np.float64), axis1=-2, axis2=-1)), axis=-1)
 
 
 spd_logdet_p = register(
@@ -365,32 +373,34 @@ spd_logdet_p = register(
     )
 )
 # d log det K = tr(K^-1 sym(dK)) with K read through its lower triangle (as np.linalg.cholesky reads it).
-E.defjvp(spd_logdet_p, lambda t, ans, k, l: _trace(spd_solve(k, l, _sym_low(t))), None)
-E.defvjp(spd_logdet_p, lambda g, ans, k, l: _scale(g, _low_adjoint(cho_inverse(l))), None)
+E.defjvp(spd_logdet_p, lambda t, ans, k, fac: _trace(spd_solve(k, fac, _sym_low(t))), None)
+E.defvjp(spd_logdet_p, lambda g, ans, k, fac: _scale(g, _low_adjoint(cho_inverse(fac))), None)
 
 
-def spd_logdet(k: Any, l: Any) -> Any:
+def spd_logdet(k: Any, fac: Any) -> Any:
     """``log det K`` from its Cholesky factor ``L`` (the derivative is taken in ``K``)."""
-    return bind(spd_logdet_p, k, l)
+    return bind(spd_logdet_p, k, fac)
 
 
-def _spd_solve_rule(k: VType, l: VType, b: VType) -> VType:
+def _spd_solve_rule(k: VType, fac: VType, b: VType) -> VType:
     _square(k, "spd_solve")
     return VType(b.shape, DType.F64)
 
 
-def _spd_solve_impl(k: Any, l: Any, b: Any) -> Any:
+def _spd_solve_impl(k: Any, fac: Any, b: Any) -> Any:
     from dcompile.runtime.linalg import solve_triangular
 
-    core = np.ndim(b) - (np.ndim(l) - 2)
+    core = np.ndim(b) - (np.ndim(fac) - 2)
 
     def one(m: Any, v: Any) -> Any:
         return solve_triangular(m, solve_triangular(m, v, True, False), True, True)
 
-    return _impl_batched(one, [2, core])(l, b)
+    return _impl_batched(one, [2, core])(fac, b)
 
 
-def _spd_solve_lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> list[str]:
+def _spd_solve_lines(
+    target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
+) -> list[str]:
     core = types[2].rank - (types[1].rank - 2)
 
     def expr(a: list[str]) -> str:
@@ -411,23 +421,23 @@ spd_solve_p = register(
 )
 
 
-def spd_solve(k: Any, l: Any, b: Any) -> Any:
+def spd_solve(k: Any, fac: Any, b: Any) -> Any:
     """``K^-1 b`` with the Cholesky factor ``L`` of ``K`` (two triangular solves; the derivative is taken in ``K``)."""
-    return bind(spd_solve_p, k, l, b)
+    return bind(spd_solve_p, k, fac, b)
 
 
-def _spd_solve_jvp_k(t: Any, ans: Any, k: Any, l: Any, b: Any) -> Any:
-    return E.neg(spd_solve(k, l, _matvec(_sym_low(t), ans, _is_vector_rhs(k, b))))
+def _spd_solve_jvp_k(t: Any, ans: Any, k: Any, fac: Any, b: Any) -> Any:
+    return E.neg(spd_solve(k, fac, _matvec(_sym_low(t), ans, _is_vector_rhs(k, b))))
 
 
-def _spd_solve_vjp_k(g: Any, ans: Any, k: Any, l: Any, b: Any) -> Any:
-    gb = spd_solve(k, l, g)
+def _spd_solve_vjp_k(g: Any, ans: Any, k: Any, fac: Any, b: Any) -> Any:
+    gb = spd_solve(k, fac, g)
     prod = _outer_last(gb, ans) if _is_vector_rhs(k, b) else A.matmul(gb, mT(ans))
     return E.neg(_low_adjoint(prod))
 
 
-E.defjvp(spd_solve_p, _spd_solve_jvp_k, None, lambda t, ans, k, l, b: spd_solve(k, l, t))
-E.defvjp(spd_solve_p, _spd_solve_vjp_k, None, lambda g, ans, k, l, b: spd_solve(k, l, g))
+E.defjvp(spd_solve_p, _spd_solve_jvp_k, None, lambda t, ans, k, fac, b: spd_solve(k, fac, t))
+E.defvjp(spd_solve_p, _spd_solve_vjp_k, None, lambda g, ans, k, fac, b: spd_solve(k, fac, g))
 
 
 def _producer(x: Any) -> tuple[Any, list[Tracer], dict[str, Any]]:
@@ -437,10 +447,10 @@ def _producer(x: Any) -> tuple[Any, list[Tracer], dict[str, Any]]:
     return e.prim, [Tracer(x.builder, v) for v in e.inputs], e.kwargs
 
 
-def _factor_of(l: Any) -> tuple[Any, Any] | None:
-    """``(K, L)`` if ``l`` is ``cholesky(K)`` (a lower factor), else None."""
-    prim, ins, _ = _producer(l)
-    return (ins[0], l) if prim is cholesky_p else None
+def _factor_of(fac: Any) -> tuple[Any, Any] | None:
+    """``(K, L)`` if ``fac`` is ``cholesky(K)`` (a lower factor), else None."""
+    prim, ins, _ = _producer(fac)
+    return (ins[0], fac) if prim is cholesky_p else None
 
 
 def _cho_solve_identity(a: Tracer, b: Tracer, *, lower: bool, trans: bool) -> Any:
@@ -631,7 +641,9 @@ def _eigh_impl(a: Any) -> Any:
     return np.concatenate([w[..., None, :], v], axis=-2)
 
 
-def _eigh_lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> list[str]:
+def _eigh_lines(
+    target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
+) -> list[str]:
     a, t = args[0], types[0]
     n = t.shape[-1]
     batch = t.shape[:-2]
@@ -655,9 +667,7 @@ def _eigh_lines(target: str, args: Sequence[str], params: dict[str, Any], types:
 
 
 # Eigenvalues (first row) and eigenvectors (the rest, as columns) of a symmetric matrix, in one array.
-eigh_p = register(
-    Primitive("eigh", _eigh_rule, _eigh_impl, _display("np.linalg.eigh"), emit_lines=_eigh_lines)
-)
+eigh_p = register(Primitive("eigh", _eigh_rule, _eigh_impl, _display("np.linalg.eigh"), emit_lines=_eigh_lines))
 
 
 def _eigh_parts(packed: Any) -> tuple[Any, Any]:
@@ -717,7 +727,9 @@ def _svd_impl(a: Any) -> Any:
     return np.concatenate([u.reshape((*lead, -1)), s, vt.reshape((*lead, -1))], axis=-1)
 
 
-def _svd_lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> list[str]:
+def _svd_lines(
+    target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
+) -> list[str]:
     m, n, k = _svd_sizes(types[0])
     a = args[0]
     batch = types[0].shape[:-2]
@@ -787,7 +799,7 @@ def _svd_vjp(g: Any, ans: Any, a: Any) -> Any:
     u, s, vt = _svd_parts(ans, a.shape)
     gu, gs, gvt = _svd_parts(g, a.shape)
     v, gv = mT(vt), mT(gvt)
-    m, n, k = _svd_sizes(a.type)
+    m, n, _ = _svd_sizes(a.type)
     f = _svd_gaps(s)
     s_row, s_col = _row(s), _col(s)
     s_inv = E.div(1.0, s)
@@ -816,7 +828,7 @@ def svd(a: Any) -> tuple[Any, Any, Any]:
 
 
 def _svdvals_rule(a: VType) -> VType:
-    m, n, k = _svd_sizes(a)
+    k = _svd_sizes(a)[2]
     return VType((*a.shape[:-2], k), DType.F64)
 
 
@@ -866,7 +878,9 @@ def _qr_impl(a: Any) -> Any:
     return np.concatenate([q.reshape((*lead, -1)), r.reshape((*lead, -1))], axis=-1)
 
 
-def _qr_lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> list[str]:
+def _qr_lines(
+    target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
+) -> list[str]:
     m, n, k = _svd_sizes(types[0])
     batch = types[0].shape[:-2]
     count = int(np.prod(batch, dtype=np.int64)) if batch else 1
@@ -917,7 +931,9 @@ def _qr_jvp(t: Any, ans: Any, a: Any) -> Any:
     dq = E.add(A.matmul(q, E.sub(do, c)), z)
     dr = A.matmul(E.sub(c, do), r)
     lead = ans.shape[:-1]
-    return A.concatenate([A.reshape(dq, (*lead, dq.shape[-2] * dq.shape[-1])), A.reshape(dr, (*lead, dr.shape[-2] * dr.shape[-1]))],
+    flat_q = A.reshape(dq, (*lead, dq.shape[-2] * dq.shape[-1]))
+    flat_r = A.reshape(dr, (*lead, dr.shape[-2] * dr.shape[-1]))
+    return A.concatenate([flat_q, flat_r],
                          ans.ndim - 1)  # fmt: skip
 
 
@@ -985,13 +1001,13 @@ def np_slogdet(a: Any) -> tuple[Any, Any]:
 
 
 @implements("numpy.linalg.eigh")
-def np_eigh(a: Any, UPLO: str = "L") -> tuple[Any, Any]:  # noqa: N803  (NumPy's name)
+def np_eigh(a: Any, UPLO: str = "L") -> tuple[Any, Any]:
     (a,) = _lift2(a)
     return eigh(a if UPLO == "L" else mT(a))
 
 
 @implements("numpy.linalg.eigvalsh")
-def np_eigvalsh(a: Any, UPLO: str = "L") -> Any:  # noqa: N803
+def np_eigvalsh(a: Any, UPLO: str = "L") -> Any:
     return np_eigh(a, UPLO)[0]
 
 
@@ -1030,7 +1046,9 @@ def np_lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, Any, Any]:
     m, n = a.shape
     s = svdvals(a)
     cutoff = (np.finfo(np.float64).eps * max(m, n)) if rcond is None else float(rcond)
-    rank = E.astype(A.total(E.astype(E.greater(s, E.mul(cutoff, A.amax(s, None, False))), DType.F64), None, False), DType.I64)
+    rank = E.astype(
+        A.total(E.astype(E.greater(s, E.mul(cutoff, A.amax(s, None, False))), DType.F64), None, False), DType.I64
+    )
     if m > n:
         r = E.sub(b, A.matmul(a, x))
         res = A.total(E.integer_pow(r, 2), 0, False)
@@ -1171,7 +1189,8 @@ def _matrix_norm(x: Any, ord: Any, axes: tuple[int, ...]) -> Any:
         return A.amax(s, -1, False)
     if ord == -2:
         return A.amin(s, -1, False)
-    raise trace_error(f"np.linalg.norm with ord={ord!r} for a matrix.", "use None, 'fro', 'nuc', 1, 2, inf or -1, -2, -inf",
+    raise trace_error(f"np.linalg.norm with ord={ord!r} for a matrix.",
+                      "use None, 'fro', 'nuc', 1, 2, inf or -1, -2, -inf",
                       UnsupportedError)  # fmt: skip
 
 
@@ -1355,7 +1374,10 @@ def sp_norm(a: Any, ord: Any = None, axis: Any = None, keepdims: bool = False, c
 @implements("scipy.linalg.block_diag")
 def block_diag(*arrs: Any) -> Any:
     """A block-diagonal matrix of the given blocks (zero padding by concatenation)."""
-    ts = [t if t.ndim == 2 else A.reshape(t, (1, t.size)) if t.ndim == 1 else A.reshape(t, (1, 1)) for t in N._lift_all(list(arrs))]
+    ts = [
+        t if t.ndim == 2 else A.reshape(t, (1, t.size)) if t.ndim == 1 else A.reshape(t, (1, 1))
+        for t in N._lift_all(list(arrs))
+    ]
     cols = sum(t.shape[1] for t in ts)
     rows = []
     offset = 0
@@ -1369,4 +1391,3 @@ def block_diag(*arrs: Any) -> Any:
         rows.append(A.concatenate(parts, 1) if len(parts) > 1 else t)
         offset += t.shape[1]
     return A.concatenate(rows, 0) if len(rows) > 1 else rows[0]
-

@@ -12,6 +12,7 @@ rules of their own. Keyword arguments NumPy has but dcompile does not support
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -84,7 +85,11 @@ def _filled(value: Any, shape: tuple[int, ...], dtype: Any) -> Any:
     if isinstance(value, Tracer):
         v = E.astype(value, target) if value.type.dtype is not target else value
     else:
-        v = lift(b, np.asarray(value).astype(target.value)[()]) if target is DType.BOOL else Tracer(b, b.const(value, target))
+        v = (
+            lift(b, np.asarray(value).astype(target.value)[()])
+            if target is DType.BOOL
+            else Tracer(b, b.const(value, target))
+        )
     out = A.broadcast_to(v, shape)
     return Tracer(out.builder, out.value) if out is v else out
 
@@ -121,7 +126,9 @@ ones_like = implements("numpy.ones_like", derivative=CONSTRUCTOR)(_like(1.0))
 
 
 @implements("numpy.full_like", derivative=CONSTRUCTOR)
-def full_like(a: Any, fill_value: Any, dtype: Any = None, order: str = "K", subok: bool = True, shape: Any = None) -> Any:
+def full_like(
+    a: Any, fill_value: Any, dtype: Any = None, order: str = "K", subok: bool = True, shape: Any = None
+) -> Any:
     target = dtype if dtype is not None else (a.dtype if hasattr(a, "dtype") else float)
     return _filled(fill_value, _ints(shape) if shape is not None else tuple(np.shape(a)), target)
 
@@ -167,7 +174,8 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retste
         return E.add(start, E.mul(frac, E.sub(stop, start)))
     a, b = float(_static_number(start, "bounds")), float(_static_number(stop, "bounds"))
     if not endpoint or retstep or axis != 0:
-        return np.linspace(a, b, num, endpoint=endpoint, retstep=retstep)
+        grid: Any = np.linspace  # (NumPy's overloads need a literal retstep)
+        return grid(a, b, num, endpoint=endpoint, retstep=retstep)
     return _constructed("linspace", (a, b, int(num)), E.as_dtype(float if dtype is None else dtype))
 
 
@@ -358,10 +366,10 @@ def roll(a: Any, shift: Any, axis: Any = None) -> Any:
     shifts = (shift,) if isinstance(shift, (int, np.integer)) else tuple(shift)
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = a
-    for s, ax in zip(shifts, axes, strict=True):
-        ax = _axis(out, ax)
+    for s_raw, ax_raw in zip(shifts, axes, strict=True):
+        ax = _axis(out, ax_raw)
         n = out.shape[ax]
-        s = int(s) % n if n else 0
+        s = int(s_raw) % n if n else 0
         if s == 0:
             continue
         lead = tuple((0, m, 1) for m in out.shape[:ax])
@@ -408,7 +416,8 @@ def pad(array_: Any, pad_width: Any, mode: str = "constant", constant_values: An
     widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
     consts = np.broadcast_to(np.asarray(constant_values, dtype=np.float64), (x.ndim, 2))
     if mode not in ("constant", "edge", "reflect", "symmetric", "wrap"):
-        raise trace_error(f"np.pad with mode={mode!r}.", "use mode='constant', 'edge', 'reflect', 'symmetric' or 'wrap'",
+        raise trace_error(f"np.pad with mode={mode!r}.",
+                          "use mode='constant', 'edge', 'reflect', 'symmetric' or 'wrap'",
                           UnsupportedError)  # fmt: skip
     out = x
     for ax in range(x.ndim):
@@ -511,7 +520,7 @@ def _split(ary: Any, indices_or_sections: Any, axis: int, even: bool) -> list[An
     ax = _axis(ary, axis)
     points = _split_points(ary.shape[ax], indices_or_sections, even)
     lead = tuple((0, m, 1) for m in ary.shape[:ax])
-    return [A.index(ary, (*lead, (int(a), max(int(a), int(b)), 1))) for a, b in zip(points, points[1:], strict=False)]
+    return [A.index(ary, (*lead, (int(a), max(int(a), int(b)), 1))) for a, b in itertools.pairwise(points)]
 
 
 @implements("numpy.split")
@@ -543,7 +552,9 @@ def dsplit(ary: Any, indices_or_sections: Any) -> list[Any]:
 
 
 @implements("numpy.concatenate", "numpy.concat")
-def concatenate(arrays: Sequence[Any], axis: Any = 0, out: Any = None, dtype: Any = None, casting: str = "same_kind") -> Any:
+def concatenate(
+    arrays: Sequence[Any], axis: Any = 0, out: Any = None, dtype: Any = None, casting: str = "same_kind"
+) -> Any:
     _no_out(out)
     ts = _lift_all(arrays)
     if axis is None:
@@ -687,12 +698,11 @@ def take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "r
     ax = _axis(a, axis)
     idx_known = np.asarray(indices) if not isinstance(indices, Tracer) else indices.static()
     if idx_known is not None and idx_known.ndim == 0:
-        key = (slice(None),) * ax + (int(idx_known),)
+        key: tuple[Any, ...] = (*(slice(None),) * ax, int(idx_known))
         return a[key]
     idx = lift(a.builder, indices)
     if idx.ndim == 0:
-        key = (slice(None),) * ax + (idx,)
-        return a[key]
+        return a[(*(slice(None),) * ax, idx)]
     flat = A.reshape(idx, (idx.size,))
     out_ = A.gather(a, I._wrap_negative(flat, a.shape[ax]), ax)
     if idx.ndim != 1:
@@ -985,4 +995,3 @@ def isclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan:
 def real(val: Any) -> Any:
     """Real arrays are their own real part and conjugate (complex numbers are not supported)."""
     return val
-

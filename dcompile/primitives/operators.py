@@ -110,7 +110,9 @@ def install() -> None:
     _install_array_methods()
     HOOKS.update({"array": N.array, "broadcast_to": A.broadcast_to, "ufunc": _ufunc, "function": _function})
     for name, fn in _UFUNC_SPELLINGS.items():
-        spellings.add(f"numpy.{name}", fn, derivative=spellings.VALUES if name.startswith("logical") else spellings.SMOOTH)
+        spellings.add(
+            f"numpy.{name}", fn, derivative=spellings.VALUES if name.startswith("logical") else spellings.SMOOTH
+        )
 
 
 # numpy ufuncs whose traced form is an operator function (the others come with their primitive's declaration).
@@ -172,14 +174,14 @@ def _install_array_methods() -> None:
     T.__setitem__ = I.setitem  # type: ignore[attr-defined]
     T.__matmul__ = N.matmul  # type: ignore[attr-defined]
     T.__rmatmul__ = lambda a, b: N.matmul(b, a)  # type: ignore[attr-defined]
-    T.T = property(lambda self: N.transpose(self))  # type: ignore[attr-defined]
+    T.T = property(N.transpose)  # type: ignore[attr-defined]
     T.mT = property(lambda self: N.swapaxes(self, -1, -2))  # type: ignore[attr-defined]
     T.real = property(lambda self: self)  # type: ignore[attr-defined]
     T.sort = _in_place_sort  # type: ignore[attr-defined]
     T.fill = _fill  # type: ignore[attr-defined]
     T.item = _item  # type: ignore[attr-defined]
     T.tolist = _tolist  # type: ignore[attr-defined]
-    T.nonzero = lambda self: N.nonzero_static(self)  # type: ignore[attr-defined]
+    T.nonzero = N.nonzero_static  # type: ignore[attr-defined]
     for dotted, s in list(spellings.BY_NAME.items()):
         if dotted.startswith("numpy.ndarray."):
             name = dotted.rpartition(".")[2]

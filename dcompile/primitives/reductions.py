@@ -193,7 +193,11 @@ def _arg(fn: Callable[[Any], Any]) -> Callable[..., Any]:
         E._no_out(out)
         res = _along(a, axis, fn, keep=False)
         if keepdims:
-            shape = (1,) * a.ndim if axis is None else tuple(1 if i == int(axis) % a.ndim else n for i, n in enumerate(a.shape))
+            shape = (
+                (1,) * a.ndim
+                if axis is None
+                else tuple(1 if i == int(axis) % a.ndim else n for i, n in enumerate(a.shape))
+            )
             res = A.reshape(res, shape)
         return res
 
@@ -270,7 +274,9 @@ def quantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input:
     vals = [_quantile_last(rows, float(v)) for v in qs.ravel()]
     out_ = vals[0] if qs.ndim == 0 else A.reshape(_stack(vals), (*qs.shape, *vals[0].shape))
     if keepdims:
-        kept = (1,) * x.ndim if axis is None else tuple(1 if i == int(axis) % x.ndim else n for i, n in enumerate(x.shape))
+        kept = (
+            (1,) * x.ndim if axis is None else tuple(1 if i == int(axis) % x.ndim else n for i, n in enumerate(x.shape))
+        )
         out_ = A.reshape(out_, (*qs.shape, *kept))
     return out_
 
@@ -327,7 +333,9 @@ def nanmin(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) ->
 
 
 @implements("numpy.nanvar")
-def nanvar(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0, keepdims: bool = False) -> Any:
+def nanvar(
+    a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0, keepdims: bool = False
+) -> Any:
     E._no_out(out)
     ok = _not_nan(a)
     count = A.total(E.astype(ok, DType.F64), axis, keepdims=True)
@@ -338,5 +346,7 @@ def nanvar(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: f
 
 
 @implements("numpy.nanstd")
-def nanstd(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0, keepdims: bool = False) -> Any:
+def nanstd(
+    a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0, keepdims: bool = False
+) -> Any:
     return E.sqrt(nanvar(a, axis, dtype, out, ddof, keepdims))

@@ -47,7 +47,8 @@ def _rows(shape: Sequence[int]) -> int:
 
 
 def _make_impl(*, kind: str, args: tuple[Any, ...], dtype: DType) -> Any:
-    fn = {"eye": np.eye, "arange": np.arange, "linspace": np.linspace, "tri": np.tri}[kind]
+    makers: dict[str, Any] = {"eye": np.eye, "arange": np.arange, "linspace": np.linspace, "tri": np.tri}
+    fn = makers[kind]
     return np.asarray(fn(*args)).astype(dtype.value)
 
 
@@ -77,7 +78,7 @@ E.defpartials(make_p)  # no inputs: nothing to differentiate
 def make(builder: Builder, kind: str, args: Sequence[Any], dtype: DType = DType.F64) -> Tracer:
     """The constructor ``np.<kind>(*args)`` as an equation of ``builder``."""
     params = {"kind": kind, "args": tuple(args), "dtype": dtype}
-    out_type = _make_rule(**params)
+    out_type = _make_rule(kind=kind, args=tuple(args), dtype=dtype)
     return Tracer(builder, builder.emit_raw(make_p, (), tuple(sorted(params.items())), out_type))
 
 
@@ -190,7 +191,9 @@ def _scan_rule(x: VType, **params: Any) -> VType:
     return VType(x.shape, dtype)
 
 
-def _cumsum_lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> list[str]:
+def _cumsum_lines(
+    target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
+) -> list[str]:
     (x,) = args
     shape = types[0].shape
     if len(shape) == 1:
@@ -252,7 +255,9 @@ def _linrec_impl(a: Any, b: Any, *, reverse: bool) -> Any:
     return out
 
 
-def _linrec_lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> list[str]:
+def _linrec_lines(
+    target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
+) -> list[str]:
     a, b = args
     shape = out.shape
     rows, n = _rows(shape), shape[-1]
@@ -325,7 +330,9 @@ def cumprod_last(x: Any) -> Any:
 # -- sorting and arg-reductions (integer results: values only) -------------------------------------------
 
 
-def _argsort_lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> list[str]:
+def _argsort_lines(
+    target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
+) -> list[str]:
     (x,) = args
     shape = types[0].shape
     if len(shape) == 1:
@@ -357,7 +364,9 @@ def argsort_last(x: Any) -> Any:
 
 
 def _arg_lines(fn: str) -> Any:
-    def lines(target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType) -> list[str]:
+    def lines(
+        target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
+    ) -> list[str]:
         (x,) = args
         shape = types[0].shape
         if len(shape) == 1:

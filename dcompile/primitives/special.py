@@ -69,11 +69,11 @@ def digamma(x: Any) -> Any:
 @implements("scipy.special.polygamma")
 def polygamma(n: Any, x: Any) -> Any:
     """``scipy.special.polygamma(n, x)`` for a static integer order ``n``."""
-    k = n.static() if isinstance(n, Tracer) else np.asarray(n)
-    if k is None or np.ndim(k) or float(k) != int(k) or int(k) < 0:
+    known = n.static() if isinstance(n, Tracer) else np.asarray(n)
+    if known is None or np.ndim(known) or float(known) != int(known) or int(known) < 0:
         raise trace_error("polygamma needs a non-negative integer order n known while tracing.", "pass n as an int",
                           UnsupportedError)  # fmt: skip
-    k = int(k)
+    k = int(known)
     if k == 0:
         return digamma(x)
     return bind(polygamma_p, x, n=k)
@@ -308,10 +308,10 @@ def logsumexp(*xs: Any, axis: Any = None, keepdims: bool = False, b: Any = None)
     from dcompile.primitives.numpy_api import _builder
 
     if len(xs) == 1 and isinstance(xs[0], (np.ndarray, list, tuple)) and _builder(xs[0]) is None and b is None:
-        x = np.asarray(xs[0], dtype=np.float64)  # plain NumPy, outside tracing
-        m = np.max(x, axis=axis, keepdims=True)
-        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
-        return out if keepdims else np.squeeze(out, axis=axis)
+        data = np.asarray(xs[0], dtype=np.float64)  # plain NumPy, outside tracing
+        top = np.max(data, axis=axis, keepdims=True)
+        total = np.log(np.sum(np.exp(data - top), axis=axis, keepdims=True)) + top
+        return total if keepdims else np.squeeze(total, axis=axis)
     if len(xs) == 1 and isinstance(xs[0], Tracer) and xs[0].ndim > 0:
         x = xs[0]
         m = A.stop_gradient(A.amax(x, axis, keepdims=True))

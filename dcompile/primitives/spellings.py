@@ -155,8 +155,10 @@ def alternative(dotted: str) -> str | None:
     """A supported spelling with the same last name in another module, if any (``scipy.special.logsumexp``)."""
     name = dotted.rpartition(".")[2]
     for s in BY_NAME.values():
-        if s.dotted.rpartition(".")[2] == name and s.dotted != dotted and not s.dotted.startswith(
-            ("sympy.", "numpy.ndarray.")
+        if (
+            s.dotted.rpartition(".")[2] == name
+            and s.dotted != dotted
+            and not s.dotted.startswith(("sympy.", "numpy.ndarray."))
         ):
             return s.dotted
     return None
@@ -196,4 +198,3 @@ def modules() -> list[str]:
     order = ["operators", "numpy", "numpy.ndarray", "numpy.linalg", "math", "scipy.special", "scipy.linalg"]
     found = {s.module for s in BY_NAME.values()}
     return [m for m in order if m in found] + sorted(found - set(order))
-

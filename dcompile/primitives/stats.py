@@ -80,7 +80,7 @@ _continuous(
     logcdf=SP.log_ndtr,
     sf=lambda z: SP.ndtr(E.neg(z)),
     logsf=lambda z: SP.log_ndtr(E.neg(z)),
-    ppf=lambda p: SP.ndtri(p),
+    ppf=SP.ndtri,
 )
 
 
@@ -141,7 +141,9 @@ _continuous("lognorm", _lognorm_logpdf, nshape=1)
 
 def _discrete(name: str, logpmf: Callable[..., Any], nshape: int) -> None:
     def logpmf_method(k: Any, *args: Any, loc: Any = 0.0, **kwargs: Any) -> Any:
-        shape = list(args[:nshape]) + [kwargs.pop(n) for n in _DISCRETE_SHAPES[name][len(args[:nshape]) :] if n in kwargs]
+        shape = list(args[:nshape]) + [
+            kwargs.pop(n) for n in _DISCRETE_SHAPES[name][len(args[:nshape]) :] if n in kwargs
+        ]
         if len(args) > nshape:
             loc = args[nshape]
         kk = E.sub(k, loc)
@@ -191,6 +193,7 @@ def mvn_logpdf(x: Any, mean: Any = None, cov: Any = 1.0, allow_singular: bool = 
     from dcompile.primitives import linalg as LA
 
     b = next((v.builder for v in (x, mean, cov) if isinstance(v, Tracer)), None) or active_builder()
+    assert b is not None, "called while tracing"
     xt = lift(b, x)
     d = xt.shape[-1]
     c = lift(b, cov)

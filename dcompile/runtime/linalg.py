@@ -15,6 +15,7 @@ triangle flipped.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -144,7 +145,5 @@ def _register_numba() -> None:
         return None
 
 
-try:
+with contextlib.suppress(ImportError):  # numba is a dependency; the Python backend works without it
     _register_numba()
-except ImportError:  # pragma: no cover
-    pass

@@ -13,12 +13,13 @@ module before numba loads their machine code).
 
 ``polygamma(n, x)`` for ``n >= 1`` is not exported by SciPy's C API; it is
 computed here as ``(-1)**(n+1) n! zeta(n+1, x)`` with the Hurwitz zeta
-function summed by the Euler–Maclaurin formula (the method of Cephes'
+function summed by the Euler-Maclaurin formula (the method of Cephes'
 ``zeta``), for ``x > 0`` (NaN otherwise under numba).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Callable
@@ -87,7 +88,7 @@ def polygamma(n: int, x: Any) -> Any:
     return out[()] if isinstance(out, np.ndarray) and out.ndim == 0 else out
 
 
-# Euler–Maclaurin coefficients (2j)! / B_2j for the Hurwitz zeta tail (the table Cephes' zeta uses).
+# Euler-Maclaurin coefficients (2j)! / B_2j for the Hurwitz zeta tail (the table Cephes' zeta uses).
 _EM = (
     12.0,
     -720.0,
@@ -106,7 +107,7 @@ _EPS = 2.220446049250313e-16
 
 
 def hurwitz_zeta(s: float, q: float) -> float:
-    """``zeta(s, q) = sum_k (k + q)**-s`` for ``s > 1``, ``q > 0`` (Euler–Maclaurin summation)."""
+    """``zeta(s, q) = sum_k (k + q)**-s`` for ``s > 1``, ``q > 0`` (Euler-Maclaurin summation)."""
     if not (q > 0.0) or not (s > 1.0):
         return math.nan
     total = q**-s
@@ -290,7 +291,5 @@ def _overload_elementwise(overload: Any, types: Any, py_fn: Callable[..., Any], 
         return None
 
 
-try:  # numba is a dependency; the Python backend works without it
+with contextlib.suppress(ImportError):  # numba is a dependency; the Python backend works without it
     _register_numba()
-except ImportError:  # pragma: no cover
-    pass
