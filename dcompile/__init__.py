@@ -31,6 +31,7 @@ from dcompile.api import (
     vjp,
 )
 from dcompile.check import GradCheck, check_grad
+from dcompile.custom import custom_jvp, custom_vjp
 from dcompile.errors import DcompileError, SignatureError, TraceError, UnsupportedError
 from dcompile.optimize.minimize import minimize, minimizer
 from dcompile.primitives.arrays import stop_gradient
@@ -56,6 +57,8 @@ __all__ = [
     "array",
     "check_grad",
     "compile",
+    "custom_jvp",
+    "custom_vjp",
     "finite_sum",
     "from_sympy",
     "grad",

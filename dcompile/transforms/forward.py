@@ -49,7 +49,7 @@ def push_forward(
             if t is None or rule is None:
                 continue
             c = apply_rule(rule, t, env[e.out], ins, e.kwargs, elementwise=e.prim.elementwise)
-            if isinstance(c, Tracer) and c.is_const(0.0):
+            if c is None or (isinstance(c, Tracer) and c.is_const(0.0)):  # a rule may answer "no derivative"
                 continue
             if not isinstance(c, Tracer) or c.shape != e.out.type.shape:
                 c = broadcast_to(c, e.out.type.shape)  # a tangent of a broadcast input

@@ -75,7 +75,7 @@ def _shares(e: Eqn, g: Tracer, env: dict[Value, Tracer]) -> list[tuple[Value, Tr
         if rule is None or not v.type.dtype.differentiable or t.builder.literal_of(t.value) is not None:
             continue
         c = apply_rule(rule, g, env[e.out], ins, e.kwargs, elementwise=e.prim.elementwise)
-        if isinstance(c, Tracer) and c.is_const(0.0):
+        if c is None or (isinstance(c, Tracer) and c.is_const(0.0)):  # a rule may answer "no derivative"
             continue
         # The share of an input that was broadcast sums over the broadcast axes.
         c = sum_to_shape(lift(t.builder, c), v.type.shape)
