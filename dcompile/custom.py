@@ -80,13 +80,13 @@ def _flat(x: Any) -> list[Any]:
 
 
 def _rebuild(structure: Any, leaves: list[Any]) -> Any:
-    """``structure`` (nested tuples/lists) with its leaves replaced, in order."""
+    """``structure`` (nested tuples/lists) with its leaves replaced, in order (``None`` leaves stay)."""
     it = iter(leaves)
 
     def walk(s: Any) -> Any:
         if isinstance(s, (list, tuple)):
             return type(s)(walk(x) for x in s)
-        return next(it)
+        return None if s is None else next(it)
 
     return walk(structure)
 
@@ -231,11 +231,12 @@ class _Reentry:
         self.depth -= 1
 
 
-class custom_vjp:  # noqa: N801  (JAX's name, which users know)
+class custom_vjp:  # JAX's name (lower case), which users know
     """A function with a hand-written reverse-mode rule (see the module doc); ``defvjp(fwd, bwd)`` sets it."""
 
     def __init__(self, fun: Callable[..., Any]) -> None:
         functools.update_wrapper(self, fun)
+        self.__name__: str = getattr(fun, "__name__", "custom_vjp")
         self.fun = fun
         self.fwd: Callable[..., Any] | None = None
         self.bwd: Callable[..., Any] | None = None
@@ -261,16 +262,17 @@ class custom_vjp:  # noqa: N801  (JAX's name, which users know)
             raise TraceError(f"the fwd rule of {self.__name__} must return (value, residuals).")
         value, residuals = result
         out = lift(b, value)
-        leaves = [lift(b, r) for r in _flat(residuals)]
+        leaves = [lift(b, r) for r in _flat(residuals) if r is not None]
         rule = _Rule(self, len(ins), residuals)
         return bind(custom_vjp_p, *ins, out, *leaves, rule=rule)
 
 
-class custom_jvp:  # noqa: N801  (JAX's name, which users know)
+class custom_jvp:  # JAX's name (lower case), which users know
     """A function with a hand-written forward-mode rule; reverse mode is its transpose (see the module doc)."""
 
     def __init__(self, fun: Callable[..., Any]) -> None:
         functools.update_wrapper(self, fun)
+        self.__name__: str = getattr(fun, "__name__", "custom_jvp")
         self.fun = fun
         self.jvp: Callable[..., Any] | None = None
         self.inside = _Reentry()

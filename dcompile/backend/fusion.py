@@ -138,13 +138,13 @@ def plan(
             cur.values.add(e.out)
             if kind in FINAL_KINDS:
                 cur.finals.add(e.out)
-        elif cur is not None and any(v in cur.values or v in waiting for v in e.inputs):
+        elif cur is not None and movable(i) and not any(v in cur.values or v in waiting for v in e.inputs):
+            hoisted.append(i)
+        elif cur is not None:
             # Everything a statement's display aliases name is computed by the time it runs
             # after the loop, so moving it later is always right.
             deferred.append(i)
             waiting.add(e.out)
-        elif cur is not None and movable(i):
-            hoisted.append(i)
         else:
             close()
             items.append(i)
