@@ -1327,8 +1327,10 @@ defjvp(sub_p, lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t))
 defvjp(sub_p, lambda g, ans, x, y: g, lambda g, ans, x, y: neg(g))
 defjvp(mul_p, lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(x, t))
 defvjp(mul_p, lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(g, x))
-defjvp(div_p, lambda t, ans, x, y: div(t, y), lambda t, ans, x, y: neg(div(mul(t, ans), y)))
-defvjp(div_p, lambda g, ans, x, y: div(g, y), lambda g, ans, x, y: neg(div(mul(g, ans), y)))
+# d(x/y)/dy = -(x/y)/y: written -(g/y) * ans, so the division g/y is shared with x's share (hash-consed):
+# one division per quotient in the reverse sweep instead of two.
+defjvp(div_p, lambda t, ans, x, y: div(t, y), lambda t, ans, x, y: neg(mul(div(t, y), ans)))
+defvjp(div_p, lambda g, ans, x, y: div(g, y), lambda g, ans, x, y: neg(mul(div(g, y), ans)))
 defjvp(integer_pow_p, lambda t, ans, x, *, n: mul(t, mul(n, integer_pow(x, n - 1))))
 defvjp(integer_pow_p, lambda g, ans, x, *, n: mul(mul(n, integer_pow(x, n - 1)), g))
 defpartials(
