@@ -78,8 +78,8 @@ def check_grad(
     """
     if len(args) == 1 and isinstance(args[0], (list, tuple)) and len(f.arg_names) != 1:
         args = tuple(args[0])  # check_grad(f, [x1, x2]) as well as check_grad(f, x1, x2)
-    elif len(args) == 1 and isinstance(args[0], np.ndarray) and args[0].ndim == 1 and len(f.arg_names) == len(args[0]) > 1:
-        args = tuple(float(a) for a in args[0])  # a vector of the scalar arguments
+    elif len(args) == 1 and isinstance(args[0], np.ndarray) and len(f.arg_names) == np.size(args[0]) > 1:
+        args = tuple(float(a) for a in np.ravel(args[0]))  # a vector of the scalar arguments
     sig, conv = f.signature(args)
     idx = tuple(i for i in f.resolve_wrt(wrt) if wrt is not None or sig[i].dtype.differentiable)
     names = [f.arg_names[i] for i in idx]

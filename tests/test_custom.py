@@ -75,7 +75,7 @@ def test_custom_vjp_value_gradient_and_hessian(data: Any) -> None:
     # second order: forward mode over the reverse sweep differentiates bwd's code
     grad = dc.grad(f, wrt="x")
     hess = dc.hessian(f, wrt="x")(x, a)
-    np.testing.assert_allclose(hess, fd(lambda z, b: grad(z, b), x, a), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(hess, fd(grad, x, a), rtol=1e-6, atol=1e-8)
     # forward mode differentiates the inlined forward code
     _, tangent = dc.jvp(f, wrt="x")((x, a), np.ones(3))
     assert tangent == pytest.approx(g.sum(), rel=1e-9)
@@ -100,7 +100,7 @@ def test_custom_jvp_forward_reverse_and_second_order() -> None:
     _, tangent = dc.jvp(f)((x,), np.ones(4))
     assert tangent == pytest.approx(g.sum(), rel=1e-9)
     grad = dc.grad(f)
-    np.testing.assert_allclose(dc.hessian(f)(x), fd(lambda z: grad(z), x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dc.hessian(f)(x), fd(grad, x), rtol=1e-6, atol=1e-8)
 
 
 def test_custom_jvp_rule_is_the_one_used_in_reverse_mode_too() -> None:
@@ -118,7 +118,7 @@ def test_custom_jvp_rule_is_the_one_used_in_reverse_mode_too() -> None:
 
 
 def test_outside_a_traced_function_it_is_the_plain_function(data: Any) -> None:
-    x, a = data
+    _, a = data
     assert logdet(a) == pytest.approx(np.linalg.slogdet(a)[1])
     assert softclip(1.0) == pytest.approx(np.log1p(np.e) - np.log1p(np.exp(-2.0)))
 
@@ -129,14 +129,14 @@ def test_missing_rules_and_bad_rules_are_clear() -> None:
         return x * 2.0
 
     with pytest.raises(dc.TraceError, match=r"defvjp"):
-        dc.compile(lambda x: no_rule(x), backend="python")(1.0)
+        dc.compile(no_rule, backend="python")(1.0)
 
     @dc.custom_vjp
     def bad(x):
         return x * 2.0
 
     bad.defvjp(lambda x: (x * 2.0, None), lambda res, g: g)  # not a tuple
-    f = dc.compile(lambda x: bad(x), backend="python")
+    f = dc.compile(bad, backend="python")
     with pytest.raises(dc.TraceError, match=r"tuple of 1 cotangents"):
         dc.grad(f)(1.0)
 
