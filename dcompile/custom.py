@@ -293,4 +293,3 @@ class custom_jvp:  # JAX's name (lower case), which users know
         ins = _arguments(args, b)
         out = lift(b, _traceable(self.fun)(*ins))
         return bind(custom_jvp_p, *ins, out, rule=_Rule(self, len(ins)))
-

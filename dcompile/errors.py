@@ -41,6 +41,10 @@ class SignatureError(DcompileError, TypeError):
     """Bad arguments: wrong count, wrong type, unknown ``wrt``."""
 
 
+class ExtensionError(DcompileError, TypeError):
+    """A user primitive (``dcompile.extend``) that cannot be declared or compiled as given."""
+
+
 class IntegerUse(TraceError):
     """A float argument was used as an integer (an index, a count).
 

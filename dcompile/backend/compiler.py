@@ -25,7 +25,9 @@ from dcompile.backend.cache import VerifiedFinder, VerifiedLoader, cache_error, 
 from dcompile.backend.emitter import Emitted
 from dcompile.backend.llvm_parts import lower_parts, split_parts
 from dcompile.backend.quick_load import quick_load
+from dcompile.errors import ExtensionError
 from dcompile.ir.types import DType, VType
+from dcompile.runtime import extensions
 
 BACKENDS = ("numba", "python")
 # error_model="numpy": IEEE results (1/0 -> inf, 0/0 -> nan) as NumPy gives them, instead of
@@ -127,6 +129,17 @@ def _compile(module: Any, emitted: Emitted, sig: tuple[Any, ...], *, direct: boo
     dispatcher = numba.njit(sig, **_NJIT)(py_fn)
     dispatcher._dcompile_lowered = tuple(direct_parts)
     return dispatcher
+
+
+def _raise_for_extension(source: str, exc: Exception) -> None:
+    """Name the user primitive whose numba implementation failed to compile (not numba's traceback)."""
+    for attr, (name, message) in extensions.FAILURES.items():
+        if f"_dcx.{attr}(" in source:
+            raise ExtensionError(
+                f"the numba implementation of user primitive {name!r} does not compile for the arguments the "
+                f"generated code passes ({message}); make it compile under numba.njit for those types "
+                "(scalars for an elementwise primitive, arrays otherwise), or use backend='python'"
+            ) from None
 
 
 def _from_numba_cache(py_fn: Callable[..., Any], sig: tuple[Any, ...]) -> Any:
@@ -274,6 +287,7 @@ def load_kernel(
     try:
         dispatcher = _compile(module, emitted, sig, direct=True)
     except Exception as exc:
+        _raise_for_extension(emitted.source, exc)
         if retry and drop_numba_cache(path):
             return load_kernel(emitted, arg_types, backend, retry=False)
         if isinstance(exc, OSError):

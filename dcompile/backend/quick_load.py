@@ -43,7 +43,7 @@ def elf_defined_symbols(data: bytes) -> set[str] | None:
     if len(data) < 64 or data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         return None
     try:
-        shoff, = struct.unpack_from("<Q", data, 0x28)
+        (shoff,) = struct.unpack_from("<Q", data, 0x28)
         shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
         if shentsize != _SECTION_HEADER.size or shnum == 0:
             return None

@@ -34,7 +34,6 @@ import hashlib
 import importlib.metadata
 import sys
 import types
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -61,8 +60,8 @@ class Unstable(Exception):
     """Something the function reads cannot be fingerprinted."""
 
 
-def fingerprint(fn: Callable[..., Any]) -> str | None:
-    """The SHA-256 fingerprint of a traced function, or None if it reads something unstable."""
+def fingerprint(fn: Any) -> str | None:
+    """The SHA-256 fingerprint of a traced function (or any value it could read), None if unstable."""
     hasher = _Hasher()
     try:
         hasher.value(fn)
@@ -179,6 +178,12 @@ class _Hasher:
             self.put("dcompile", fp)
         elif isinstance(obj, types.FunctionType):
             self.function(obj)
+        elif isinstance(obj, np.ufunc) and _top(getattr(obj, "__module__", None)) in ("", *TRUSTED):
+            # NumPy's and SciPy's ufuncs (SciPy's name no module): by name, loops and versions.
+            self.put("ufunc", obj.__name__, obj.nin, obj.nout, *obj.types, _version("numpy"), _version("scipy"))
+        elif isinstance(getattr(obj, "py_func", None), types.FunctionType):  # a numba function: its Python code
+            self.put("numba", type(obj).__name__)
+            self.function(obj.py_func)
         elif _top(getattr(obj, "__module__", None)) in TRUSTED and (
             isinstance(obj, (type, types.BuiltinFunctionType, np.ufunc))
             or (callable(obj) and hasattr(obj, "__qualname__"))

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from dcompile.api import Function
-from dcompile.errors import SignatureError
+from dcompile.api import compile as compile_function
+from dcompile.backend.cache import cache_dir
+from dcompile.errors import DcompileError, SignatureError
 from dcompile.ir.types import DType
 from dcompile.optimize import methods as M
+from dcompile.optimize.callback import PythonObjective
 from dcompile.optimize.driver import METHODS as _DRIVER_METHODS
 from dcompile.optimize.driver import Driver, KernelRef, load_driver
 from dcompile.optimize.progress import Progress
@@ -34,6 +39,8 @@ _CHUNK_SECONDS = 0.1  # with progress or a callback: return to Python about this
 _DRIVERS: dict[tuple[Any, ...], tuple[Driver, float]] = {}
 # (method, line_search, step, options) -> validated option arrays (never mutated by the loops)
 _SETTINGS: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray, str, str]] = {}
+# plain Python function -> its dcompile Function, compiled on the first dc.minimize(fun, x0) without jac
+_COMPILED: weakref.WeakKeyDictionary[Any, Function] = weakref.WeakKeyDictionary()
 
 
 def _start(x0: Any) -> np.ndarray:
@@ -146,6 +153,57 @@ def _sum_driver(obj: Any, x: np.ndarray, args: Sequence[Any], method: str) -> tu
     return driver, time.perf_counter() - start, obj.data
 
 
+def _python_driver(obj: PythonObjective, method: str) -> tuple[Driver, float]:
+    """The one driver of ``method`` that serves every Python objective (its kernels call back; see callback.py)."""
+    mode = _DRIVER_METHODS[method][2]
+    if mode == "hessian" and obj.hess is None:
+        raise SignatureError(f"method {method!r} needs the Hessian of a Python objective.\nFix: pass hess=.")
+    if mode == "hvp" and obj.hessp is None:
+        raise SignatureError(
+            f"method {method!r} needs Hessian-vector products of a Python objective.\nFix: pass hessp=."
+        )
+    key = ("python objective", method)
+    hit = _DRIVERS.get(key)
+    if hit is not None:
+        return hit[0], 0.0
+    start = time.perf_counter()
+    vg = KernelRef("callback", "objective", jitted=True, package="dcompile.optimize")
+    d2 = KernelRef("callback", mode, jitted=True, package="dcompile.optimize") if mode else None
+    driver = load_driver("python_objective", vg, d2, method, cache_dir())
+    _DRIVERS[key] = (driver, 0.0)
+    return driver, time.perf_counter() - start
+
+
+def _objective(fun: Any, jac: Any, hess: Any, hessp: Any, args: Sequence[Any]) -> Function | PythonObjective | Any:
+    """What ``dc.minimize`` runs: a dcompile function or finite sum as given, a Python one with its ``jac``.
+
+    A plain Python function without ``jac`` is compiled by dcompile (once per function object).
+    """
+    if isinstance(fun, Function) or hasattr(fun, "kernel_ref"):
+        if jac is not None or hess is not None or hessp is not None:
+            raise SignatureError(
+                "fun is compiled by dcompile, which derives its own derivatives.\nFix: drop jac, hess and hessp."
+            )
+        return fun
+    if not callable(fun):
+        raise SignatureError(f"dc.minimize needs a function, got {type(fun).__name__}")
+    if jac is not None:
+        return PythonObjective(fun, jac, args, hess, hessp)
+    if hess is not None or hessp is not None:
+        raise SignatureError(
+            "hess and hessp come with jac: pass jac= as well (or drop them to let dcompile derive all)"
+        )
+    try:
+        compiled = _COMPILED.get(fun)
+    except TypeError:  # not weakly referenceable: compile each time
+        compiled = None
+    if compiled is None:
+        compiled = compile_function(fun)
+        with contextlib.suppress(TypeError):
+            _COMPILED[fun] = compiled
+    return compiled
+
+
 def minimizer(fun: Function, x0: Any, args: Sequence[Any] = (), *, method: str = "lbfgs") -> Any:
     """The compiled solver of ``method`` for ``fun``, callable from your own ``@numba.njit`` code.
 
@@ -222,6 +280,9 @@ def minimize(
     options: dict[str, Any] | None = None,
     callback: Callable[[OptimizeResult], Any] | None = None,
     progress: bool = False,
+    jac: Callable[..., Any] | bool | None = None,
+    hess: Callable[..., Any] | None = None,
+    hessp: Callable[..., Any] | None = None,
 ) -> OptimizeResult:
     """Minimise ``fun(x, *args)`` over the vector ``x`` from ``x0``.
 
@@ -243,14 +304,56 @@ def minimize(
     stop), the loop runs in chunks of iterations and returns to Python about
     every 0.1 s, so the display costs nothing per iteration and the result is
     the same as without it.
+
+    ``fun`` is normally a dcompile function (or finite sum), whose derivatives
+    are compiled with it. A plain Python function is compiled by dcompile
+    when no ``jac`` is given; with ``jac`` (``True``: ``fun`` returns ``(f,
+    g)``; or a function ``jac(x, *args)``), and ``hess(x, *args)`` for newton
+    or ``hessp(x, p, *args)`` for newton-cg, it runs as Python, called back
+    from the same compiled loops: SciPy's conventions, dcompile's line
+    searches and statuses.
     """
     opts_f, opts_i, ls_name, label = _settings(method, line_search, step, options)
     x = _start(x0)
-    if hasattr(fun, "kernel_ref"):  # a finite sum: its data are its arguments
-        driver, compile_s, data = _sum_driver(fun, x, args, method)
+    target = _objective(fun, jac, hess, hessp, args)
+    if isinstance(target, PythonObjective):
+        driver, compile_s = _python_driver(target, method)
+        data = (target.open(x.size),)
+        try:
+            result = _solve(driver, x, data, opts_f, opts_i, compile_s, callback, progress, ls_name, label)
+        finally:
+            PythonObjective.close(data[0])
+        target.raise_error()
+        return result
+    if hasattr(target, "kernel_ref"):  # a finite sum: its data are its arguments
+        driver, compile_s, data = _sum_driver(target, x, args, method)
     else:
-        sig, data = _signature(fun, x, args)
-        driver, compile_s = _driver(fun, sig, method)
+        try:
+            sig, data = _signature(target, x, args)
+            driver, compile_s = _driver(target, sig, method)
+        except DcompileError as exc:
+            if target is fun:
+                raise
+            raise type(exc)(
+                f"{exc}\nNote: dc.minimize compiled the plain Python function {target.name} with dcompile; "
+                "to run it as Python instead, pass its gradient: jac=True (it returns (f, g)) or jac=grad_fn."
+            ) from None
+    return _solve(driver, x, data, opts_f, opts_i, compile_s, callback, progress, ls_name, label)
+
+
+def _solve(  # noqa: PLR0917
+    driver: Driver,
+    x: np.ndarray,
+    data: tuple[Any, ...],
+    opts_f: np.ndarray,
+    opts_i: np.ndarray,
+    compile_s: float,
+    callback: Callable[[OptimizeResult], Any] | None,
+    progress: bool,
+    ls_name: str,
+    label: str,
+) -> OptimizeResult:
+    """Run the driver's loop (at once, or in chunks for a callback or progress) and make the result."""
     if callback is None and not progress:
         if "run" not in driver.compiled:  # first use: compile (or load) the loop, timed apart from the solve
             t0 = time.perf_counter()

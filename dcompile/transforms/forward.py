@@ -42,7 +42,11 @@ def push_forward(
             continue
         rules = input_rules(e.prim.jvp, len(e.inputs))
         if rules is None:
-            raise UnsupportedError(f"primitive {e.prim.name!r} has no forward-mode rule")
+            raise UnsupportedError(
+                f"primitive {e.prim.name!r} has no forward-mode rule, which jvp, hvp and hessian need; "
+                "give it JVP rules (dcompile.extend.defjvp, or jvp=/partials= in extend.primitive) "
+                "or use reverse mode (grad, value_and_grad)"
+            )
         ins = [env[v] for v in e.inputs]
         out_t: Tracer | None = None
         for t, rule in zip(ts, rules, strict=True):

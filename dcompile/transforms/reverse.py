@@ -54,7 +54,10 @@ def pull_back(
         if uses[e.out] > 1:
             name(e.out)  # complete now: every consumer has been visited
         if input_rules(e.prim.vjp, len(e.inputs)) is None:
-            raise UnsupportedError(f"primitive {e.prim.name!r} has no reverse-mode rule")
+            raise UnsupportedError(
+                f"primitive {e.prim.name!r} has no reverse-mode rule, which grad needs; give it VJP rules "
+                "(dcompile.extend.defvjp, or vjp=/partials= in extend.primitive) or use forward mode (jvp)"
+            )
         builder.open_block(source=rebind(e, env, builder, names or {}))
         for v, c in _shares(e, g, env):
             adj[v] = add(adj[v], c) if v in adj else c
