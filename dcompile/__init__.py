@@ -30,9 +30,10 @@ from dcompile.api import (
     value_and_grad,
     vjp,
 )
+from dcompile.callback import pure_callback
 from dcompile.check import GradCheck, check_grad
 from dcompile.custom import custom_jvp, custom_vjp
-from dcompile.errors import DcompileError, SignatureError, TraceError, UnsupportedError
+from dcompile.errors import DcompileError, ExtensionError, SignatureError, TraceError, UnsupportedError
 from dcompile.optimize.minimize import minimize, minimizer
 from dcompile.primitives.arrays import stop_gradient
 from dcompile.primitives.elementwise import sigmoid, softplus, where
@@ -47,6 +48,7 @@ __all__ = [
     "DcompileError",
     "Derivative",
     "DirectionalDerivative",
+    "ExtensionError",
     "FiniteSum",
     "Function",
     "GradCheck",
@@ -69,6 +71,7 @@ __all__ = [
     "logsumexp",
     "minimize",
     "minimizer",
+    "pure_callback",
     "schedules",
     "sgd",
     "sigmoid",

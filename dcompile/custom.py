@@ -35,8 +35,11 @@ inlined result and the residuals. That equation prints as the result itself
   a linear function is exactly the transpose. The function's own code is
   never differentiated.
 
-The body, ``fwd``, ``bwd`` and ``jvp`` must be code dcompile traces (the
-functions of docs/coverage.md); outside a traced function the object is the
+The body, ``fwd``, ``bwd`` and ``jvp`` are traced (the functions of
+docs/coverage.md). A custom VJP declared with ``result_shape`` whose code does
+not trace runs as Python instead, called from the compiled code (see
+:mod:`dcompile.callback`): the body and ``bwd`` when ``fwd`` fails to trace,
+``bwd`` alone when only it fails. Outside a traced function the object is the
 plain function. One array or scalar result.
 """
 
@@ -48,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from dcompile.errors import SignatureError, TraceError
+from dcompile.errors import SignatureError, TraceError, UnsupportedError
 from dcompile.ir.builder import Builder
 from dcompile.ir.primitive import Primitive, register
 from dcompile.ir.tracer import Tracer, bind, lift
@@ -108,8 +111,23 @@ class _Rule:
         key = (g.value.id, *(t.value.id for t in ins))
         if key not in self._memo:
             res = _rebuild(self.residuals, list(ins[self.n_args + 1 :]))
-            with self.owner.inside:
-                out = _traceable(self.owner.bwd)(res, g)
+            try:
+                with self.owner.inside:
+                    out = _traceable(self.owner.bwd)(res, g)
+            except Exception:
+                if getattr(self.owner, "result_shape", None) is None:
+                    raise
+                from dcompile.callback import bwd_callback  # bwd is not traceable: run it as Python
+
+                structure = self.residuals
+                out = bwd_callback(
+                    self.owner.bwd,
+                    lambda leaves: _rebuild(structure, leaves),
+                    list(ins[self.n_args + 1 :]),
+                    g,
+                    [t.type.shape for t in ins[: self.n_args]],
+                    self.owner.__name__,
+                )
             if not isinstance(out, (tuple, list)) or len(out) != self.n_args:
                 raise TraceError(
                     f"the bwd rule of {self.owner.__name__} must return a tuple of {self.n_args} cotangents "
@@ -232,15 +250,26 @@ class _Reentry:
 
 
 class custom_vjp:  # JAX's name (lower case), which users know
-    """A function with a hand-written reverse-mode rule (see the module doc); ``defvjp(fwd, bwd)`` sets it."""
+    """A function with a hand-written reverse-mode rule (see the module doc); ``defvjp(fwd, bwd)`` sets it.
 
-    def __init__(self, fun: Callable[..., Any]) -> None:
+    ``@dc.custom_vjp(result_shape=...)`` (the shape of the function's result, ``()`` for a scalar)
+    lets code dcompile cannot trace run as Python callbacks (see :mod:`dcompile.callback`).
+    """
+
+    def __new__(cls, fun: Callable[..., Any] | None = None, *, result_shape: Any = None) -> Any:
+        if fun is None:  # @dc.custom_vjp(result_shape=...)
+            return functools.partial(cls, result_shape=result_shape)
+        return super().__new__(cls)
+
+    def __init__(self, fun: Callable[..., Any] | None = None, *, result_shape: Any = None) -> None:
+        assert fun is not None
         functools.update_wrapper(self, fun)
         self.__name__: str = getattr(fun, "__name__", "custom_vjp")
         self.fun = fun
         self.fwd: Callable[..., Any] | None = None
         self.bwd: Callable[..., Any] | None = None
         self.inside = _Reentry()
+        self.result_shape = result_shape
 
     def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any]) -> custom_vjp:
         """``fwd(*args) -> (value, residuals)`` and ``bwd(residuals, g) -> tuple of cotangents`` (``None``: zero)."""
@@ -256,8 +285,11 @@ class custom_vjp:  # JAX's name (lower case), which users know
         if self.fwd is None or self.bwd is None:
             raise TraceError(f"{self.__name__} is a dc.custom_vjp without rules.\nFix: call .defvjp(fwd, bwd) first.")
         ins = _arguments(args, b)
-        with self.inside:
-            result = _traceable(self.fwd)(*ins)
+        try:
+            with self.inside:
+                result = _traceable(self.fwd)(*ins)
+        except Exception as exc:
+            return self._as_callback(ins, exc)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             raise TraceError(f"the fwd rule of {self.__name__} must return (value, residuals).")
         value, residuals = result
@@ -265,6 +297,23 @@ class custom_vjp:  # JAX's name (lower case), which users know
         leaves = [lift(b, r) for r in _flat(residuals) if r is not None]
         rule = _Rule(self, len(ins), residuals)
         return bind(custom_vjp_p, *ins, out, *leaves, rule=rule)
+
+    def _as_callback(self, ins: list[Tracer], exc: Exception) -> Any:
+        """The function and its rules run as Python (declared ``result_shape``), or the tracing error with the fix."""
+        if self.result_shape is None:
+            if isinstance(exc, (TraceError, UnsupportedError)):
+                raise type(exc)(
+                    f"{exc}\nNote: to run {self.__name__} and its rules as Python instead (a callback), declare "
+                    f"its result's shape: @dc.custom_vjp(result_shape=...)"
+                ) from None
+            raise exc
+        from dcompile.callback import result_shape_of, vjp_callback
+
+        shape = self.result_shape
+        if callable(shape):
+            shape = shape(*(t.type.shape for t in ins))
+        assert self.fwd is not None and self.bwd is not None
+        return vjp_callback(self.fun, self.fwd, self.bwd, result_shape_of(shape, self.__name__), ins, self.__name__)
 
 
 class custom_jvp:  # JAX's name (lower case), which users know

@@ -16,7 +16,7 @@ import re
 from dcompile.ir.graph import Value
 
 # Names the generated module itself uses.
-RESERVED = frozenset({"np", "numba", "math", "_out", "_dcs", "_dcl", "_dcx"}) | frozenset(dir(builtins))
+RESERVED = frozenset({"np", "numba", "math", "_out", "_dcs", "_dcl", "_dcx", "_dcc"}) | frozenset(dir(builtins))
 _INVALID = re.compile(r"[^0-9A-Za-z_]+")
 
 
