@@ -34,6 +34,8 @@ from dcompile.callback import pure_callback
 from dcompile.check import GradCheck, check_grad
 from dcompile.custom import custom_jvp, custom_vjp
 from dcompile.errors import DcompileError, ExtensionError, SignatureError, TraceError, UnsupportedError
+from dcompile.frontend.pytree import ravel
+from dcompile.loops import fori_loop, scan, while_loop
 from dcompile.optimize.minimize import minimize, minimizer
 from dcompile.primitives.arrays import stop_gradient
 from dcompile.primitives.elementwise import sigmoid, softplus, where
@@ -62,6 +64,7 @@ __all__ = [
     "custom_jvp",
     "custom_vjp",
     "finite_sum",
+    "fori_loop",
     "from_sympy",
     "grad",
     "hessian",
@@ -72,6 +75,8 @@ __all__ = [
     "minimize",
     "minimizer",
     "pure_callback",
+    "ravel",
+    "scan",
     "schedules",
     "sgd",
     "sigmoid",
@@ -81,4 +86,5 @@ __all__ = [
     "value_and_grad",
     "vjp",
     "where",
+    "while_loop",
 ]

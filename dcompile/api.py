@@ -14,7 +14,9 @@ numba's disk cache (across processes).
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,7 +27,19 @@ from dcompile.backend.compiler import BACKENDS, Kernel, load_kernel
 from dcompile.backend.emitter import Emitted, emit_module
 from dcompile.backend.layout import Array
 from dcompile.backend.layout import into as into_layout
-from dcompile.errors import DcompileError, IntegerUse, SignatureError, TraceError
+from dcompile.calling import (
+    Convention,
+    Plan,
+    explain_static,
+    flatten_like,
+    holds_tracer,
+    is_leaf_value,
+    per_leaf,
+    restructure,
+    wrt_params,
+)
+from dcompile.errors import DcompileError, IntegerUse, SignatureError, StaticUse, TraceError
+from dcompile.frontend.pytree import TreeDef
 from dcompile.ir.graph import Graph
 from dcompile.ir.naming import sanitize
 from dcompile.ir.tracer import Tracer, lift
@@ -102,6 +116,8 @@ class Function:
         *,
         scalars_only: bool = False,
         fingerprint: Callable[[], str | None] | None = None,
+        convention: Convention | None = None,
+        user_fn: Callable[..., Any] | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -120,6 +136,10 @@ class Function:
         self._programs: dict[tuple[Signature, str, tuple[int, ...]], Program] = {}
         self._kernels: dict[tuple[Signature, str, tuple[int, ...], bool], Kernel] = {}
         self._lock = threading.RLock()
+        # How calls map to arguments (dcompile.calling): keywords, defaults, structures, constants.
+        self.convention = convention
+        self._user_fn = user_fn
+        self._variants: dict[Plan, Function] = {}
         self._primal = Derivative(self, "f", tuple(range(len(self.arg_names))))
 
     # -- signatures --------------------------------------------------------------
@@ -178,6 +198,8 @@ class Function:
                 try:
                     with gcpause.paused():
                         self._graphs[sig] = self._make_graph(sig)
+                except StaticUse:
+                    raise  # the caller may make that argument a constant and trace again
                 except DcompileError as exc:
                     if sig is self._fallback_sig and not self.scalars_only:
                         raise type(exc)(
@@ -200,16 +222,45 @@ class Function:
         """The IR type of each argument in the current signature."""
         return list(self.default_sig)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # The primal's hot path, inlined here to save a Python frame per call.
         primal = self._primal
-        try:
-            return primal._entry(*args)
-        except DcompileError:
-            raise
-        except (TypeError, ValueError):  # see Derivative.__call__
-            pass
-        return primal._recover(args)
+        if not kwargs:
+            try:
+                return primal._entry(*args)
+            except DcompileError:
+                raise
+            except (TypeError, ValueError):  # see Derivative.__call__
+                pass
+        return primal._recover(args, kwargs)
+
+    def variant(self, plan: Plan) -> Function:
+        """The flat function of a call plan (structures and constants rebuilt around its arguments)."""
+        if plan.trivial:
+            return self
+        with self._lock:
+            found = self._variants.get(plan)
+            if found is not None:
+                return found
+            assert self._user_fn is not None
+            user, names, fname = self._user_fn, plan.leaf_names(), self.name
+            from dcompile.frontend.tracing import trace
+
+            def make(sig: Signature) -> Graph:
+                return trace(user, names, sig, fname, rebuild=plan.rebuild)
+
+            out = Function(make, fname, names, self.backend, fingerprint=lambda: self._plan_fingerprint(plan))
+            owner = plan.leaf_owner
+            out.int_args = frozenset(n for n, i in zip(names, owner, strict=True) if plan.names[i] in self.int_args)
+            self._variants[plan] = out
+            return out
+
+    def _plan_fingerprint(self, plan: Plan) -> str | None:
+        base = self._dcompile_fingerprint()
+        plain = all(
+            isinstance(p, TreeDef) or isinstance(p.value, (int, float, str, bool, type(None))) for p in plan.parts
+        )
+        return f"{base}|{plan.describe()}" if base is not None and plain else None
 
     @property
     def source(self) -> str:
@@ -235,6 +286,8 @@ class Function:
             backend,
             scalars_only=self.scalars_only,
             fingerprint=self._fingerprint_of,
+            convention=self.convention,
+            user_fn=self._user_fn,
         )
         out.int_args = self.int_args
         return out
@@ -386,11 +439,15 @@ class Derivative:
     (for the signature of the latest call; see :meth:`specialize`).
     """
 
-    def __init__(self, fn: Function, mode: str, wrt: tuple[int, ...], *, all_float: bool = False) -> None:
+    def __init__(
+        self, fn: Function, mode: str, wrt: tuple[int, ...], *, all_float: bool = False, spec: Wrt = None
+    ) -> None:
         self.fn = fn
         self.mode = mode
         self._wrt = wrt
         self._all_float = all_float  # wrt=None: every float argument (integer arrays are data)
+        self.spec = spec  # wrt as the user wrote it: parameters, resolved per call plan
+        self._plans: dict[tuple[Plan, tuple[int, ...]], Derivative] = {}
         self.wrt_names = tuple(fn.arg_names[i] for i in wrt)
         self._sig: Signature | None = None
         self._entry: Callable[..., Any] = self._first_call
@@ -513,24 +570,38 @@ class Derivative:
     def _first_call(self, *flat: Any) -> Any:
         return self._recover(flat)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # The hot path: straight into the numba dispatcher of the latest signature
         # (one Python frame). Its type check rejects other dtypes and ranks
         # (TypeError); the generated shape guard rejects other shapes (ValueError).
-        try:
-            return self._entry(*args)
-        except DcompileError:
-            raise
-        except (TypeError, ValueError):
-            pass
-        return self._recover(args)
+        if not kwargs:
+            try:
+                return self._entry(*args)
+            except DcompileError:
+                raise
+            except (TypeError, ValueError):
+                pass
+        return self._recover(args, kwargs)
 
-    def _recover(self, flat: tuple[Any, ...]) -> Any:
+    def _plain(self, args: Sequence[Any]) -> bool:
+        """A positional call with one number or array per parameter: the flat arguments as given."""
+        conv = self.fn.convention
+        return conv is None or (
+            len(args) == len(self.fn.arg_names) and not conv.static and all(is_leaf_value(a) for a in args)
+        )
+
+    def _recover(self, flat: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> Any:
         # Outside the handler, so a user mistake is reported without numba's
         # dispatch traceback chained to it.
-        if any(isinstance(a, Tracer) for a in flat):
-            return self._inline(flat)  # traced, not run: nothing to compile
-        fn, conv = self._resolve(flat)
+        kwargs = kwargs or {}
+        if holds_tracer(flat) or holds_tracer(list(kwargs.values())):
+            return self._inline(flat, kwargs)  # traced, not run: nothing to compile
+        if kwargs or not self._plain(flat):
+            return self._structured(flat, kwargs)
+        try:
+            fn, conv = self._resolve(flat)
+        except StaticUse as exc:
+            return self._after_static(exc, flat, kwargs)
         # numba: the dispatcher directly from now on (its type check and the shape
         # guard send other signatures back here); Python: keep checking, since a
         # scalar kernel would silently broadcast an array.
@@ -544,27 +615,193 @@ class Derivative:
         return self._callable(sig), conv
 
     def _dispatch(self, *args: Any) -> Any:
-        fn, conv = self._resolve(args)
+        if not self._plain(args) or holds_tracer(args):
+            return self._recover(args)
+        try:
+            fn, conv = self._resolve(args)
+        except StaticUse as exc:
+            return self._after_static(exc, args, {})
         return fn(*conv)
 
-    def _inline(self, flat: tuple[Any, ...]) -> Any:
-        """Called on tracers (inside another traced function): splice in the graph."""
-        if self.mode != "f":
-            raise TraceError(
-                f"dc.{self.mode}({self.fn.name}) was called inside a traced function; only the function "
-                "itself can be.\n"
-                f"Fix: call {self.fn.name} itself, or compute the derivative outside."
+    # -- calls with keywords, defaults, structures and constants (dcompile.calling) ------------
+    def _after_static(self, exc: StaticUse, args: Sequence[Any], kwargs: dict[str, Any], direction: Any = None) -> Any:
+        """An ``int``/``bool`` argument was used as a Python value: trace again with it as a constant."""
+        conv = self.fn.convention
+        if conv is None:
+            raise exc  # a plan's flat function: the owner's _structured retries with its plan
+        plan, leaves = conv.plan(args, kwargs)
+        if not conv.learn_static(plan, exc.position, leaves):
+            raise exc.original from None
+        return self._structured(args, kwargs, direction)
+
+    def _structured(self, args: Sequence[Any], kwargs: dict[str, Any], direction: Any = None) -> Any:
+        conv = self.fn.convention
+        if conv is None:
+            self.fn.check_args(args)  # a SymPy function: positional numbers only
+            raise SignatureError(f"{self.fn.name} takes positional arguments only")
+        for _ in range(len(conv.names) + 1):
+            plan, leaves = conv.plan(args, kwargs)
+            better: Exception | None = None
+            try:
+                return self._run_plan(plan, leaves, direction)
+            except StaticUse as exc:
+                if not conv.learn_static(plan, exc.position, leaves):
+                    raise exc.original from None
+            except DcompileError as exc:
+                better = explain_static(plan, exc, self.fn.name)
+                if better is exc:
+                    raise
+            if better is not None:
+                raise better  # outside the handler: no traceback chained to it
+        raise AssertionError("unreachable: each retry makes one more argument a constant")
+
+    def _plan_derivative(self, plan: Plan) -> tuple[Derivative, tuple[int, ...]]:
+        """The flat derivative serving ``plan`` and the parameters it differentiates."""
+        params = wrt_params(plan, self.spec, self.fn.name) if self.mode != "f" else ()
+        if params is None:  # every argument the caller passed (defaults are constants unless named)
+            params = tuple(
+                i
+                for i, p in enumerate(plan.parts)
+                if isinstance(p, TreeDef) and p.num_leaves and plan.names[i] not in plan.defaulted
             )
-        if len(flat) != len(self.fn.arg_names):
-            self.fn.check_args(flat)
-        builder = next(a.builder for a in flat if isinstance(a, Tracer))
+        leaf_wrt = tuple(plan.leaves_of(params)) if self.mode != "f" else ()
+        if self.mode != "f" and not leaf_wrt:
+            raise SignatureError(f"{self.fn.name}: no argument to differentiate in this call ({plan.describe()})")
+        key = (plan, leaf_wrt)
+        d = self._plans.get(key)
+        if d is None:
+            variant = self.fn.variant(plan)
+            if self.mode == "f":
+                d = variant._primal
+            else:
+                d = type(self)(variant, self.mode, leaf_wrt, all_float=self.spec is None)
+            self._plans[key] = d
+        return d, params
+
+    def _run_plan(self, plan: Plan, leaves: list[Any], direction: Any) -> Any:
+        d, params = self._plan_derivative(plan)
+        if self.mode == "f":
+            return d(*leaves)
+        if isinstance(d, DirectionalDerivative):
+            dirs = flatten_like(plan, params, direction, d._dir_name()) if self.mode != "vjp" else direction
+            out = d(leaves, dirs if self.mode == "vjp" or len(dirs) != 1 else dirs[0])
+        else:
+            out = d(*leaves)
+        self._sig = d._sig
+        if self.mode in ("jvp", "hessian", "jacobian"):
+            return out  # outputs are not structured (Hessians and Jacobians over the flat leaves)
+        sig = d.sig
+        used = d.wrt_for(sig)
+
+        def back(flat_out: Any) -> Any:
+            got = dict(zip(used, per_leaf(flat_out, len(used)), strict=True))
+            return restructure(plan, params, [got.get(k) for k in d._wrt], [sig[k].rank == 0 for k in d._wrt])
+
+        if self.mode in ("value_and_grad", "vjp"):
+            return out[0], back(out[1])
+        return back(out)
+
+    def _inline(self, flat: tuple[Any, ...], kwargs: dict[str, Any] | None = None, direction: Any = None) -> Any:
+        """Called on tracers (inside another traced function): splice in the graph of this mode.
+
+        A derivative is IR like the function, so ``dc.grad(f)`` inside a traced
+        function is its reverse sweep replayed there, and differentiating the
+        outer function differentiates that code: derivatives compose to any order.
+        """
+        kwargs = kwargs or {}
+        fn = self.fn
+        if kwargs or not self._plain(flat):
+            if fn.convention is None:
+                fn.check_args(flat)
+            assert fn.convention is not None
+            plan, leaves = fn.convention.plan(flat, kwargs)
+            d, params = self._plan_derivative(plan)
+            dirs = direction
+            if isinstance(d, DirectionalDerivative) and self.mode != "vjp":
+                dirs = flatten_like(plan, params, direction, d._dir_name())
+                dirs = dirs if len(dirs) != 1 else dirs[0]
+            out = d._inline(tuple(leaves), {}, dirs)
+            if self.mode in ("f", "jvp", "hessian", "jacobian"):
+                return out
+            leaf_wrt = d._wrt
+            scalar = [np.ndim(leaves[k]) == 0 for k in leaf_wrt]
+
+            def back(flat_out: Any) -> Any:
+                return restructure(plan, params, per_leaf(flat_out, len(leaf_wrt)), scalar)
+
+            return (out[0], back(out[1])) if self.mode in ("value_and_grad", "vjp") else back(out)
+        if len(flat) != len(fn.arg_names):
+            fn.check_args(flat)
+        builder = next(a.builder for a in _leaves(flat) if isinstance(a, Tracer))
         tracers = [lift(builder, a) for a in flat]
-        graph = self.fn.graph(tuple(t.type for t in tracers))
-        env = replay(builder, graph, dict(zip(graph.inputs, tracers, strict=True)))
-        return env[graph.outputs[0]]
+        sig = tuple(t.type for t in tracers)
+        if self.mode == "f":
+            graph = fn.graph(sig)
+            env = replay(builder, graph, dict(zip(graph.inputs, tracers, strict=True)))
+            return env[graph.outputs[0]]
+        wrt = tuple(i for i in self._wrt if sig[i].dtype.differentiable) if self._all_float else self._wrt
+        prog = fn.program(sig, self.mode, wrt or self._wrt)
+        inputs = list(tracers)
+        if isinstance(self, DirectionalDerivative):
+            wanted = [v.type for v in parameters(prog)][len(tracers) :]
+            inputs += [lift(builder, a) for a in self._direction_values(direction, wanted, traced=True)]
+        return _pack(builder, prog, inputs)
 
     def __repr__(self) -> str:
         return f"<dcompile {self.mode} of {self.fn.name} wrt ({', '.join(self.wrt_names)})>"
+
+
+def _leaves(items: Sequence[Any]) -> list[Any]:
+    out: list[Any] = []
+    for a in items:
+        out += list(a) if isinstance(a, (list, tuple)) else [a]
+    return out
+
+
+_INLINE_DIRECTIONS = 256  # a dense Jacobian or Hessian inlined by replaying its loop body per direction
+
+
+def _pack(builder: Any, prog: Program, inputs: list[Tracer]) -> Any:
+    """The outputs of a derived program replayed on ``inputs``, as the Python values its call returns."""
+    from dcompile.backend.layout import Loop, Matrix, Pack, Scalar, Vector
+    from dcompile.primitives.numpy_api import stack
+
+    graph, layout = prog.graph, prog.layout
+    if isinstance(layout, Loop):
+        n = layout.shape[1] if layout.along == "col" else layout.shape[0]
+        if n > _INLINE_DIRECTIONS:
+            raise TraceError(
+                f"a dense {prog.function} of {n} directions inside a traced function would be unrolled {n} times.\n"
+                "Fix: use hvp or jvp inside traced code (one direction each), or compute it outside."
+            )
+        params = [v for v in graph.inputs if v is not layout.direction]
+        results = []
+        for j in range(n):
+            e = np.zeros(layout.direction.type.shape)
+            e.reshape(-1)[j] = 1.0
+            env = replay(builder, graph, {**dict(zip(params, inputs, strict=True)), layout.direction: lift(builder, e)})
+            results.append(env[layout.result])
+        return stack(results, axis=1 if layout.along == "col" else 0).reshape(layout.shape)
+    env = replay(builder, graph, dict(zip(graph.inputs, inputs, strict=True)))
+
+    def build(item: Any) -> Any:
+        if isinstance(item, Scalar):
+            return env[item.value]
+        if isinstance(item, Vector):
+            return stack([env[v] for v in item.values])
+        if isinstance(item, Matrix):
+
+            def entry(i: int, j: int) -> Any:
+                key = (i, j) if not item.symmetric or i <= j else (j, i)
+                v = item.entries.get(key)
+                return env[v] if v is not None else lift(builder, 0.0)
+
+            return stack([stack([entry(i, j) for j in range(item.n)]) for i in range(item.n)])
+        if isinstance(item, Pack):
+            return tuple(build(x) for x in item.items)
+        return env[item.value]  # Array
+
+    return build(layout)
 
 
 def _py_arg(a: Any) -> Any:
@@ -596,6 +833,16 @@ class DirectionalDerivative(Derivative):
                 return fast(*primals, *(direction if isinstance(direction, (list, tuple)) else (direction,)))
             except (TypeError, ValueError):
                 pass
+        if holds_tracer(primals) or holds_tracer(direction):
+            return self._inline(primals, {}, direction)
+        if not self._plain(primals):
+            return self._structured(primals, {}, direction)
+        try:
+            return self._call_flat(primals, direction)
+        except StaticUse as exc:
+            return self._after_static(exc, primals, {}, direction)
+
+    def _call_flat(self, primals: tuple[Any, ...], direction: Any) -> Any:
         sig, conv = self.fn.signature(primals, "primals")
         self._sig = self.fn.default_sig = sig
         prog = self.fn.program(sig, self.mode, self.wrt_for(sig))
@@ -604,6 +851,28 @@ class DirectionalDerivative(Derivative):
         fn = self._callable(sig)
         self._fast = fn if self.fn.backend == "numba" else None
         return fn(*conv, *dirs)
+
+    def _direction_values(self, direction: Any, wanted: list[VType], *, traced: bool = False) -> list[Any]:
+        """Like :meth:`_directions`, for a call inside a traced function: entries may be tracers."""
+        if not traced:
+            return self._directions(direction, wanted)
+        if len(wanted) == 1:
+            items = [direction]
+        elif isinstance(direction, (list, tuple)):
+            items = list(direction)
+        elif isinstance(direction, Tracer) and direction.ndim == 1 and all(t.rank == 0 for t in wanted):
+            items = [direction[i] for i in range(direction.shape[0])]
+        else:
+            items = [direction]
+        if len(items) != len(wanted):
+            raise SignatureError(
+                f"{self._dir_name()} has {len(items)} entries; {self.mode} with respect to "
+                f"({', '.join(self.wrt_names)}) needs {len(wanted)}."
+            )
+        for a, t in zip(items, wanted, strict=True):
+            if tuple(np.shape(a) if not isinstance(a, Tracer) else a.shape) != t.shape:
+                raise SignatureError(f"{self._dir_name()} entries must have shapes {[w.shape for w in wanted]}")
+        return items
 
     def _directions(self, direction: Any, wanted: list[VType]) -> list[Any]:
         """The direction as one entry per expected input, checked against its type."""
@@ -653,17 +922,23 @@ def compile(fn: Callable[..., Any] | None = None, *, backend: str = "numba", nam
     and boolean arrays are data). The function returns a scalar or an array.
     """
     from dcompile.frontend.fingerprint import fingerprint
-    from dcompile.frontend.tracing import integer_parameters, positional_names, trace
+    from dcompile.frontend.pytree import LEAF
+    from dcompile.frontend.tracing import integer_parameters, trace
 
     def wrap(f: Callable[..., Any]) -> Function:
-        arg_names = positional_names(f)
         raw = name or getattr(f, "__name__", "f")
         fname = "f" if raw == "<lambda>" else sanitize(raw)
+        convention = Convention(f, fname)
+        arg_names = list(convention.names)
+        # The plain plan: one number or array per parameter (keyword-only ones passed by keyword).
+        plain = Plan(convention.names, convention.keyword_only, (LEAF,) * len(arg_names), frozenset())
 
         def make(sig: Signature) -> Graph:
-            return trace(f, arg_names, sig, fname)
+            return trace(f, arg_names, sig, fname, rebuild=plain.rebuild)
 
-        out = Function(make, fname, arg_names, backend, fingerprint=lambda: fingerprint(f))
+        out = Function(
+            make, fname, arg_names, backend, fingerprint=lambda: fingerprint(f), convention=convention, user_fn=f
+        )
         out.int_args = integer_parameters(f)
         out.__doc__ = getattr(f, "__doc__", None)
         out.__wrapped__ = f  # type: ignore[attr-defined]
@@ -689,9 +964,23 @@ def from_sympy(expr: Any, args: Sequence[Any], *, name: str = "f", backend: str 
     )
 
 
+# plain Python function -> its Function, for dc.grad(fn) and friends on functions not compiled yet
+_AUTO: weakref.WeakKeyDictionary[Any, Function] = weakref.WeakKeyDictionary()
+
+
 def _function(f: Any, maker: str) -> Function:
     if isinstance(f, Function):
         return f
+    if callable(f) and not isinstance(f, (Derivative, type)) and not hasattr(f, "_dcompile_derivative"):
+        try:
+            found = _AUTO.get(f)
+        except TypeError:
+            found = None
+        if found is None:
+            found = compile(f)
+            with contextlib.suppress(TypeError):
+                _AUTO[f] = found
+        return found
     if isinstance(f, Derivative):
         raise SignatureError(
             f"dc.{maker} takes a function made by @dc.compile or dc.from_sympy, not a derivative.\n"
@@ -708,7 +997,7 @@ def grad(f: Function, wrt: Wrt = None) -> Derivative:
     if hasattr(f, "_dcompile_derivative") and wrt is None:  # a finite sum: its own loops
         return f._dcompile_derivative("grad")
     fn = _function(f, "grad")
-    return Derivative(fn, "grad", fn.resolve_wrt(wrt), all_float=wrt is None)
+    return Derivative(fn, "grad", fn.resolve_wrt(wrt), all_float=wrt is None, spec=wrt)
 
 
 def value_and_grad(f: Function, wrt: Wrt = None) -> Derivative:
@@ -716,25 +1005,25 @@ def value_and_grad(f: Function, wrt: Wrt = None) -> Derivative:
     if hasattr(f, "_dcompile_derivative") and wrt is None:  # a finite sum: its own loops
         return f._dcompile_derivative("value_and_grad")
     fn = _function(f, "value_and_grad")
-    return Derivative(fn, "value_and_grad", fn.resolve_wrt(wrt), all_float=wrt is None)
+    return Derivative(fn, "value_and_grad", fn.resolve_wrt(wrt), all_float=wrt is None, spec=wrt)
 
 
 def jvp(f: Function, wrt: Wrt = None) -> Derivative:
     """Forward mode: ``jvp(f)(primals, tangents) -> (f(primals), df . tangents)``."""
     fn = _function(f, "jvp")
-    return DirectionalDerivative(fn, "jvp", fn.resolve_wrt(wrt), all_float=wrt is None)
+    return DirectionalDerivative(fn, "jvp", fn.resolve_wrt(wrt), all_float=wrt is None, spec=wrt)
 
 
 def vjp(f: Function, wrt: Wrt = None) -> Derivative:
     """Reverse mode: ``vjp(f)(primals, ct) -> (f(primals), ct * grad f)``."""
     fn = _function(f, "vjp")
-    return DirectionalDerivative(fn, "vjp", fn.resolve_wrt(wrt), all_float=wrt is None)
+    return DirectionalDerivative(fn, "vjp", fn.resolve_wrt(wrt), all_float=wrt is None, spec=wrt)
 
 
 def hessian(f: Function, wrt: Wrt = None) -> Derivative:
     """The Hessian w.r.t. ``wrt`` as a symmetric 2-D array (forward over reverse)."""
     fn = _function(f, "hessian")
-    return Derivative(fn, "hessian", fn.resolve_wrt(wrt), all_float=wrt is None)
+    return Derivative(fn, "hessian", fn.resolve_wrt(wrt), all_float=wrt is None, spec=wrt)
 
 
 def jacobian(f: Function, wrt: Wrt = None) -> Derivative:
@@ -745,10 +1034,10 @@ def jacobian(f: Function, wrt: Wrt = None) -> Derivative:
     output, whichever needs fewer sweeps; a scalar ``f`` gives its flat gradient.
     """
     fn = _function(f, "jacobian")
-    return Derivative(fn, "jacobian", fn.resolve_wrt(wrt), all_float=wrt is None)
+    return Derivative(fn, "jacobian", fn.resolve_wrt(wrt), all_float=wrt is None, spec=wrt)
 
 
 def hvp(f: Function, wrt: Wrt = None) -> Derivative:
     """``hvp(f)(primals, v) -> H v`` (forward over reverse, no Hessian formed)."""
     fn = _function(f, "hvp")
-    return DirectionalDerivative(fn, "hvp", fn.resolve_wrt(wrt), all_float=wrt is None)
+    return DirectionalDerivative(fn, "hvp", fn.resolve_wrt(wrt), all_float=wrt is None, spec=wrt)

@@ -59,6 +59,23 @@ class IntegerUse(TraceError):
         self.position: int | None = None
 
 
+class StaticUse(TraceError):
+    """A scalar argument was used as a Python value: ``range(n)``, ``if flag:``, a shape, ``int(n)``.
+
+    Raised with the argument's IR value and the error that would otherwise be
+    shown (``original``). When the caller passed an ``int`` or a ``bool`` there,
+    the function is traced again with that argument as a constant (see
+    ``dcompile.calling``): a new value of it compiles again, as JAX's static
+    arguments do. A float argument gets ``original``.
+    """
+
+    def __init__(self, original: TraceError, value: object) -> None:
+        super().__init__(str(original))
+        self.original = original
+        self.value = value
+        self.position: int | None = None
+
+
 @dataclass(frozen=True)
 class Location:
     """A place in the user's source: file, line, function, caret columns."""

@@ -180,9 +180,10 @@ def test_direction_length_checked():
         dc.jvp(f)((1.0, 2.0), (1.0,))
 
 
-def test_grad_of_a_plain_function():
+def test_grad_of_a_plain_function_compiles_it():
+    np.testing.assert_allclose(dc.grad(f2)(2.0, 3.0), [3.0, 2.0])
     with pytest.raises(SignatureError, match=r"@dc\.compile"):
-        dc.grad(f2)
+        dc.grad(42)
 
 
 def test_sympy_unknown_symbol_and_function():
@@ -302,6 +303,8 @@ def test_keyword_constants_via_partial():
     import functools
 
     f = dc.compile(functools.partial(scaled, a=3.0), backend="python", name="scaled3")
-    assert f.arg_names == ("x",) and list(dc.grad(f)(2.0)) == [3.0]
-    with pytest.raises(TraceError, match="keyword-only argument 'a' without a default"):
-        dc.compile(scaled)
+    # A bound keyword is a parameter with a default: not differentiated unless named, and overridable.
+    assert f.arg_names == ("x", "a") and list(dc.grad(f)(2.0)) == [3.0]
+    assert f(2.0, a=4.0) == scaled(2.0, a=4.0) and dc.grad(f, wrt="a")(2.0).tolist() == [2.0]
+    with pytest.raises(SignatureError, match="missing a required argument: 'a'"):
+        dc.compile(scaled, backend="python")(2.0)

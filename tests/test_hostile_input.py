@@ -201,7 +201,7 @@ def test_wrong_arguments_give_clear_errors(backend):
     for args in bad:
         with pytest.raises(SignatureError, match="Fix:"):
             f(*args)
-    with pytest.raises(SignatureError, match="takes 2 arguments, got 1"):
+    with pytest.raises(SignatureError, match="missing a required argument: 'y'"):
         f(x)
     with pytest.raises(SignatureError):
         dc.grad(f)(x, 1.0, 2.0)

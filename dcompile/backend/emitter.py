@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,17 +54,37 @@ class Emitted:
     hot: tuple[str, ...] = ()
 
 
+@dataclass
+class ModuleParts:
+    """What nested emissions (a loop body, see dcompile.loops) add to the module being generated:
+    functions after the main one (compiled before it, like the parts of a split body), array
+    constants and import lines. Names are unique across the module."""
+
+    functions: list[tuple[str, list[str]]] = field(default_factory=list)
+    globals: list[str] = field(default_factory=list)
+    imports: set[str] = field(default_factory=set)
+    taken: set[str] = field(default_factory=set)
+
+    def fresh(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.taken:
+            name, k = f"{base}{k}", k + 1
+        self.taken.add(name)
+        return name
+
+
 class _Printer:
-    def __init__(self, graph: Graph, layout: Layout, *, fuse: bool = True) -> None:
+    def __init__(self, graph: Graph, layout: Layout, *, fuse: bool = True, module: ModuleParts | None = None) -> None:
         self.graph = graph
         self.layout = layout
         self.namer = Namer(dict(graph.hints))
+        self.module = module if module is not None else ModuleParts()
         self.consts = {e.out: e.kwargs["value"] for e in graph.eqns if e.prim.literal}
         # Array constants are module globals (numba freezes them into the machine code).
         self.globals: dict[Value, str] = {}
         for e in graph.eqns:
             if e.prim.literal and isinstance(e.kwargs["value"], np.ndarray):
-                self.globals[e.out] = self.namer.fresh(f"_c{len(self.globals)}")
+                self.globals[e.out] = self.namer.fresh(self.module.fresh(f"_c{len(self.globals)}"))
         self.producer = {e.out: e for e in graph.eqns}
         uses: Counter[Value] = Counter(v for e in graph.eqns for v in e.inputs)
         uses.update(layout_values(layout))
@@ -344,6 +364,8 @@ class _Printer:
         if e.prim.emit_lines is not None:
             srcs = [a for a, _ in self.args(e)]
             params = {**e.kwargs, "_inplace": True} if e in self.inplace else e.kwargs
+            if e.prim.nested:
+                params = {**params, "_module": self.module}
             return e.prim.emit_lines(target, srcs, params, [v.type for v in e.inputs], e.out.type)
         return [f"{target} = {self.eqn_expr(e)[0]}"]
 
@@ -596,6 +618,28 @@ def _dependents(graph: Graph, root: Value) -> set[Value]:
     return out
 
 
+def emit_function(graph: Graph, function: str, module: ModuleParts) -> None:
+    """Add ``def function(*inputs)`` returning ``graph``'s outputs (one, or a tuple) to ``module``.
+
+    For nested graphs (a loop body): no shape checks, no docstring; its constants,
+    imports and own nested functions go to ``module`` too.
+    """
+    items = tuple(Scalar(v) if v.type.rank == 0 else Array(v) for v in graph.outputs)
+    layout: Layout = items[0] if len(items) == 1 else Pack(items)
+    p = _Printer(graph, layout, module=module)
+    params = [p.namer(v) for v in graph.inputs]
+    body = p.body() + p.returns(layout)
+    scalars = {name for v, name in p.namer.named().items() if v.type == VType((), DType.F64)}
+    split = split_body(function, params, body, scalars)
+    lines = [f"def {function}({', '.join(params)}):"]
+    lines += [f"{INDENT}{line}" for line in (split.body if split is not None else body)]
+    module.globals += [f"{p.globals[v]} = {format_array(p.consts[v])}" for v in p.globals]
+    module.imports.update(_imports(graph))
+    if split is not None:
+        module.functions += list(zip(split.names, split.parts, strict=True))
+    module.functions.append((function, lines))
+
+
 def emit_module(
     graph: Graph, function: str, layout: Layout, doc: str, *, fuse: bool = True, guards: bool = True
 ) -> Emitted:
@@ -608,7 +652,8 @@ def emit_module(
     (a raise in a callee costs a per-call status check: 0.67 -> 1.30 ms per
     10^4 rows of a d = 20 logistic loss).
     """
-    p = _Printer(graph, layout, fuse=fuse)
+    module = ModuleParts(taken={function})
+    p = _Printer(graph, layout, fuse=fuse, module=module)
     inputs = [v for v in graph.inputs if not (isinstance(layout, Loop) and v is layout.direction)]
     param_names = ["_out"] * isinstance(layout, Into) + [p.namer(v) for v in inputs]
     params = ", ".join(param_names)
@@ -633,10 +678,11 @@ def emit_module(
         '"""',
         "",
         "import numpy as np",
-        *_imports(graph),
+        *sorted(set(_imports(graph)) | module.imports),
         "",
         *(f"{p.globals[v]} = {format_array(p.consts[v])}" for v in p.globals),
-        *([""] if p.globals else []),
+        *module.globals,
+        *([""] if p.globals or module.globals else []),
         "",
         f"def {function}({params}):",
         f'{INDENT}"""{doc_lines[0]}',
@@ -656,5 +702,9 @@ def emit_module(
         for part in split.parts:
             lines += ["", "", *part]
         names += split.names
+    for name, part in module.functions:  # loop bodies (dcompile.loops), nested ones first
+        lines += ["", "", *part]
+        names.append(name)
     hot = tuple(looped.names) if looped is not None else ()
+    hot += tuple(name for name, _ in module.functions)
     return Emitted("\n".join(lines) + "\n", function, tuple(names), hot)

@@ -246,10 +246,10 @@ class _Copier:
 
     def value(self, v: Any) -> Any:
         """What a global or closure value becomes in a copied function (``v`` itself if nothing)."""
+        if isinstance(v, TracingModule):  # a function defined inside a traced one sees the stand-ins already
+            return v
         if isinstance(v, types.ModuleType):
             return proxy(v) if v.__name__ in PROXIED else v
-        if isinstance(v, TracingModule):
-            return v
         try:
             s = spellings.lookup(v)
         except TypeError:

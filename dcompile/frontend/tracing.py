@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from dcompile.errors import IntegerUse, TraceError, _is_internal
+from dcompile.errors import IntegerUse, StaticUse, TraceError, _is_internal
 from dcompile.frontend.namespace import with_traceable_globals
 from dcompile.ir.builder import Builder
 from dcompile.ir.graph import Graph, Value
@@ -133,22 +133,28 @@ def trace(
     name: str,
     *,
     capture_names: bool = True,
+    rebuild: Callable[[list[Any]], tuple[list[Any], dict[str, Any]]] | None = None,
 ) -> Graph:
-    """Trace ``fn`` on one tracer per argument and return its graph."""
+    """Trace ``fn`` on one tracer per argument and return its graph.
+
+    ``rebuild`` turns the tracers into the call's positional and keyword
+    arguments (structures and constants around them; see dcompile.calling).
+    """
     builder = Builder()
     inputs: list[Value] = [builder.new_input(t, n) for n, t in zip(arg_names, arg_types, strict=True)]
     args = [Tracer(builder, v) for v in inputs]
     for a in args:
         a.readonly = True  # writing into an argument would change the caller's array
     target = with_traceable_globals(fn)
+    call_args, call_kwargs = rebuild(list(args)) if rebuild is not None else (list(args), {})
     try:
         with tracing_into(builder):
             if capture_names:
                 with _capture_names(builder):
-                    out = target(*args)
+                    out = target(*call_args, **call_kwargs)
             else:
-                out = target(*args)
-    except IntegerUse as exc:  # say which argument (the caller may retrace it as an integer)
+                out = target(*call_args, **call_kwargs)
+    except (IntegerUse, StaticUse) as exc:  # say which argument (the caller may retrace it)
         exc.position = inputs.index(exc.value) if exc.value in inputs else None
         raise
     out = _check_output(out, name)

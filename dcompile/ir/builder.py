@@ -74,6 +74,27 @@ class Builder:
         self._index: dict[Value, int] = {}
         self._blocks: list[_BlockDraft] = []
         self._static: dict[Value, np.ndarray | None] = {}
+        # A nested trace (a loop body) records into its own builder; values of the enclosing
+        # traces it reads become its inputs, in the order first read (see capture()).
+        self.parent: Builder | None = None
+        self.captured: dict[int, tuple[Any, Value]] = {}  # id(outer value) -> (outer tracer, inner input)
+
+    def encloses(self, other: Builder) -> bool:
+        """Whether ``other`` is this builder or an enclosing trace of it."""
+        b: Builder | None = self
+        while b is not None:
+            if b is other:
+                return True
+            b = b.parent
+        return False
+
+    def capture(self, outer: Any) -> Value:
+        """The input of this nested trace standing for ``outer``, a tracer of an enclosing trace."""
+        found = self.captured.get(id(outer.value))
+        if found is None:
+            found = (outer, self.new_input(outer.value.type, outer.builder.hints.get(outer.value)))
+            self.captured[id(outer.value)] = found
+        return found[1]
 
     # -- values -----------------------------------------------------------
     def new_input(self, vtype: VType, hint: str | None = None) -> Value:

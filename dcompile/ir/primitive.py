@@ -95,6 +95,10 @@ class Primitive:
     inplace: bool = False  # emit_lines may update its first input in place (params["_inplace"])
     fusion: str | None = None  # how it joins a fused loop besides elementwise (see backend/fusion.py)
     imports: tuple[str, ...] = ()  # import lines the emitted code needs (runtime helpers)
+    # jvp_joint(tangents, ans, ins, **params) -> tangent: one forward rule for all inputs at once
+    # (``None`` for a zero tangent), for operations whose JVP is one computation (a loop).
+    jvp_joint: Callable[..., Any] | None = None
+    nested: bool = False  # emit_lines receives "_module" to add functions (a loop body) to the module
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

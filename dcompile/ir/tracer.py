@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from dcompile.errors import TraceError, UnsupportedError, trace_error, user_location
+from dcompile.errors import UnsupportedError, trace_error, user_location
 from dcompile.ir.builder import MAX_CONST_ELEMENTS, Builder
 from dcompile.ir.graph import Value
 from dcompile.ir.primitive import Primitive
@@ -157,18 +157,31 @@ class Tracer:
                 "the truth value of a traced value (`and`, `or`, `not`, `if`, `assert`, `min`/`max` of Python)",
                 "use dcompile.where(cond, a, b), np.maximum/np.minimum, or `&`, `|`, `~` on comparisons",
             )
-        raise trace_error(
-            f"dcompile cannot trace {construct}: the value is only known when the compiled code runs.",
-            fix,
+        raise self._static_use(
+            trace_error(
+                f"dcompile cannot trace {construct}: the value is only known when the compiled code runs.",
+                fix,
+            )
         )
 
-    def _concrete(self, what: str) -> TraceError:
-        return trace_error(  # type: ignore[return-value]
-            f"dcompile cannot trace {what} of a traced value: it would need the number, "
-            "which is only known when the compiled code runs (a `math` function called in a "
-            "helper outside the traced function does this too).",
-            "keep the value symbolic: drop the conversion, use np.* functions in helpers, "
-            "or pass the number in as a constant",
+    def _static_use(self, err: Any) -> Exception:
+        """``err``, or a :class:`StaticUse` carrying it when this is a scalar argument of the function
+        (an ``int`` or ``bool`` passed there then becomes a constant of the trace)."""
+        if self.ndim == 0 and self.builder.producer.get(self.value) is None:
+            from dcompile.errors import StaticUse
+
+            return StaticUse(err, self.value)
+        return err  # type: ignore[no-any-return]
+
+    def _concrete(self, what: str) -> Exception:
+        return self._static_use(
+            trace_error(
+                f"dcompile cannot trace {what} of a traced value: it would need the number, "
+                "which is only known when the compiled code runs (a `math` function called in a "
+                "helper outside the traced function does this too).",
+                "keep the value symbolic: drop the conversion, use np.* functions in helpers, "
+                "or pass the number in as a constant",
+            )
         )
 
     def __float__(self) -> float:
@@ -244,12 +257,16 @@ def integer_use(t: Tracer) -> Exception:
 
 
 def _builder_of(args: tuple[Any, ...]) -> Builder | None:
+    """The builder to record into: the innermost trace among the operands' (a loop body reads
+    values of the function around it; they become inputs of the body, see Builder.capture)."""
     builder = None
     for a in args:
         if isinstance(a, Tracer):
-            if builder is None:
+            if builder is None or a.builder is builder:
+                builder = builder or a.builder
+            elif a.builder.encloses(builder):
                 builder = a.builder
-            elif a.builder is not builder:
+            elif not builder.encloses(a.builder):
                 raise trace_error(
                     "a traced value from one dcompile trace was used in another "
                     "(it escaped its function, e.g. through a global or a closure).",
@@ -266,6 +283,8 @@ def _holds_tracer(items: Any) -> bool:
 
 def _as_value(builder: Builder, a: Any) -> Value:
     if isinstance(a, Tracer):
+        if a.builder is not builder:  # a value of an enclosing trace, read in a loop body
+            return builder.capture(a)
         return a.value
     if isinstance(a, (bool, np.bool_, int, float, np.integer, np.floating)):
         return builder.const(a)

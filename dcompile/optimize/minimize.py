@@ -13,7 +13,9 @@ import numpy as np
 from dcompile.api import Function
 from dcompile.api import compile as compile_function
 from dcompile.backend.cache import cache_dir
+from dcompile.calling import raveled_function
 from dcompile.errors import DcompileError, SignatureError
+from dcompile.frontend.pytree import LEAF, Unravel, ravel, vector_like
 from dcompile.ir.types import DType
 from dcompile.optimize import methods as M
 from dcompile.optimize.callback import PythonObjective
@@ -204,6 +206,69 @@ def _objective(fun: Any, jac: Any, hess: Any, hessp: Any, args: Sequence[Any]) -
     return compiled
 
 
+def _unraveled(res: OptimizeResult, unravel: Unravel) -> OptimizeResult:
+    res.x = unravel(res.x)
+    if "jac" in res:
+        res.jac = unravel(res.jac)
+    return res
+
+
+# objective -> {(unravel, number of data arguments): its function of the raveled vector}
+_RAVELED: weakref.WeakKeyDictionary[Any, dict[tuple[Unravel, int], Function]] = weakref.WeakKeyDictionary()
+
+
+def _on_vector(  # noqa: PLR0917
+    fun: Any, jac: Any, hess: Any, hessp: Any, unravel: Unravel, n_data: int
+) -> tuple[Any, Any, Any, Any]:
+    """The objective (and its Python derivatives) as functions of the raveled parameter vector."""
+    if jac is not None and not isinstance(fun, Function):  # a Python objective: wrap each callable
+
+        def fun_v(theta: np.ndarray, *data: Any) -> Any:
+            out = fun(unravel(theta), *data)
+            return (out[0], ravel(out[1])[0]) if jac is True else out
+
+        def jac_v(theta: np.ndarray, *data: Any) -> np.ndarray:
+            return ravel(jac(unravel(theta), *data))[0]
+
+        def hessp_v(theta: np.ndarray, p: np.ndarray, *data: Any) -> np.ndarray:
+            return ravel(hessp(unravel(theta), unravel(p), *data))[0]
+
+        def hess_v(theta: np.ndarray, *data: Any) -> Any:
+            return hess(unravel(theta), *data)  # a matrix over the raveled vector
+
+        return (
+            fun_v,
+            True if jac is True else jac_v,
+            None if hess is None else hess_v,
+            None if hessp is None else hessp_v,
+        )
+    if hasattr(fun, "raveled"):  # a finite sum
+        return fun.raveled(unravel), None, None, None
+    cache = _RAVELED.setdefault(fun, {}) if _weakable(fun) else {}
+    found = cache.get((unravel, n_data))
+    if found is None:
+        found = compile_function(raveled_function(fun, unravel, n_data))
+        cache[unravel, n_data] = found
+    return found, None, None, None
+
+
+def _weakable(obj: Any) -> bool:
+    try:
+        weakref.ref(obj)
+    except TypeError:
+        return False
+    return True
+
+
+def _flat_call(fun: Function, x: np.ndarray, args: Sequence[Any]) -> tuple[Function, tuple[Any, ...]]:
+    """The flat function and data arguments of ``fun(x, *args)``: defaults filled, structures flattened."""
+    assert fun.convention is not None
+    plan, leaves = fun.convention.plan((x, *args), {})
+    if plan.parts[0] is not LEAF:
+        raise SignatureError(f"the first argument of {fun.name} is what dc.minimize varies: x0 must be a vector")
+    return fun.variant(plan), tuple(leaves[1:])
+
+
 def minimizer(fun: Function, x0: Any, args: Sequence[Any] = (), *, method: str = "lbfgs") -> Any:
     """The compiled solver of ``method`` for ``fun``, callable from your own ``@numba.njit`` code.
 
@@ -314,8 +379,19 @@ def minimize(
     searches and statuses.
     """
     opts_f, opts_i, ls_name, label = _settings(method, line_search, step, options)
+    if not vector_like(x0):  # a structure of arrays (a dict of weights): solve over its raveled vector
+        vector, unravel = ravel(x0)
+        fun, jac, hess, hessp = _on_vector(fun, jac, hess, hessp, unravel, len(args))
+        res = minimize(
+            fun, vector, args, method=method, line_search=line_search, step=step, options=options,
+            callback=None if callback is None else (lambda r: callback(_unraveled(r, unravel))),
+            progress=progress, jac=jac, hess=hess, hessp=hessp,
+        )  # fmt: skip
+        return _unraveled(res, unravel)
     x = _start(x0)
     target = _objective(fun, jac, hess, hessp, args)
+    if isinstance(target, Function) and target.convention is not None:
+        target, args = _flat_call(target, x, args)
     if isinstance(target, PythonObjective):
         driver, compile_s = _python_driver(target, method)
         data = (target.open(x.size),)

@@ -688,6 +688,13 @@ def assign(t: Tracer, new: Tracer) -> None:
             "copy it first (`y = x.copy()`) and write into the copy, or build the result with np.where",
             UnsupportedError,
         )
+    if new.builder is not t.builder:  # a loop body writing into an array of the function around it
+        raise trace_error(
+            "this writes, inside a dc.scan / dc.fori_loop body, into an array made outside the loop.",
+            "carry the array through the loop (return it as part of the carry), or return per-step "
+            "values as the body's outputs (dc.scan stacks them)",
+            UnsupportedError,
+        )
     t.value = new.value
     _refresh(t)
 

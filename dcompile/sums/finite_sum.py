@@ -25,9 +25,12 @@ from typing import Any
 import numpy as np
 
 from dcompile.api import Function
+from dcompile.api import compile as compile_function
 from dcompile.backend.cache import write_module
 from dcompile.backend.compiler import PACKAGE, Kernel, _load_module
+from dcompile.calling import raveled_function
 from dcompile.errors import SignatureError
+from dcompile.frontend.pytree import Unravel
 from dcompile.ir.types import DType
 from dcompile.optimize.driver import KernelRef
 
@@ -336,6 +339,20 @@ class FiniteSum:
         self.regularizer = regularizer
         self.parallel = bool(parallel)
         self._modules: dict[tuple[Any, ...], Any] = {}
+        self._raveled: dict[Unravel, FiniteSum] = {}
+
+    def raveled(self, unravel: Unravel) -> FiniteSum:
+        """The same sum over the raveled vector of a structure of parameters (``dc.ravel``): what
+        ``dc.sgd``, ``dc.adam`` and ``dc.minimize`` run when ``w0`` is a dict or tuple of arrays."""
+        found = self._raveled.get(unravel)
+        if found is None:
+            fun = compile_function(raveled_function(self.fun, unravel, len(self.data)), name=f"{self.name}_raveled")
+            reg = self.regularizer
+            if reg is not None:
+                reg = compile_function(raveled_function(reg, unravel, 0), name=f"{reg.name}_raveled")
+            found = FiniteSum(fun, self.data, mean=self.mean, regularizer=reg, parallel=self.parallel)
+            self._raveled[unravel] = found
+        return found
 
     def __repr__(self) -> str:
         kind = "mean" if self.mean else "sum"

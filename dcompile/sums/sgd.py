@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from dcompile.errors import SignatureError
+from dcompile.frontend.pytree import Unravel, ravel, vector_like
 from dcompile.optimize.progress import Progress
 from dcompile.optimize.result import CALLBACK, EPOCHS_DONE, MESSAGES, NON_FINITE, OptimizeResult
 from dcompile.sums.finite_sum import FiniteSum
@@ -61,6 +62,13 @@ def _check(obj: Any, w0: Any, *, batch_size: int, epochs: int, averaging: str, t
     return np.ascontiguousarray(w)
 
 
+def _unravel_result(res: OptimizeResult, unravel: Unravel) -> OptimizeResult:
+    for key in ("x", "x_avg", "jac"):
+        if isinstance(res.get(key), np.ndarray) and res[key].ndim == 1:
+            res[key] = unravel(res[key])
+    return res
+
+
 def _run(
     obj: FiniteSum,
     w0: Any,
@@ -78,6 +86,15 @@ def _run(
     callback: Callable[[OptimizeResult], Any] | None,
     history: bool,
 ) -> OptimizeResult:
+    if not vector_like(w0):  # a structure of arrays: run on its raveled vector, answer in its structure
+        vector, unravel = ravel(w0)
+        wrapped = None if callback is None else (lambda r: callback(_unravel_result(r, unravel)))
+        res = _run(
+            obj.raveled(unravel), vector, method, step_epoch, batch_size=batch_size, epochs=epochs,
+            schedule=schedule, averaging=averaging, tail=tail, replace=replace, seed=seed, progress=progress,
+            callback=wrapped, history=history,
+        )  # fmt: skip
+        return _unravel_result(res, unravel)
     w = _check(obj, w0, batch_size=batch_size, epochs=epochs, averaging=averaging, tail=tail)
     sched = as_schedule(schedule)
     module = obj.module(w)

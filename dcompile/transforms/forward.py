@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from dcompile.errors import UnsupportedError
 from dcompile.ir.builder import Builder
-from dcompile.ir.graph import Graph, Value
+from dcompile.ir.graph import Eqn, Graph, Value
 from dcompile.ir.primitive import input_rules
 from dcompile.ir.tracer import Tracer
 from dcompile.primitives.arrays import broadcast_to
@@ -40,24 +40,10 @@ def push_forward(
         ts = [tan.get(v) for v in e.inputs]
         if all(t is None for t in ts):
             continue
-        rules = input_rules(e.prim.jvp, len(e.inputs))
-        if rules is None:
-            raise UnsupportedError(
-                f"primitive {e.prim.name!r} has no forward-mode rule, which jvp, hvp and hessian need; "
-                "give it JVP rules (dcompile.extend.defjvp, or jvp=/partials= in extend.primitive) "
-                "or use reverse mode (grad, value_and_grad)"
-            )
-        ins = [env[v] for v in e.inputs]
-        out_t: Tracer | None = None
-        for t, rule in zip(ts, rules, strict=True):
-            if t is None or rule is None:
-                continue
-            c = apply_rule(rule, t, env[e.out], ins, e.kwargs, elementwise=e.prim.elementwise)
-            if c is None or (isinstance(c, Tracer) and c.is_const(0.0)):  # a rule may answer "no derivative"
-                continue
-            if not isinstance(c, Tracer) or c.shape != e.out.type.shape:
-                c = broadcast_to(c, e.out.type.shape)  # a tangent of a broadcast input
-            out_t = c if out_t is None else add(out_t, c)
+        if e.prim.jvp_joint is not None:  # one rule for all inputs (a loop)
+            out_t = e.prim.jvp_joint(ts, env[e.out], [env[v] for v in e.inputs], **e.kwargs)
+        else:
+            out_t = _tangent(e, ts, env)
         if out_t is None or out_t.is_const(0.0):
             continue
         tan[e.out] = out_t
@@ -66,3 +52,26 @@ def push_forward(
             if hint:
                 builder.set_hint(out_t.value, hint)
     return tan
+
+
+def _tangent(e: Eqn, ts: list[Tracer | None], env: dict[Value, Tracer]) -> Tracer | None:
+    """The sum of the per-input JVP rules' contributions to ``e``'s tangent."""
+    rules = input_rules(e.prim.jvp, len(e.inputs))
+    if rules is None:
+        raise UnsupportedError(
+            f"primitive {e.prim.name!r} has no forward-mode rule, which jvp, hvp and hessian need; "
+            "give it JVP rules (dcompile.extend.defjvp, or jvp=/partials= in extend.primitive) "
+            "or use reverse mode (grad, value_and_grad)"
+        )
+    ins = [env[v] for v in e.inputs]
+    out_t: Tracer | None = None
+    for t, rule in zip(ts, rules, strict=True):
+        if t is None or rule is None:
+            continue
+        c = apply_rule(rule, t, env[e.out], ins, e.kwargs, elementwise=e.prim.elementwise)
+        if c is None or (isinstance(c, Tracer) and c.is_const(0.0)):  # a rule may answer "no derivative"
+            continue
+        if not isinstance(c, Tracer) or c.shape != e.out.type.shape:
+            c = broadcast_to(c, e.out.type.shape)  # a tangent of a broadcast input
+        out_t = c if out_t is None else add(out_t, c)
+    return out_t
