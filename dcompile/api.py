@@ -38,7 +38,7 @@ from dcompile.calling import (
     restructure,
     wrt_params,
 )
-from dcompile.errors import DcompileError, IntegerUse, SignatureError, StaticUse, TraceError
+from dcompile.errors import DcompileError, IntegerUse, SignatureError, StaticUse, TraceError, user_traceback
 from dcompile.frontend.pytree import TreeDef
 from dcompile.ir.graph import Graph
 from dcompile.ir.naming import sanitize
@@ -150,7 +150,8 @@ class Function:
         """
         n = len(self.arg_names)
         if len(args) != n:
-            raise SignatureError(f"{self.name}({', '.join(self.arg_names)}) takes {n} {what}, got {len(args)}.")
+            noun = what if n != 1 else what.rstrip("s")
+            raise SignatureError(f"{self.name}({', '.join(self.arg_names)}) takes {n} {noun}, got {len(args)}.")
         ints = self.int_args
         pairs = [_arg_type(self.name, name, a, name in ints) for name, a in zip(self.arg_names, args, strict=True)]
         sig = tuple(t for t, _ in pairs)
@@ -228,11 +229,33 @@ class Function:
         if not kwargs:
             try:
                 return primal._entry(*args)
-            except DcompileError:
-                raise
+            except DcompileError as exc:
+                raise user_traceback(exc) from None
             except (TypeError, ValueError):  # see Derivative.__call__
                 pass
-        return primal._recover(args, kwargs)
+        try:
+            return primal._recover(args, kwargs)
+        except DcompileError as exc:
+            raise user_traceback(exc) from None
+
+    def retrace(self) -> Function:
+        """Forget every trace, derivative and kernel of this function, so the next call traces again.
+
+        A compiled function is traced once per signature and keeps what it read
+        then: a module-level global changed afterwards (``scale = 3.0``) is not
+        seen in this process until ``f.retrace()`` (as with ``jax.jit``). A new
+        process sees it (the program cache keys on the globals' values).
+        Derivative objects made earlier keep their own compiled kernels: make
+        them again after retracing.
+        """
+        with self._lock:
+            self._graphs.clear()
+            self._programs.clear()
+            self._kernels.clear()
+            self._variants.clear()
+            self._fingerprint = None
+            self._primal = Derivative(self, "f", tuple(range(len(self.arg_names))))
+        return self
 
     def variant(self, plan: Plan) -> Function:
         """The flat function of a call plan (structures and constants rebuilt around its arguments)."""
@@ -577,11 +600,14 @@ class Derivative:
         if not kwargs:
             try:
                 return self._entry(*args)
-            except DcompileError:
-                raise
+            except DcompileError as exc:
+                raise user_traceback(exc) from None
             except (TypeError, ValueError):
                 pass
-        return self._recover(args, kwargs)
+        try:
+            return self._recover(args, kwargs)
+        except DcompileError as exc:
+            raise user_traceback(exc) from None
 
     def _plain(self, args: Sequence[Any]) -> bool:
         """A positional call with one number or array per parameter: the flat arguments as given."""
@@ -833,14 +859,17 @@ class DirectionalDerivative(Derivative):
                 return fast(*primals, *(direction if isinstance(direction, (list, tuple)) else (direction,)))
             except (TypeError, ValueError):
                 pass
-        if holds_tracer(primals) or holds_tracer(direction):
-            return self._inline(primals, {}, direction)
-        if not self._plain(primals):
-            return self._structured(primals, {}, direction)
         try:
-            return self._call_flat(primals, direction)
-        except StaticUse as exc:
-            return self._after_static(exc, primals, {}, direction)
+            if holds_tracer(primals) or holds_tracer(direction):
+                return self._inline(primals, {}, direction)
+            if not self._plain(primals):
+                return self._structured(primals, {}, direction)
+            try:
+                return self._call_flat(primals, direction)
+            except StaticUse as exc:
+                return self._after_static(exc, primals, {}, direction)
+        except DcompileError as exc:
+            raise user_traceback(exc) from None
 
     def _call_flat(self, primals: tuple[Any, ...], direction: Any) -> Any:
         sig, conv = self.fn.signature(primals, "primals")
@@ -866,7 +895,7 @@ class DirectionalDerivative(Derivative):
             items = [direction]
         if len(items) != len(wanted):
             raise SignatureError(
-                f"{self._dir_name()} has {len(items)} entries; {self.mode} with respect to "
+                f"{self._dir_name()} has {_entries(len(items))}; {self.mode} with respect to "
                 f"({', '.join(self.wrt_names)}) needs {len(wanted)}."
             )
         for a, t in zip(items, wanted, strict=True):
@@ -887,7 +916,7 @@ class DirectionalDerivative(Derivative):
             items = list(direction) if isinstance(direction, (list, tuple)) else [direction]
         if len(items) != len(wanted):
             raise SignatureError(
-                f"{name} has {len(items)} entries; {self.mode} with respect to "
+                f"{name} has {_entries(len(items))}; {self.mode} with respect to "
                 f"({', '.join(self.wrt_names)}) needs {len(wanted)}."
             )
         out = []
@@ -908,6 +937,10 @@ class DirectionalDerivative(Derivative):
         return {"jvp": "tangents", "vjp": "cotangent", "hvp": "v"}[self.mode]
 
 
+def _entries(n: int) -> str:
+    return "1 entry" if n == 1 else f"{n} entries"
+
+
 def _items(direction: Any) -> list[Any]:
     if isinstance(direction, (list, tuple)):
         return list(direction)
@@ -919,7 +952,13 @@ def compile(fn: Callable[..., Any] | None = None, *, backend: str = "numba", nam
 
     Use as ``@dc.compile`` or ``@dc.compile(backend="python")``. Arguments are
     float scalars or NumPy arrays (float arrays can be differentiated; integer
-    and boolean arrays are data). The function returns a scalar or an array.
+    and boolean arrays are data), structures of them (dicts, tuples, ...), or
+    settings (strings, callables, ints used as Python values); keywords and
+    defaults work as in Python. The function returns a scalar or an array.
+
+    The function is traced once per signature: globals it reads are read then.
+    Changing a module-level global later needs ``f.retrace()`` in the same
+    process (a new process sees the new value).
     """
     from dcompile.frontend.fingerprint import fingerprint
     from dcompile.frontend.pytree import LEAF

@@ -179,7 +179,8 @@ class Convention:
             positional = sum(not k for k in self.keyword_only)
             if "too many positional" in str(exc):
                 raise SignatureError(
-                    f"{self.name}{self.signature} takes {positional} arguments, got {len(args)}."
+                    f"{self.name}{self.signature} takes {positional} argument{'s' * (positional != 1)}, "
+                    f"got {len(args)}."
                 ) from None
             raise SignatureError(f"{self.name}{self.signature}: {exc}.") from None
         values, defaulted = [], set()
@@ -356,3 +357,20 @@ def raveled_function(fun: Callable[..., Any], unravel: Unravel, n_data: int) -> 
     raveled.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     raveled.__name__ = f"{getattr(fun, '__name__', 'f')}_raveled"
     return raveled
+
+
+def splatted_function(fun: Callable[..., Any], n: int, n_data: int) -> Callable[..., Any]:
+    """``theta, *data -> fun(theta[0], ..., theta[n - 1], *data)``: a function of ``n`` scalars as one of a vector.
+
+    What ``dc.minimize(f, x0)`` runs for ``f(a, b, c)`` (the worked example's
+    form): optimizers vary one vector.
+    """
+
+    def splatted(theta: Any, *data: Any) -> Any:
+        return fun(*(theta[k] for k in range(n)), *data)
+
+    params = [inspect.Parameter("theta", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    params += [inspect.Parameter(f"data{i}", inspect.Parameter.POSITIONAL_OR_KEYWORD) for i in range(n_data)]
+    splatted.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    splatted.__name__ = f"{getattr(fun, '__name__', getattr(fun, 'name', 'f'))}_of_vector"
+    return splatted

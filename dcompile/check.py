@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from dcompile.api import Function, Wrt, grad, hessian, hvp, jvp
+from dcompile.api import Function, Wrt, _function, grad, hessian, hvp, jvp
+from dcompile.calling import is_leaf_value, wrt_params
 from dcompile.errors import UnsupportedError
+from dcompile.frontend.pytree import TreeDef
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,20 @@ def _arguments(f: Function, args: tuple[Any, ...]) -> tuple[Any, ...]:
     return args
 
 
+def _flat_call(f: Any, args: tuple[Any, ...], wrt: Wrt) -> tuple[Function, tuple[Any, ...], Wrt]:
+    """The flat function, arguments and ``wrt`` of a call with structures or defaults (see dcompile.calling)."""
+    conv = f.convention
+    if conv is None or (len(args) == len(f.arg_names) and all(is_leaf_value(a) for a in args)):
+        return f, args, wrt
+    plan, leaves = conv.plan(args, {})
+    params = wrt_params(plan, wrt, f.name)
+    if params is None:
+        params = tuple(
+            i for i, p in enumerate(plan.parts) if isinstance(p, TreeDef) and plan.names[i] not in plan.defaulted
+        )
+    return f.variant(plan), tuple(leaves), tuple(plan.leaves_of(params))
+
+
 def check_grad(
     f: Function,
     *args: Any,
@@ -88,7 +104,9 @@ def check_grad(
     relative errors if one exceeds ``rtol`` and ``raise_on_failure``;
     returns the :class:`GradCheck` otherwise.
     """
-    sig, conv = f.signature(_arguments(f, args))
+    f = _function(f, "check_grad")
+    f, args, wrt = _flat_call(f, _arguments(f, args), wrt)
+    sig, conv = f.signature(args)
     idx = tuple(i for i in f.resolve_wrt(wrt) if wrt is not None or sig[i].dtype.differentiable)
     names = [f.arg_names[i] for i in idx]
     rng = np.random.default_rng(seed)

@@ -13,7 +13,7 @@ import os
 import sys
 import sysconfig
 from dataclasses import dataclass
-from types import FrameType
+from types import FrameType, TracebackType
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _NUMPY_MARK = os.sep + "numpy" + os.sep
@@ -116,6 +116,29 @@ def _is_internal(filename: str) -> bool:
         or filename.startswith("<frozen")
         or path.startswith(_LIBRARY_DIRS)
     )
+
+
+def user_traceback(exc: BaseException) -> BaseException:
+    """``exc`` with dcompile's own frames removed from its traceback (the user's, NumPy's stay).
+
+    A user mistake reported ten frames deep inside the pipeline is read from the
+    bottom: the message and the user's line are what matter, so (as JAX does)
+    the frames of dcompile's modules are dropped. ``DCOMPILE_TRACEBACK=full``
+    keeps them, for debugging dcompile itself.
+    """
+    if os.environ.get("DCOMPILE_TRACEBACK", "").lower() == "full":
+        return exc
+    kept = []
+    tb = exc.__traceback__
+    while tb is not None:
+        path = os.path.abspath(tb.tb_frame.f_code.co_filename)
+        if not path.startswith(_PACKAGE_DIR + os.sep) or path in _USER_MODULES:
+            kept.append(tb)
+        tb = tb.tb_next
+    new: TracebackType | None = None
+    for t in reversed(kept):
+        new = TracebackType(new, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    return exc.with_traceback(new)
 
 
 def user_location(frame: FrameType | None = None) -> Location | None:

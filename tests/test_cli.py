@@ -78,7 +78,7 @@ def test_show_array_function_with_shapes(capsys):
         (("show", f"{EXAMPLE}:nll", "--shape", "q=3"), "'q' is not an argument of nll"),
         (("show", f"{EXAMPLE}:nll", "--shape", "w=3y"), "write NAME=DIMS[:DTYPE]"),
         (("show", f"{EXAMPLE}:nll", "--shape", "w=3"), "matmul (@) does not take scalars"),
-        (("show", f"{EXAMPLE}:nll"), "has not been called yet"),
+        (("show", f"{EXAMPLE}:nll"), "--shape NAME=DIMS"),
     ],
 )
 def test_bad_usage_is_one_clear_line(capsys, argv, message):

@@ -176,7 +176,7 @@ def test_unknown_wrt():
 
 def test_direction_length_checked():
     f = dc.compile(f2, backend="python")
-    with pytest.raises(SignatureError, match=r"tangents has 1 entries"):
+    with pytest.raises(SignatureError, match=r"tangents has 1 entry;"):
         dc.jvp(f)((1.0, 2.0), (1.0,))
 
 

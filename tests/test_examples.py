@@ -22,6 +22,7 @@ ARGV = {
     "gaussian_process.py": ["--fast"],
     "poisson_regression.py": ["--fast"],
     "student_t.py": ["--fast"],
+    "mlp_digits.py": ["--fast"],
 }
 
 

@@ -102,7 +102,10 @@ class _Printer:
                 pinned.add(e.out)
         self.acc = _accumulated(graph, layout, self.producer)
         self.acc_done = False
-        self.inplace = self._in_place(uses, shown)
+        # An array a display comment quotes may still be updated in place (the comment then reads
+        # `r = r with [1] = t3`); one an alias line or the signature names may not.
+        named = set(graph.inputs) | set(graph.outputs) | {v for b in graph.blocks for _, v in b.aliases}
+        self.inplace = self._in_place(uses, named)
         pinned.update(e.inputs[0] for e in self.inplace)
         pinned.update(self.read_before_update)
         self.inlined = self._inlinable(uses, pinned)

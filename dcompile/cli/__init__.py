@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import click
 
-from dcompile.cli.common import EXIT_USAGE, CliError
+from dcompile.cli.common import EXIT_USAGE, CliError, cli_wording
 from dcompile.errors import DcompileError
 
 COMMANDS = ("show", "explain", "graph", "check", "bench", "export", "cache", "demo")
@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Abort:
         return EXIT_USAGE
     except DcompileError as exc:
-        CliError(str(exc)).show()
+        CliError(cli_wording(str(exc))).show()
         return EXIT_USAGE
     return int(result or 0)
 

@@ -167,8 +167,9 @@ def echo_report(r: dict[str, Any], repeat: int) -> None:
 
 
 @click.command(
+    short_help="Time compiling (cold, cached) and calling.",
     epilog="Examples:\n\n  dcompile bench model.py:f --at 1,2,3,4\n\n"
-    "  dcompile bench model.py:loss --wrt w --shape w=20 --shape X=500x20 --shape y=500 --json"
+    "  dcompile bench model.py:loss --wrt w --shape w=20 --shape X=500x20 --shape y=500 --json",
 )
 @target_options
 @wrt_option

@@ -13,7 +13,10 @@ from dcompile.cli.common import echo_json, json_option
 SHOWN = 10  # newest modules listed by `cache info`
 
 
-@click.group(epilog="\b\nExamples:\n  dcompile cache info\n  dcompile cache info --json\n  dcompile cache clear --yes")
+@click.group(
+    short_help="Show or clear the disk cache.",
+    epilog="\b\nExamples:\n  dcompile cache info\n  dcompile cache info --json\n  dcompile cache clear --yes",
+)
 def command() -> None:
     """The disk cache of generated modules and numba machine code."""
 

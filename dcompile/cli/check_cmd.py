@@ -295,10 +295,11 @@ def _record(point: int, seed: int, fn: Function, args: Sequence[Any], row: Row) 
 
 
 @click.command(
+    short_help="Check derivatives against oracles.",
     epilog="Examples:\n\n  dcompile check model.py:f --at 1,2,3,4\n\n"
     "  dcompile check model.py:f --random 5 --seed 1 --tol 1e-8\n\n"
     '  dcompile check --expr "sin(x)*exp(y)" --args x,y --at 0.3,1.2\n\n'
-    "  dcompile check model.py:loss --wrt w --shape w=3 --shape X=5x3 --shape y=5"
+    "  dcompile check model.py:loss --wrt w --shape w=3 --shape X=5x3 --shape y=5",
 )
 @target_options
 @wrt_option
@@ -306,6 +307,13 @@ def _record(point: int, seed: int, fn: Function, args: Sequence[Any], row: Row) 
 @click.option("--random", "n_random", metavar="N", type=click.IntRange(min=1), help="check at N random points")
 @click.option("--seed", default=0, show_default=True, help="seed of the random points, arrays and directions")
 @click.option("--tol", default=1e-6, show_default=True, help="tolerance (absolute below 1, relative above)")
+@click.option(
+    "--backend",
+    type=click.Choice(["numba", "python"]),
+    default="numba",
+    show_default=True,
+    help="run the machine code users run (numba), or the same generated source in Python (starts faster)",
+)
 @json_option
 def command(
     *,
@@ -315,6 +323,7 @@ def command(
     n_random: int | None,
     seed: int,
     tol: float,
+    backend: str,
     as_json: bool,
 ) -> int:
     """Check derivatives against finite differences, SymPy, and forward vs reverse mode.
@@ -326,7 +335,7 @@ def command(
     target, expr, args_, name, shapes = spec.target, spec.expr, spec.args, spec.name, spec.shapes
     if at is not None and n_random is not None:
         raise CliError("give --at or --random, not both")
-    fn = function_of(target, expr, args_, name, backend="python")
+    fn = function_of(target, expr, args_, name, backend=backend)
     fixed = parse_at(fn, at, shapes) if at is not None else None
     rng = np.random.default_rng(seed)
     points = [make_point(fn, shapes, fixed, rng) for _ in range(n_random or 1)]
@@ -348,7 +357,7 @@ def command(
         return EXIT_FAILED if failed else 0
     where = f"{len(points)} random point{'s' * (len(points) > 1)}, seed {seed}" if fixed is None else "--at"
     wrt_names = ", ".join(fn.arg_names[i] for i in wrt_idx)
-    click.echo(f"check {fn.name}({', '.join(fn.arg_names)}) wrt {wrt_names}: {where}, python backend")
+    click.echo(f"check {fn.name}({', '.join(fn.arg_names)}) wrt {wrt_names}: {where}, {backend} backend")
     for k, (args, rows) in enumerate(zip(points, results, strict=True)):
         click.echo(f"\npoint {k + 1}: {describe(fn, args)}")
         echo_table(rows)

@@ -12,6 +12,7 @@ import functools
 import importlib
 import importlib.util
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -187,3 +188,20 @@ def echo_source(source: str) -> None:
         except ImportError:
             pass
     click.echo(source, nl=False)
+
+
+_SHAPE_HINT = "For array arguments give their shapes: --shape NAME=DIMS, e.g. --shape x=100"
+
+
+def cli_wording(message: str) -> str:
+    """A library error said in the command line's terms (options, not Python calls)."""
+    lines = [line for line in message.splitlines() if not line.startswith("Note: ") or "scalar arguments" not in line]
+    text = "\n".join(lines)
+    text = re.sub(
+        r"Fix: add it to args=\[\.\.\.\] or substitute a number with expr\.subs\((\w+), value\)\.",
+        r"Fix: add \1 to --args, or put a number in its place in --expr.",
+        text,
+    )
+    if ("scalar traced value" in message or "scalar arguments" in message) and _SHAPE_HINT not in text:
+        text += "\n" + _SHAPE_HINT
+    return text

@@ -833,11 +833,12 @@ def array_data(ex: ArrayExplanation) -> dict[str, Any]:
 
 
 @click.command(
+    short_help="Write the derivation as the lecture notes do.",
     epilog="Examples:\n\n  dcompile explain model.py:f   (backpropagation)\n\n"
     "  dcompile explain model.py:f --forward --wrt w1\n\n"
     '  dcompile explain --expr "(x1 + w1)**2 * (x1*w1 + x2*w2)" --args x1,x2,w1,w2 --wrt w1 --expand\n\n'
     "  dcompile explain model.py:f --latex   (align* blocks)\n\n"
-    "  dcompile explain model.py:rosen --shape x=100   (an array function: the table in NumPy)"
+    "  dcompile explain model.py:rosen --shape x=100   (an array function: the table in NumPy)",
 )
 @target_options
 @click.option("--wrt", help="comma-separated inputs: the forward direction(s); for reverse, the df/dx listed last")

@@ -25,7 +25,7 @@ from pathlib import Path
 import click
 
 from dcompile import __version__
-from dcompile.cli.common import CliError, TargetSpec, derivative, function_of, target_options, wrt_option
+from dcompile.cli.common import CliError, TargetSpec, cli_wording, derivative, function_of, target_options, wrt_option
 from dcompile.errors import DcompileError
 from dcompile.pipeline import MODES
 
@@ -153,10 +153,11 @@ def _usage(module: str, parts: Sequence[Part]) -> str:
 
 
 @click.command(
+    short_help="Write a standalone module of the kernels.",
     epilog="Examples:\n\n  dcompile export model.py:f -o f_compiled.py\n\n"
     "  dcompile export model.py:loss --mode grad --mode hessian --wrt w --shape w=20 --shape X=500x20 "
     "--shape y=500 -o loss_compiled.py\n\n"
-    '  dcompile export --expr "(x1 + w1)**2 * (x1*w1 + x2*w2)" --args x1,x2,w1,w2 -o f_compiled.py'
+    '  dcompile export --expr "(x1 + w1)**2 * (x1*w1 + x2*w2)" --args x1,x2,w1,w2 -o f_compiled.py',
 )
 @target_options
 @click.option(
@@ -197,9 +198,7 @@ def command(
         except DcompileError as exc:
             if shapes:
                 raise
-            raise CliError(
-                f"{exc}\nFor array arguments give their shapes: --shape NAME=DIMS, e.g. --shape x=100"
-            ) from None
+            raise CliError(cli_wording(str(exc))) from None
         parts.append(split_source(source, function, taken))
     origin = f"{target}" if expr is None else f"the SymPy expression {expr} with arguments ({', '.join(fn.arg_names)})"
     what = ", ".join(p.function for p in parts)

@@ -20,7 +20,16 @@ import click
 import numpy as np
 
 from dcompile.backend.literals import format_literal
-from dcompile.cli.common import CliError, TargetSpec, derivative, function_of, mode_option, target_options, wrt_option
+from dcompile.cli.common import (
+    CliError,
+    TargetSpec,
+    cli_wording,
+    derivative,
+    function_of,
+    mode_option,
+    target_options,
+    wrt_option,
+)
 from dcompile.errors import DcompileError
 from dcompile.ir.graph import Graph, Value
 from dcompile.ir.naming import Namer
@@ -157,9 +166,10 @@ def render(dot_source: str, fmt: str) -> bytes:
 
 
 @click.command(
+    short_help="Print the computational graph.",
     epilog="Examples:\n\n  dcompile graph model.py:f > f.dot\n\n"
     "  dcompile graph model.py:f --mode grad --format svg -o f_grad.svg   (needs Graphviz)\n\n"
-    "  dcompile graph model.py:loss --shape w=20 --shape X=500x20 --shape y=500"
+    "  dcompile graph model.py:loss --shape w=20 --shape X=500x20 --shape y=500",
 )
 @target_options
 @mode_option(default="f")
@@ -194,7 +204,7 @@ def command(
     except DcompileError as exc:
         if shapes:
             raise
-        raise CliError(f"{exc}\nFor array arguments give their shapes: --shape NAME=DIMS, e.g. --shape x=100") from None
+        raise CliError(cli_wording(str(exc))) from None
     text = to_dot(graph)
     data = text.encode() if fmt == "dot" else render(text, fmt)
     if output is not None:

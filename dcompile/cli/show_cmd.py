@@ -9,6 +9,7 @@ import click
 from dcompile.cli.common import (
     CliError,
     TargetSpec,
+    cli_wording,
     derivative,
     echo_json,
     echo_source,
@@ -26,10 +27,11 @@ STAGES = ("ir", "derivative-ir", "simplified", "source")
 
 
 @click.command(
+    short_help="Print the SSA graph or the generated code.",
     epilog="\b\nExamples:\n  dcompile show model.py:f --mode grad --wrt w1,w2\n"
     "  dcompile show model.py:f --stage derivative-ir   # the raw chain rule, before simplification\n"
     "  dcompile show model.py:loss --shape w=20 --shape X=500x20 --shape y=500\n"
-    '  dcompile show --expr "sin(x) * y" --args x,y --mode hessian'
+    '  dcompile show --expr "sin(x) * y" --args x,y --mode hessian',
 )
 @target_options
 @mode_option()
@@ -60,7 +62,7 @@ def command(
     except DcompileError as exc:
         if shapes:
             raise
-        raise CliError(f"{exc}\nFor array arguments give their shapes: --shape NAME=DIMS, e.g. --shape x=100") from None
+        raise CliError(cli_wording(str(exc))) from None
     if as_json:
         echo_json({"function": fn.name, "mode": mode, "wrt": list(d.wrt_names), "stage": stage, "text": text})
     elif stage == "source":

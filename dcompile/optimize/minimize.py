@@ -13,8 +13,8 @@ import numpy as np
 from dcompile.api import Function
 from dcompile.api import compile as compile_function
 from dcompile.backend.cache import cache_dir
-from dcompile.calling import raveled_function
-from dcompile.errors import DcompileError, SignatureError
+from dcompile.calling import raveled_function, splatted_function
+from dcompile.errors import DcompileError, SignatureError, user_traceback
 from dcompile.frontend.pytree import LEAF, Unravel, ravel, vector_like
 from dcompile.ir.types import DType
 from dcompile.optimize import methods as M
@@ -260,6 +260,26 @@ def _weakable(obj: Any) -> bool:
     return True
 
 
+def _takes_scalars(fun: Function, x: np.ndarray, args: Sequence[Any]) -> bool:
+    """``f(a, b, c, *data)`` minimised from a vector ``x0`` of 3 numbers: its first parameters are the scalars."""
+    names = fun.convention.names if fun.convention is not None else fun.arg_names
+    if fun.convention is not None:
+        required = [p for p in fun.convention.params if p.default is p.empty and p.kind is not p.KEYWORD_ONLY]
+        names = tuple(p.name for p in required)
+    return x.size > 1 and len(names) == x.size + len(args)
+
+
+_OF_VECTOR: weakref.WeakKeyDictionary[Function, dict[tuple[int, int], Function]] = weakref.WeakKeyDictionary()
+
+
+def _of_vector(fun: Function, n: int, n_data: int) -> Function:
+    cache = _OF_VECTOR.setdefault(fun, {})
+    found = cache.get((n, n_data))
+    if found is None:
+        found = cache[n, n_data] = compile_function(splatted_function(fun, n, n_data), backend=fun.backend)
+    return found
+
+
 def _flat_call(fun: Function, x: np.ndarray, args: Sequence[Any]) -> tuple[Function, tuple[Any, ...]]:
     """The flat function and data arguments of ``fun(x, *args)``: defaults filled, structures flattened."""
     assert fun.convention is not None
@@ -378,11 +398,35 @@ def minimize(
     from the same compiled loops: SciPy's conventions, dcompile's line
     searches and statuses.
     """
+    try:
+        return _minimize(
+            fun, x0, args, method=method, line_search=line_search, step=step, options=options,
+            callback=callback, progress=progress, jac=jac, hess=hess, hessp=hessp,
+        )  # fmt: skip
+    except DcompileError as exc:
+        raise user_traceback(exc) from None
+
+
+def _minimize(
+    fun: Any,
+    x0: Any,
+    args: Sequence[Any],
+    *,
+    method: str,
+    line_search: str | None,
+    step: float | None,
+    options: dict[str, Any] | None,
+    callback: Callable[[OptimizeResult], Any] | None,
+    progress: bool,
+    jac: Any,
+    hess: Any,
+    hessp: Any,
+) -> OptimizeResult:
     opts_f, opts_i, ls_name, label = _settings(method, line_search, step, options)
     if not vector_like(x0):  # a structure of arrays (a dict of weights): solve over its raveled vector
         vector, unravel = ravel(x0)
         fun, jac, hess, hessp = _on_vector(fun, jac, hess, hessp, unravel, len(args))
-        res = minimize(
+        res = _minimize(
             fun, vector, args, method=method, line_search=line_search, step=step, options=options,
             callback=None if callback is None else (lambda r: callback(_unraveled(r, unravel))),
             progress=progress, jac=jac, hess=hess, hessp=hessp,
@@ -390,6 +434,8 @@ def minimize(
         return _unraveled(res, unravel)
     x = _start(x0)
     target = _objective(fun, jac, hess, hessp, args)
+    if isinstance(target, Function) and _takes_scalars(target, x, args):
+        target = _of_vector(target, x.size, len(args))
     if isinstance(target, Function) and target.convention is not None:
         target, args = _flat_call(target, x, args)
     if isinstance(target, PythonObjective):

@@ -1336,7 +1336,8 @@ defvjp(integer_pow_p, lambda g, ans, x, *, n: mul(mul(n, integer_pow(x, n - 1)),
 defpartials(
     pow_p,
     lambda t, ans, x, y: mul(t, mul(y, power(x, sub(y, 1.0)))),
-    lambda t, ans, x, y: mul(t, mul(log(x), ans)),
+    # d/dy x**y = log(x) x**y, which is 0 where x**y is 0 (x = 0, y > 0): not -inf * 0
+    lambda t, ans, x, y: mul(t, where(equal(ans, 0.0), 0.0, mul(log(x), ans))),
 )
 
 
