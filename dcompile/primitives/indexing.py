@@ -95,6 +95,8 @@ E.defjvp(
     lambda t, ans, x, v, *, index: set_index(t, 0.0, index),
     lambda t, ans, x, v, *, index: A.pad(A.broadcast_to(t, _slot_of(x, index)), x.shape, index),
 )
+
+
 def _set_index_x_vjp(g: Any, ans: Any, x: Any, v: Any, *, index: Index) -> Any:
     # The slot's old cotangent (v's share, the next rule) is read first, so the emitter may zero
     # the slot in place: `g[i] = 0.0` after `gv = g[i]`, no copy of g (hash-consing makes the
