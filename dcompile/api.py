@@ -35,6 +35,7 @@ from dcompile.calling import (
     holds_tracer,
     is_leaf_value,
     per_leaf,
+    resolve_names,
     restructure,
     wrt_params,
 )
@@ -329,29 +330,7 @@ class Function:
         """Argument positions for ``wrt`` (names or indices; ``None``: all)."""
         if wrt is None:
             return tuple(range(len(self.arg_names)))
-        items = [wrt] if isinstance(wrt, (int, str)) else list(wrt)
-        out: list[int] = []
-        for w in items:
-            if isinstance(w, str):
-                if w not in self.arg_names:
-                    raise SignatureError(
-                        f"wrt={w!r} is not an argument of {self.name}; its arguments are "
-                        f"{', '.join(self.arg_names)}.\nFix: pass one of those names or its index."
-                    )
-                i = self.arg_names.index(w)
-            elif isinstance(w, (int, np.integer)) and not isinstance(w, bool):
-                i = int(w)
-                if not -len(self.arg_names) <= i < len(self.arg_names):
-                    raise SignatureError(f"wrt={w} is out of range: {self.name} has {len(self.arg_names)} arguments.")
-                i %= len(self.arg_names)
-            else:
-                raise SignatureError(f"wrt entries are argument names or indices, not {w!r}")
-            if i in out:
-                raise SignatureError(f"wrt names argument {self.arg_names[i]!r} twice")
-            out.append(i)
-        if not out:
-            raise SignatureError("wrt is empty; name at least one argument")
-        return tuple(out)
+        return resolve_names(self.arg_names, wrt, self.name)
 
     def program(self, sig: Signature, mode: str, wrt: tuple[int, ...]) -> Program:
         """The derived graph of ``mode`` w.r.t. argument positions ``wrt`` (cached)."""
@@ -1007,19 +986,24 @@ def from_sympy(expr: Any, args: Sequence[Any], *, name: str = "f", backend: str 
 _AUTO: weakref.WeakKeyDictionary[Any, Function] = weakref.WeakKeyDictionary()
 
 
+def compiled_function(f: Callable[..., Any]) -> Function:
+    """``f`` compiled by :func:`compile`, once per function object (weakly cached)."""
+    try:
+        found = _AUTO.get(f)
+    except TypeError:  # not weakly referenceable: compiled each time
+        found = None
+    if found is None:
+        found = compile(f)
+        with contextlib.suppress(TypeError):
+            _AUTO[f] = found
+    return found
+
+
 def _function(f: Any, maker: str) -> Function:
     if isinstance(f, Function):
         return f
     if callable(f) and not isinstance(f, (Derivative, type)) and not hasattr(f, "_dcompile_derivative"):
-        try:
-            found = _AUTO.get(f)
-        except TypeError:
-            found = None
-        if found is None:
-            found = compile(f)
-            with contextlib.suppress(TypeError):
-                _AUTO[f] = found
-        return found
+        return compiled_function(f)
     if isinstance(f, Derivative):
         raise SignatureError(
             f"dc.{maker} takes a function made by @dc.compile or dc.from_sympy, not a derivative.\n"

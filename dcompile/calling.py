@@ -254,37 +254,44 @@ def explain_static(plan: Plan, exc: Exception, fname: str) -> Exception:
     return exc
 
 
+def resolve_names(names: Sequence[str], wrt: Any, fname: str) -> tuple[int, ...]:
+    """Positions in ``names`` of the ``wrt`` entries (names or indices, one or a sequence), checked."""
+    items = [wrt] if isinstance(wrt, (int, str, np.integer)) else list(wrt)
+    out: list[int] = []
+    for w in items:
+        if isinstance(w, str):
+            if w not in names:
+                raise SignatureError(
+                    f"wrt={w!r} is not an argument of {fname}; its arguments are {', '.join(names)}.\n"
+                    "Fix: pass one of those names or its index."
+                )
+            i = list(names).index(w)
+        elif isinstance(w, (int, np.integer)) and not isinstance(w, bool):
+            if not -len(names) <= int(w) < len(names):
+                raise SignatureError(f"wrt={w} is out of range: {fname} has {len(names)} arguments.")
+            i = int(w) % len(names)
+        else:
+            raise SignatureError(f"wrt entries are argument names or indices, not {w!r}")
+        if i in out:
+            raise SignatureError(f"wrt names argument {names[i]!r} twice")
+        out.append(i)
+    if not out:
+        raise SignatureError("wrt is empty; name at least one argument")
+    return tuple(out)
+
+
 def wrt_params(plan: Plan, wrt: Any, fname: str) -> tuple[int, ...] | None:
     """Parameter positions named by ``wrt`` (names or indices); None for ``wrt=None``."""
     if wrt is None:
         return None
-    items = [wrt] if isinstance(wrt, (int, str)) else list(wrt)
-    out: list[int] = []
-    for w in items:
-        if isinstance(w, str):
-            if w not in plan.names:
-                raise SignatureError(
-                    f"wrt={w!r} is not an argument of {fname}; its arguments are {', '.join(plan.names)}.\n"
-                    "Fix: pass one of those names or its index."
-                )
-            i = plan.names.index(w)
-        elif isinstance(w, (int, np.integer)) and not isinstance(w, bool):
-            if not -len(plan.names) <= int(w) < len(plan.names):
-                raise SignatureError(f"wrt={w} is out of range: {fname} has {len(plan.names)} arguments.")
-            i = int(w) % len(plan.names)
-        else:
-            raise SignatureError(f"wrt entries are argument names or indices, not {w!r}")
+    out = resolve_names(plan.names, wrt, fname)
+    for i in out:
         if isinstance(plan.parts[i], Static):
             raise SignatureError(
                 f"argument {plan.names[i]!r} of {fname} is a constant of the trace ({plan.parts[i]!r}: used as a "
                 "Python value, or not numbers), so it has no derivative.\nFix: leave it out of wrt."
             )
-        if i in out:
-            raise SignatureError(f"wrt names argument {plan.names[i]!r} twice")
-        out.append(i)
-    if not out:
-        raise SignatureError("wrt is empty; name at least one argument")
-    return tuple(out)
+    return out
 
 
 def per_leaf(out: Any, n: int) -> list[Any]:

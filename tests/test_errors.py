@@ -285,7 +285,7 @@ def test_rounding_a_traced_value_has_a_zero_derivative():
 def test_check_grad_takes_a_sequence_and_checks_the_count():
     f = dc.compile(f2, backend="python")
     assert dc.check_grad(f, [1.0, 2.0]).ok
-    with pytest.raises(SignatureError, match="takes 2 arguments"):
+    with pytest.raises(SignatureError, match="missing a required argument"):
         dc.check_grad(f, 1.0)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -10,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from dcompile.api import Function
+from dcompile.api import Function, compiled_function
 from dcompile.api import compile as compile_function
 from dcompile.backend.cache import cache_dir
 from dcompile.calling import raveled_function, splatted_function
@@ -41,8 +40,6 @@ _CHUNK_SECONDS = 0.1  # with progress or a callback: return to Python about this
 _DRIVERS: dict[tuple[Any, ...], tuple[Driver, float]] = {}
 # (method, line_search, step, options) -> validated option arrays (never mutated by the loops)
 _SETTINGS: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray, str, str]] = {}
-# plain Python function -> its dcompile Function, compiled on the first dc.minimize(fun, x0) without jac
-_COMPILED: weakref.WeakKeyDictionary[Any, Function] = weakref.WeakKeyDictionary()
 
 
 def _start(x0: Any) -> np.ndarray:
@@ -195,15 +192,7 @@ def _objective(fun: Any, jac: Any, hess: Any, hessp: Any, args: Sequence[Any]) -
         raise SignatureError(
             "hess and hessp come with jac: pass jac= as well (or drop them to let dcompile derive all)"
         )
-    try:
-        compiled = _COMPILED.get(fun)
-    except TypeError:  # not weakly referenceable: compile each time
-        compiled = None
-    if compiled is None:
-        compiled = compile_function(fun)
-        with contextlib.suppress(TypeError):
-            _COMPILED[fun] = compiled
-    return compiled
+    return compiled_function(fun)
 
 
 def _unraveled(res: OptimizeResult, unravel: Unravel) -> OptimizeResult:
