@@ -115,6 +115,7 @@ callback_p = register(
         imports=IMPORTS,
         jvp=_no_forward,
         vjp=_reverse,
+        entrywise=False,
     )
 )
 

@@ -46,8 +46,10 @@ from dcompile.ir.primitive import PREC_ATOM, Primitive, register
 from dcompile.ir.tracer import Tracer, active_builder, bind, lift, tracing_into
 from dcompile.ir.types import DType, VType
 from dcompile.primitives import arrays as A
+from dcompile.transforms.scalarize import scalarize
 
 _names = itertools.count()
+SPLIT_LIMIT = 16  # carry and output arrays of at most this many entries cross the loop as scalars
 
 
 def _size(t: VType) -> int:
@@ -152,7 +154,7 @@ def _emit_lines(
     length: int = params["length"]
     module = params["_module"]
     fn = module.fresh(f"{target}_body")
-    emit_function(body.graph, fn, module)
+    emit_function(scalarize(body.graph) or body.graph, fn, module)
     nc, nx = body.n_carry, body.n_x
     C, Y = body.carry_size, body.y_size
     carry = [f"{target}__c{k}" for k in range(nc)]
@@ -371,7 +373,8 @@ def _reverse_sweep(g: Tracer, ans: Tracer, ins: Sequence[Tracer], params: dict[s
         it = iter(vals)
         index = [next(it)] if body.indexed else []
         lam: list[Any] = [next(it) for _ in range(nc)]  # cotangent of the carry after this step
-        acc: list[Any] = [next(it) for _ in diff_k]  # accumulated cotangents of the outside values
+        # accumulated cotangents of the outside values (small ones as their entries: no allocation per step)
+        acc: list[Any] = [_join([next(it) for _ in range(_parts(t) or 1)], t) for t in acc_types]
         c = [next(it) for _ in range(nc)]  # the carry before this step (from the tape)
         x = [next(it) for _ in range(nx)]
         gy = [next(it) for _ in y_types]
@@ -395,12 +398,13 @@ def _reverse_sweep(g: Tracer, ans: Tracer, ins: Sequence[Tracer], params: dict[s
         for k in diff_x:
             a = adj.get(graph.inputs[head + nc + k])
             gx.append(a if a is not None else _zeros(sb, x_types[k]))
-        return [*new_lam, *new_acc, *gx]
+        return [*new_lam, *_split_all(new_acc), *_split_all(gx)]
 
+    acc_types = [const_types[k] for k in diff_k]
     types = (
         ([VType((), DType.I64)] if body.indexed else [])
         + carry_types
-        + [const_types[k] for k in diff_k]
+        + _split_types(acc_types)
         + carry_types
         + x_types
         + y_types
@@ -408,7 +412,9 @@ def _reverse_sweep(g: Tracer, ans: Tracer, ins: Sequence[Tracer], params: dict[s
         + const_types
     )
     rgraph, captured = _trace_graph(step, types, f"{body.name}_vjp", b)
-    rbody = Body(rgraph, body.indexed, nc + len(diff_k), 2 * nc + nx + len(y_types), f"{body.name}_vjp")
+    rbody = Body(
+        rgraph, body.indexed, nc + len(_split_types(acc_types)), 2 * nc + nx + len(y_types), f"{body.name}_vjp"
+    )
     # scanned inputs, indexed by the forward step position t (the reverse scan of a reversed
     # scan is a forward one): the carry before step t is tape row k(t).
     rows = _stacked(ans, 0, length + 1, C, carry_types) if C else []
@@ -425,7 +431,7 @@ def _reverse_sweep(g: Tracer, ans: Tracer, ins: Sequence[Tracer], params: dict[s
     rtape = bind(
         scan_p,
         *lam0,
-        *acc0,
+        *_split_all(acc0),
         *(by_position(r) for r in rows),
         *xs,
         *gy_rows,
@@ -439,10 +445,13 @@ def _reverse_sweep(g: Tracer, ans: Tracer, ins: Sequence[Tracer], params: dict[s
     RC = rbody.carry_size
     final = _leaf_slices(rtape, length * RC, rbody.carry_types) if RC else []
     g_init = final[:nc]
-    g_consts = dict(zip(diff_k, final[nc:], strict=True))
+    g_consts = dict(zip(diff_k, _join_all(final[nc:], acc_types), strict=True))
     gx_types = [x_types[k] for k in diff_x]
-    gx_stacked = (
-        _stacked(rtape, (length + 1) * RC, length, sum(_size(t) for t in gx_types), gx_types) if gx_types else []
+    gx_parts = _split_types(gx_types)
+    gx_stacked = _join_stacked(
+        _stacked(rtape, (length + 1) * RC, length, sum(_size(t) for t in gx_parts), gx_parts) if gx_types else [],
+        gx_types,
+        length,
     )
     g_xs = dict(zip(diff_x, gx_stacked, strict=True))
     out: list[Any] = list(g_init)
@@ -469,6 +478,7 @@ scan_p = register(
         vjp=_vjp,
         jvp_joint=_jvp_joint,
         nested=True,
+        entrywise=False,
     )
 )
 
@@ -507,17 +517,7 @@ def scan(
         return _python_scan(f, init, xs, length, reverse)
     carry_leaves, carry_tree = flatten(init)
     x_leaves, x_tree = flatten(xs)
-    lengths = {int(np.shape(x)[0]) for x in x_leaves if np.ndim(x) > 0}
-    if any(np.ndim(x) == 0 for x in x_leaves):
-        raise SignatureError("dc.scan: every entry of xs needs a leading axis to scan over")
-    if length is not None:
-        lengths.add(int(length))
-    if len(lengths) != 1:
-        raise SignatureError(
-            f"dc.scan needs one length: xs have leading sizes {sorted(lengths)}" if lengths else
-            "dc.scan needs xs or length="
-        )  # fmt: skip
-    n = lengths.pop()
+    n = _scan_length(x_leaves, length)
     carry0 = [_float_leaf(c, b, "carry") for c in carry_leaves]
     x_tr = [lift(b, x) for x in x_leaves]
     carry_types = [c.type for c in carry0]
@@ -525,11 +525,18 @@ def scan(
     name = f"{getattr(f, '__name__', 'body')}"
     body_fn = with_traceable_globals(f)
     y_tree: list[TreeDef] = []
+    y_types: list[VType] = []
+    # Small carry and output arrays cross the loop as their entries: the body then allocates
+    # nothing per step (see dcompile.transforms.scalarize); the user sees the arrays.
+    carry_parts = [_parts(t) for t in carry_types]
 
     def traced(*vals: Tracer) -> list[Any]:
         it = iter(vals)
         index = next(it) if _indexed else None
-        c = unflatten(carry_tree, [next(it) for _ in carry_types])
+        c = unflatten(
+            carry_tree,
+            [_join([next(it) for _ in range(k or 1)], t) for t, k in zip(carry_types, carry_parts, strict=True)],
+        )
         x = unflatten(x_tree, [next(it) for _ in x_types])
         out = body_fn(index, c) if _indexed else body_fn(c, x)
         if _indexed:
@@ -554,16 +561,92 @@ def scan(
                 )
         y_leaves, yt = flatten(y)
         y_tree.append(yt)
-        return [*new_leaves, *(_float_leaf(v, sb, "output") for v in y_leaves)]
+        y_vals = [_float_leaf(v, sb, "output") for v in y_leaves]
+        y_types[:] = [v.type for v in y_vals]
+        return [*_split_all(new_leaves), *_split_all(y_vals)]
 
     index_type = [VType((), DType.I64)] if _indexed else []
-    graph, captured = _trace_graph(traced, [*index_type, *carry_types, *x_types], f"{name}_{next(_names)}", b)
-    body = Body(graph, _indexed, len(carry_types), len(x_types), graph.name)
-    tape = bind(scan_p, *carry0, *x_tr, *captured, body=body, length=n, reverse=reverse)
+    inner_types = [t for t, k in zip(carry_types, carry_parts, strict=True) for t in ([F64_SCALAR] * k if k else [t])]
+    graph, captured = _trace_graph(traced, [*index_type, *inner_types, *x_types], f"{name}_{next(_names)}", b)
+    body = Body(graph, _indexed, len(inner_types), len(x_types), graph.name)
+    tape = bind(scan_p, *_split_all(carry0), *x_tr, *captured, body=body, length=n, reverse=reverse)
     C, Y = body.carry_size, body.y_size
-    final = _leaf_slices(tape, n * C, carry_types) if C else []
-    ys = _stacked(tape, (n + 1) * C, n, Y, list(body.y_types)) if Y else []
+    final_parts = _leaf_slices(tape, n * C, body.carry_types) if C else []
+    final = _join_all(final_parts, carry_types)
+    y_columns = _stacked(tape, (n + 1) * C, n, Y, list(body.y_types)) if Y else []
+    ys = _join_stacked(y_columns, y_types, n)
     return unflatten(carry_tree, final), unflatten(y_tree[0], ys)
+
+
+F64_SCALAR = VType((), DType.F64)
+
+
+def _scan_length(x_leaves: Sequence[Any], length: int | None) -> int:
+    """The one trip count of a scan: the scanned inputs' leading size, or ``length``."""
+    lengths = {int(np.shape(x)[0]) for x in x_leaves if np.ndim(x) > 0}
+    if any(np.ndim(x) == 0 for x in x_leaves):
+        raise SignatureError("dc.scan: every entry of xs needs a leading axis to scan over")
+    if length is not None:
+        lengths.add(int(length))
+    if len(lengths) != 1:
+        raise SignatureError(
+            f"dc.scan needs one length: xs have leading sizes {sorted(lengths)}" if lengths else
+            "dc.scan needs xs or length="
+        )  # fmt: skip
+    return lengths.pop()
+
+
+def _parts(t: VType) -> int:
+    """How many scalars a carry or output entry crosses the loop as (0: as the array itself)."""
+    size = _size(t)
+    return size if t.rank > 0 and size <= SPLIT_LIMIT else 0
+
+
+def _split_types(types: Sequence[VType]) -> list[VType]:
+    """The types that ``types`` cross a loop as (small arrays as their scalar entries)."""
+    return [u for t in types for u in ([F64_SCALAR] * _parts(t) if _parts(t) else [t])]
+
+
+def _split_all(values: Sequence[Any]) -> list[Any]:
+    out: list[Any] = []
+    for v in values:
+        k = _parts(v.type)
+        if k:
+            flat = v.reshape((k,))
+            out += [flat[i] for i in range(k)]
+        else:
+            out.append(v)
+    return out
+
+
+def _join(scalars: list[Any], t: VType) -> Any:
+    """An entry of type ``t`` from its scalars (or the value itself when it was not split)."""
+    if not _parts(t):
+        return scalars[0]
+    from dcompile.primitives.numpy_api import stack
+
+    return stack(scalars).reshape(t.shape)
+
+
+def _join_all(values: list[Any], types: Sequence[VType]) -> list[Any]:
+    it = iter(values)
+    return [_join([next(it) for _ in range(_parts(t) or 1)], t) for t in types]
+
+
+def _join_stacked(columns: list[Any], types: Sequence[VType], n: int) -> list[Any]:
+    """Per output entry, its ``(n, *shape)`` stack from the stacks of its scalars."""
+    from dcompile.primitives.numpy_api import stack
+
+    it = iter(columns)
+    out = []
+    for t in types:
+        k = _parts(t)
+        if not k:
+            out.append(next(it))
+            continue
+        cols = [next(it) for _ in range(k)]
+        out.append(stack(cols, axis=1).reshape((n, *t.shape)))
+    return out
 
 
 def _python_scan(f: Callable[..., Any], init: Any, xs: Any, length: int | None, reverse: bool) -> tuple[Any, Any]:
@@ -650,8 +733,8 @@ def _while_lines(target: str, args: Sequence[str], params: dict[str, Any], types
     loop: WhileBody = params["loop"]
     module = params["_module"]
     cond_fn, body_fn = module.fresh(f"{target}_cond"), module.fresh(f"{target}_body")
-    emit_function(loop.cond, cond_fn, module)
-    emit_function(loop.body, body_fn, module)
+    emit_function(scalarize(loop.cond) or loop.cond, cond_fn, module)
+    emit_function(scalarize(loop.body) or loop.body, body_fn, module)
     n = loop.n_carry
     n_cond = len(loop.cond.inputs) - n
     carry = [f"{target}__c{k}" for k in range(n)]
@@ -690,6 +773,7 @@ while_p = register(
         jvp=_while_no_derivative,
         vjp=_while_no_derivative,
         nested=True,
+        entrywise=False,
     )
 )
 

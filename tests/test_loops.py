@@ -242,3 +242,43 @@ def test_while_loop_values_and_bounded_derivatives():
     assert g(3.0) == pytest.approx(np.sqrt(3.0), rel=1e-14)
     assert dc.grad(g)(3.0)[0] == pytest.approx(0.5 / np.sqrt(3.0), rel=1e-10)
     assert dc.while_loop(lambda v: v < 10, lambda v: v * 2, 1) == 16  # outside tracing: Python
+
+
+def test_small_array_bodies_are_scalar_code():
+    """Bodies on small arrays (matrix products, reductions, stacking, selections) run on scalars:
+    no array is allocated per step, and values and gradients match the unrolled loop."""
+
+    def step_fn(s, x, M):
+        z = M @ s + np.outer(s, x).sum(axis=1) + np.cumsum(s)[::-1]
+        z = np.where(z > 0.0, np.tanh(z), 0.1 * z) + np.concatenate([s[1:], s[:1]])
+        return np.maximum(z, -2.0) * 0.5
+
+    def looped(s0, xs, M):
+        def step(s, x):
+            s = step_fn(s, x, M)
+            return s, np.sum(s * s) + (M.T @ s)[0]
+
+        s, ys = dc.scan(step, s0, xs)
+        return np.sum(s) + np.sum(ys)
+
+    def unrolled(s0, xs, M):
+        s, total = s0, 0.0
+        for k in range(xs.shape[0]):
+            s = step_fn(s, xs[k], M)
+            total = total + np.sum(s * s) + (M.T @ s)[0]
+        return np.sum(s) + total
+
+    rng = np.random.default_rng(4)
+    s0, xs, M = rng.normal(size=3), rng.normal(size=(12, 3)), rng.normal(size=(3, 3)) * 0.5
+    reference = dc.compile(unrolled, backend="python", name="small_unrolled")
+    ref_value, ref_grad = dc.value_and_grad(reference)(s0, xs, M)
+    for backend in ("python", "numba"):
+        f = dc.compile(looped, backend=backend, name=f"small_looped_{backend}")
+        value, grad = dc.value_and_grad(f)(s0, xs, M)
+        assert value == pytest.approx(ref_value, rel=1e-13)
+        for g, r in zip(grad, ref_grad, strict=True):
+            np.testing.assert_allclose(g, r, rtol=1e-11, atol=1e-13)
+    source = dc.value_and_grad(f).source
+    bodies = source[source.index("\ndef ", source.index("def ") + 1) :]  # the functions after the main one
+    assert "_body(" in bodies
+    assert "np.empty(" not in bodies and "np.array(" not in bodies and "np.zeros(" not in bodies

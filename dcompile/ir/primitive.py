@@ -99,6 +99,9 @@ class Primitive:
     # (``None`` for a zero tangent), for operations whose JVP is one computation (a loop).
     jvp_joint: Callable[..., Any] | None = None
     nested: bool = False  # emit_lines receives "_module" to add functions (a loop body) to the module
+    # impl may run on object arrays of scalar tracers (transforms/scalarize.py); False for operations
+    # whose implementation runs code of its own (a loop, a Python callback)
+    entrywise: bool = True
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

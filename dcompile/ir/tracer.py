@@ -282,6 +282,8 @@ def _holds_tracer(items: Any) -> bool:
 
 
 def _as_value(builder: Builder, a: Any) -> Value:
+    if isinstance(a, np.ndarray) and a.dtype == object and a.ndim == 0:
+        a = a[()]  # one entry held by an object array (implementations run entry by entry: scalarize)
     if isinstance(a, Tracer):
         if a.builder is not builder:  # a value of an enclosing trace, read in a loop body
             return builder.capture(a)

@@ -209,12 +209,29 @@ def _reduce_lines(fn: str) -> Any:
     return lines
 
 
+def as_float(x: Any) -> Any:
+    """``x`` as float64 for an implementation, except an object array of scalar tracers, kept as it is
+    (see dcompile.transforms.scalarize, which runs implementations entry by entry)."""
+    if isinstance(x, Tracer) or (isinstance(x, np.ndarray) and x.dtype == object):
+        return x
+    return np.asarray(x, dtype=np.float64)
+
+
+def zeros_for(shape: tuple[int, ...], *like: Any) -> Any:
+    """Float zeros of ``shape``, or object zeros when an operand is an object array of tracers."""
+    if any(isinstance(a, np.ndarray) and a.dtype == object for a in like):
+        out = np.empty(shape, dtype=object)
+        out.fill(0.0)
+        return out
+    return np.zeros(shape)
+
+
 def _reduction(name: str, impl: Any, fn: str, lines: bool) -> Primitive:
     return register(
         Primitive(
             name,
             _reduce_rule,
-            lambda x, *, axes: impl(np.asarray(x, dtype=np.float64), axis=axes),
+            lambda x, *, axes: impl(as_float(x), axis=axes),
             _emit_reduce(fn),
             emit_lines=_reduce_lines(fn) if lines else None,
             fusion="sum" if name == "reduce_sum" else None,
@@ -604,7 +621,7 @@ def _pad_rule(g: VType, *, shape: tuple[int, ...], index: Index) -> VType:
 
 
 def _pad_impl(g: Any, *, shape: tuple[int, ...], index: Index) -> Any:
-    out = np.zeros(shape)
+    out = zeros_for(shape, g)
     out[index_tuple(index)] = g
     return out
 
@@ -632,7 +649,7 @@ def _pad_add_rule(acc: VType, g: VType, *, index: Index) -> VType:
 
 
 def _pad_add_impl(acc: Any, g: Any, *, index: Index) -> Any:
-    out = np.array(acc, dtype=np.float64)
+    out = np.array(as_float(acc), copy=True)
     out[index_tuple(index)] += g
     return out
 
@@ -756,8 +773,8 @@ def _scatter_rule(g: VType, idx: VType, *, shape: tuple[int, ...], axis: int) ->
 
 
 def _scatter_impl(g: Any, idx: Any, *, shape: tuple[int, ...], axis: int) -> Any:
-    out = np.zeros(shape)
-    np.add.at(np.moveaxis(out, axis, 0), np.asarray(idx), np.moveaxis(np.asarray(g, dtype=np.float64), axis, 0))
+    out = zeros_for(shape, g)
+    np.add.at(np.moveaxis(out, axis, 0), np.asarray(idx), np.moveaxis(as_float(g), axis, 0))
     return out
 
 
