@@ -15,6 +15,9 @@ Decorate a function with ``@dc.compile`` (or hand a SymPy expression to
 
 __version__ = "0.1.0"
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from dcompile import primitives as _primitives  # noqa: F401  (registers primitives)
 from dcompile.api import (
     Derivative,
@@ -33,18 +36,57 @@ from dcompile.api import (
 from dcompile.callback import pure_callback
 from dcompile.check import GradCheck, check_grad
 from dcompile.custom import custom_jvp, custom_vjp
-from dcompile.errors import DcompileError, ExtensionError, SignatureError, TraceError, UnsupportedError
+from dcompile.debug import config
+from dcompile.errors import (
+    DcompileError,
+    ExtensionError,
+    NonFiniteError,
+    SignatureError,
+    TraceError,
+    UnsupportedError,
+)
 from dcompile.frontend.pytree import ravel
 from dcompile.loops import fori_loop, scan, while_loop
-from dcompile.optimize.minimize import minimize, minimizer
 from dcompile.primitives.arrays import stop_gradient
 from dcompile.primitives.elementwise import sigmoid, softplus, where
 from dcompile.primitives.numpy_api import array
 from dcompile.primitives.operators import supported
 from dcompile.primitives.special import logsumexp
-from dcompile.sums import schedules
-from dcompile.sums.finite_sum import FiniteSum, finite_sum
-from dcompile.sums.sgd import adam, sgd
+
+# The optimizers and finite sums import numba, which costs more than the rest
+# of the package together; they load on first use so that ``import dcompile``
+# stays quick (the tracer and the code emitter never need numba).
+_LAZY = {
+    "minimize": "dcompile.optimize.minimize",
+    "minimizer": "dcompile.optimize.minimize",
+    "schedules": "dcompile.sums.schedules",
+    "FiniteSum": "dcompile.sums.finite_sum",
+    "finite_sum": "dcompile.sums.finite_sum",
+    "adam": "dcompile.sums.sgd",
+    "sgd": "dcompile.sums.sgd",
+}
+
+if TYPE_CHECKING:
+    from dcompile.optimize.minimize import minimize, minimizer
+    from dcompile.sums import schedules
+    from dcompile.sums.finite_sum import FiniteSum, finite_sum
+    from dcompile.sums.sgd import adam, sgd
+
+
+def __getattr__(name: str) -> Any:
+    """Load the optimizer and finite-sum names on first use (see ``_LAZY``)."""
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'dcompile' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if name == "schedules" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "DcompileError",
@@ -54,6 +96,7 @@ __all__ = [
     "FiniteSum",
     "Function",
     "GradCheck",
+    "NonFiniteError",
     "SignatureError",
     "TraceError",
     "UnsupportedError",
@@ -61,6 +104,7 @@ __all__ = [
     "array",
     "check_grad",
     "compile",
+    "config",
     "custom_jvp",
     "custom_vjp",
     "finite_sum",

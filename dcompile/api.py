@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from dcompile import debug
 from dcompile.backend import gcpause, program_cache
 from dcompile.backend.compiler import BACKENDS, Kernel, load_kernel
 from dcompile.backend.emitter import Emitted, emit_module
@@ -456,6 +457,12 @@ class Derivative:
         self._into_entry: Callable[..., Any] = self._first_into
         self._into_shape: tuple[int, ...] | None = None  # the buffer shape of the compiled variant
         self._by_sig: dict[Signature, Callable[..., Any]] = {}
+        debug.track(self)
+
+    def _forget_runners(self) -> None:
+        """Drop the runners held for fast calls (the ``debug_nans`` setting changed)."""
+        self._by_sig.clear()
+        self._entry = self._first_call
 
     def _dcompile_fingerprint(self) -> str | None:
         fp = self.fn._dcompile_fingerprint()
@@ -566,6 +573,8 @@ class Derivative:
         if fn is None:
             kernel = self.fn.compiled(sig, self.mode, self.wrt_for(sig))
             fn = kernel.fn if kernel.backend == "numba" else _python_runner(kernel.fn)
+            if debug.debug_nans():
+                fn = debug.checked(fn, self, sig)
             self._by_sig[sig] = fn
         return fn
 
@@ -827,6 +836,10 @@ class DirectionalDerivative(Derivative):
     """``jvp``, ``vjp`` and ``hvp``: called as ``(primals, direction)``."""
 
     _fast: Callable[..., Any] | None = None  # the dispatcher of the latest signature (numba)
+
+    def _forget_runners(self) -> None:
+        super()._forget_runners()
+        self._fast = None
 
     def __call__(self, primals: Sequence[Any], direction: Any, *rest: Any) -> Any:  # type: ignore[override]
         if rest:

@@ -45,6 +45,10 @@ class ExtensionError(DcompileError, TypeError):
     """A user primitive (``dcompile.extend``) that cannot be declared or compiled as given."""
 
 
+class NonFiniteError(DcompileError, FloatingPointError):
+    """A NaN or an infinity found with ``dcompile.config(debug_nans=True)`` (see :mod:`dcompile.debug`)."""
+
+
 class IntegerUse(TraceError):
     """A float argument was used as an integer (an index, a count).
 

@@ -42,6 +42,7 @@ from dcompile.frontend.namespace import with_traceable_globals
 from dcompile.frontend.pytree import TreeDef, flatten, unflatten
 from dcompile.ir.builder import Builder
 from dcompile.ir.graph import Graph, Value
+from dcompile.ir.interpret import run_graph
 from dcompile.ir.primitive import PREC_ATOM, Primitive, register
 from dcompile.ir.tracer import Tracer, active_builder, bind, lift, tracing_into
 from dcompile.ir.types import DType, VType
@@ -106,15 +107,6 @@ def _type_rule(*types: VType, body: Body, length: int, reverse: bool) -> VType:
 
 
 # -- the reference implementation (constant folding, checks) ---------------------------------------
-
-
-def run_graph(graph: Graph, inputs: Sequence[Any]) -> list[Any]:
-    """``graph``'s outputs computed with the primitives' NumPy implementations."""
-    env: dict[Value, Any] = dict(zip(graph.inputs, inputs, strict=True))
-    with np.errstate(all="ignore"):
-        for e in graph.eqns:
-            env[e.out] = np.asarray(e.prim.impl(*(env[v] for v in e.inputs), **e.kwargs))
-    return [env[v] for v in graph.outputs]
 
 
 def _impl(*ins: Any, body: Body, length: int, reverse: bool) -> np.ndarray:
@@ -234,6 +226,7 @@ def _trace_graph(
     """
     b = Builder()
     b.parent = parent
+    b.locate, b.origin = parent.locate, parent.origin  # a body derived by a transform keeps its origin
     inputs = [b.new_input(t) for t in types]
     with tracing_into(b):
         outs = fn(*[Tracer(b, v) for v in inputs])

@@ -11,3 +11,5 @@ import os
 import tempfile
 
 os.environ["DCOMPILE_CACHE_DIR"] = tempfile.mkdtemp(prefix="dcompile-test-cache-")
+# No "compiling ... with numba" lines on stderr (tests compare outputs); tests of the notice turn it on.
+os.environ.setdefault("DCOMPILE_QUIET", "1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import traceback
 
@@ -104,3 +105,14 @@ def test_cli_errors_speak_in_options(tmp_path, capsys):
     assert main(["show", "--expr", "sin(x)*y", "--args", "x"]) != 0
     err = capsys.readouterr().err
     assert "add y to --args" in err and "args=[" not in err and "--shape" not in err
+
+
+def test_import_does_not_load_numba_or_scipy():
+    code = (
+        "import sys, dcompile as dc\n"
+        "assert 'numba' not in sys.modules and 'scipy' not in sys.modules, sorted(sys.modules)\n"
+        "assert callable(dc.minimize) and callable(dc.sgd) and dc.schedules.constant\n"
+        "assert 'numba' in sys.modules\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr

@@ -150,28 +150,33 @@ SCRIPT = textwrap.dedent(
     def rosen_cached(x):
         return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
-    res = dc.minimize(rosen_cached, np.array([-1.2, 1.0, -1.2, 1.0]), method="gd", options={"maxiter": 50})
+    res = dc.minimize(
+        rosen_cached, np.array([-1.2, 1.0, -1.2, 1.0]), method="gd", options={{"maxiter": 50}}, specialize={specialize}
+    )
     from dcompile.optimize.minimize import _DRIVERS
     (driver, _), = _DRIVERS.values()
-    print(json.dumps({
-        "x": list(res.x), "nfev": res.nfev, "compile": res.compile_seconds,
+    print(json.dumps({{
+        "x": list(res.x), "nfev": res.nfev, "compile": res.compile_seconds, "kind": type(driver).__name__,
         "hits": sum(driver.run.stats.cache_hits.values()), "path": str(driver.path),
-    }))
+    }}))
     """
 )
 
 
-def test_a_second_process_loads_the_loop_from_the_disk_cache(tmp_path):
+@pytest.mark.parametrize("specialize", [False, True])
+def test_a_second_process_loads_the_loop_from_the_disk_cache(tmp_path, specialize):
     env = dict(os.environ, DCOMPILE_CACHE_DIR=str(tmp_path))
 
     def run() -> dict:
-        cmd = [sys.executable, "-c", SCRIPT]
+        cmd = [sys.executable, "-c", SCRIPT.format(specialize=specialize)]
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
         assert out.returncode == 0, out.stderr
         assert "NumbaWarning" not in out.stderr, out.stderr  # e.g. "cannot cache ... dynamic globals"
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     first, second = run(), run()
+    assert first["kind"] == second["kind"] == ("Driver" if specialize else "SharedDriver")
     assert first["hits"] == 0 and second["hits"] == 1
+    assert str(tmp_path) in first["path"]  # the loops live in (and are cleared with) the dcompile cache
     assert first["path"] == second["path"]
     assert first["x"] == second["x"] and first["nfev"] == second["nfev"]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dcompile.backend import notice
 from dcompile.backend.cache import VerifiedFinder, VerifiedLoader, cache_error, drop_numba_cache, write_module
 from dcompile.backend.emitter import Emitted
 from dcompile.backend.llvm_parts import lower_parts, split_parts
@@ -249,6 +250,17 @@ def _load_from_numba_cache(module: types.ModuleType, emitted: Emitted, sig: tupl
 def load_kernel(
     emitted: Emitted, arg_types: list[VType], backend: str, *, retry: bool = True, cached: Path | None = None
 ) -> Kernel:
+    """Write, load and (for numba) compile ``emitted``; a compile longer than a second is announced
+    on stderr (see :mod:`dcompile.backend.notice`)."""
+    if backend != "numba":
+        return _load_kernel(emitted, arg_types, backend, retry=retry, cached=cached)
+    with notice.compiling(f"{emitted.function}"):
+        return _load_kernel(emitted, arg_types, backend, retry=retry, cached=cached)
+
+
+def _load_kernel(
+    emitted: Emitted, arg_types: list[VType], backend: str, *, retry: bool = True, cached: Path | None = None
+) -> Kernel:
     """Write, load and (for numba) compile ``emitted``.
 
     If numba fails on its own cache files for the module (truncated, corrupted),
@@ -289,7 +301,7 @@ def load_kernel(
     except Exception as exc:
         _raise_for_extension(emitted.source, exc)
         if retry and drop_numba_cache(path):
-            return load_kernel(emitted, arg_types, backend, retry=False)
+            return _load_kernel(emitted, arg_types, backend, retry=False)
         if isinstance(exc, OSError):
             raise cache_error("numba cannot save machine code there", path.parent, exc) from exc
         if not emitted.parts:

@@ -23,7 +23,7 @@ import numpy as np
 
 from dcompile.errors import IntegerUse, StaticUse, TraceError, _is_internal
 from dcompile.frontend.namespace import with_traceable_globals
-from dcompile.ir.builder import Builder
+from dcompile.ir.builder import RECORD_LOCATIONS, Builder
 from dcompile.ir.graph import Graph, Value
 from dcompile.ir.tracer import Tracer, _holds_tracer, tracing_into
 from dcompile.ir.types import VType
@@ -141,6 +141,7 @@ def trace(
     arguments (structures and constants around them; see dcompile.calling).
     """
     builder = Builder()
+    builder.locate = RECORD_LOCATIONS.get()
     inputs: list[Value] = [builder.new_input(t, n) for n, t in zip(arg_names, arg_types, strict=True)]
     args = [Tracer(builder, v) for v in inputs]
     for a in args:

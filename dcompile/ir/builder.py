@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from dcompile.backend.literals import format_literal
+from dcompile.errors import user_location
 from dcompile.ir.graph import Block, Eqn, Graph, Value
 from dcompile.ir.primitive import Primitive
 from dcompile.ir.types import BOOL, F64, DType, VType
@@ -24,6 +26,10 @@ from dcompile.ir.types import BOOL, F64, DType, VType
 # Array constants larger than this are not folded or embedded in generated code
 # (they would bloat the source); data that big is passed in as an argument.
 MAX_CONST_ELEMENTS = 4096
+
+# Whether traces record the user's source line of each equation (Eqn.loc). Off by default: finding
+# the user's frame costs microseconds per operation; dcompile.debug turns it on to explain a NaN.
+RECORD_LOCATIONS: ContextVar[bool] = ContextVar("RECORD_LOCATIONS", default=False)
 
 
 def _const_key(value: Any) -> tuple[str, ...]:
@@ -78,6 +84,11 @@ class Builder:
         # traces it reads become its inputs, in the order first read (see capture()).
         self.parent: Builder | None = None
         self.captured: dict[int, tuple[Any, Value]] = {}  # id(outer value) -> (outer tracer, inner input)
+        # Source locations (Eqn.loc): a trace of user code finds the user's frame per equation
+        # (``locate``); a transform stamps what it derives from an equation with that equation's
+        # location (``origin``).
+        self.locate = False
+        self.origin: Any = None
 
     def encloses(self, other: Builder) -> bool:
         """Whether ``other`` is this builder or an enclosing trace of it."""
@@ -184,7 +195,10 @@ class Builder:
         if found is not None:
             return found
         out = Value(out_type)
-        eqn = Eqn(prim, inputs, params, out)
+        loc = self.origin
+        if loc is None and self.locate:
+            loc = user_location()
+        eqn = Eqn(prim, inputs, params, out, loc)
         self._index[out] = len(self.eqns)
         self.eqns.append(eqn)
         self.producer[out] = eqn

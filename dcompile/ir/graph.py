@@ -47,12 +47,19 @@ class Value:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Eqn:
-    """``out = prim(*inputs; **params)``. ``params`` is a sorted item tuple."""
+    """``out = prim(*inputs; **params)``. ``params`` is a sorted item tuple.
+
+    ``loc`` is the user's source line that made the equation (a
+    :class:`dcompile.errors.Location`), recorded only while locations are
+    recorded (see :data:`dcompile.ir.builder.RECORD_LOCATIONS`); transforms
+    copy it to the equations they derive from this one.
+    """
 
     prim: Primitive
     inputs: tuple[Value, ...]
     params: tuple[tuple[str, Any], ...]
     out: Value
+    loc: Any = None
 
     @property
     def kwargs(self) -> dict[str, Any]:

@@ -30,6 +30,16 @@ from numba.extending import typeof_impl
 class StaticKernelType(types.Dispatcher):
     """The numba type of a :class:`StaticKernel`: calls resolve like the wrapped dispatcher's."""
 
+    def can_convert_to(self, typingctx: Any, other: Any) -> Any:
+        # The optimizer loops are also compiled with kernels as function pointers (optimize/generic.py).
+        # When numba rates those overloads for a call with a static kernel, a dispatcher's conversion
+        # to a function type compiles the kernel for that signature, which fails for another
+        # objective's signature (numba raises instead of answering "no conversion"). A static kernel
+        # is never passed as a pointer: no conversion.
+        if isinstance(other, types.FunctionType):
+            return None
+        return super().can_convert_to(typingctx, other)
+
 
 register_default(StaticKernelType)(models.OpaqueModel)
 

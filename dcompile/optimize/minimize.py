@@ -11,6 +11,7 @@ import numpy as np
 
 from dcompile.api import Function, compiled_function
 from dcompile.api import compile as compile_function
+from dcompile.backend import notice
 from dcompile.backend.cache import cache_dir
 from dcompile.calling import raveled_function, splatted_function
 from dcompile.errors import DcompileError, SignatureError, user_traceback
@@ -19,7 +20,7 @@ from dcompile.ir.types import DType
 from dcompile.optimize import methods as M
 from dcompile.optimize.callback import PythonObjective
 from dcompile.optimize.driver import METHODS as _DRIVER_METHODS
-from dcompile.optimize.driver import Driver, KernelRef, load_driver
+from dcompile.optimize.driver import Driver, KernelRef, SharedDriver, load_driver
 from dcompile.optimize.progress import Progress
 from dcompile.optimize.result import CALLBACK, MESSAGES, SUCCESS, OptimizeResult
 
@@ -37,7 +38,8 @@ DEFAULTS: dict[str, Any] = {
 }
 _CHUNK_SECONDS = 0.1  # with progress or a callback: return to Python about this often
 # (function, signature, method) -> its driver, loaded (and compiled) once per process
-_DRIVERS: dict[tuple[Any, ...], tuple[Driver, float]] = {}
+AnyDriver = Driver | SharedDriver
+_DRIVERS: dict[tuple[Any, ...], tuple[AnyDriver, float]] = {}
 # (method, line_search, step, options) -> validated option arrays (never mutated by the loops)
 _SETTINGS: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray, str, str]] = {}
 
@@ -114,22 +116,49 @@ def _signature(fun: Function, x: np.ndarray, args: Sequence[Any]) -> tuple[Any, 
     return sig, tuple(conv_all[1:])
 
 
-def _driver(fun: Function, sig: Any, method: str) -> tuple[Driver, float]:
-    """The driver of ``method`` for ``fun`` at ``sig`` and the seconds it took to get it (0 when memoised)."""
-    key = (fun, sig, method)
+def _driver(  # noqa: PLR0917
+    fun: Function, sig: Any, method: str, x: np.ndarray, data: tuple[Any, ...], specialize: bool = False
+) -> tuple[AnyDriver, float]:
+    """The driver of ``method`` for ``fun`` at ``sig`` and the seconds it took to get it (0 when memoised).
+
+    By default the shared loops (compiled once per method and data types, the kernels passed as
+    function pointers; see optimize/generic.py); ``specialize``: loops compiled for this objective.
+    """
+    key = (fun, sig, method, specialize)
     hit = _DRIVERS.get(key)
     if hit is not None:
         return hit[0], 0.0
     start = time.perf_counter()
     vg = fun.compiled(sig, "value_and_grad", (0,))  # traced and compiled once per signature
     mode = _DRIVER_METHODS[method][2]
-    d2 = KernelRef.of(fun.compiled(sig, mode, (0,))) if mode else None
-    driver = load_driver(fun.name, KernelRef.of(vg), d2, method, vg.path.parent)
+    d2 = fun.compiled(sig, mode, (0,)) if mode else None
+
+    def specialized() -> Driver:
+        return load_driver(fun.name, KernelRef.of(vg), KernelRef.of(d2) if d2 else None, method, vg.path.parent)
+
+    driver: AnyDriver | None = None if specialize else _shared(method, vg, d2, mode, x, data, specialized)
+    if driver is None:
+        driver = specialized()
     _DRIVERS[key] = (driver, 0.0)
     return driver, time.perf_counter() - start
 
 
-def _sum_driver(obj: Any, x: np.ndarray, args: Sequence[Any], method: str) -> tuple[Driver, float, tuple[Any, ...]]:
+def _shared(  # noqa: PLR0917
+    method: str, vg: Any, d2: Any, mode: str | None, x: np.ndarray, data: tuple[Any, ...], fallback: Any
+) -> SharedDriver | None:
+    """The shared loops bound to these kernels, or None when their function types cannot be had."""
+    from dcompile.optimize import fptr
+
+    vg_type = fptr.function_type(vg.njit, (x, *data))
+    d2_type = vg_type
+    if d2 is not None:
+        d2_type = fptr.function_type(d2.njit, (x, *data, x) if mode == "hvp" else (x, *data))
+    if vg_type is None or d2_type is None:
+        return None
+    return SharedDriver(method, vg.njit, d2.njit if d2 is not None else vg.njit, vg_type, d2_type, fallback)
+
+
+def _sum_driver(obj: Any, x: np.ndarray, args: Sequence[Any], method: str) -> tuple[AnyDriver, float, tuple[Any, ...]]:
     """The driver of ``method`` for a finite sum (its full-batch loop is the objective)."""
     if args:
         raise SignatureError("a finite sum carries its data: call dc.minimize(obj, w0) without args")
@@ -152,7 +181,7 @@ def _sum_driver(obj: Any, x: np.ndarray, args: Sequence[Any], method: str) -> tu
     return driver, time.perf_counter() - start, obj.data
 
 
-def _python_driver(obj: PythonObjective, method: str) -> tuple[Driver, float]:
+def _python_driver(obj: PythonObjective, method: str) -> tuple[AnyDriver, float]:
     """The one driver of ``method`` that serves every Python objective (its kernels call back; see callback.py)."""
     mode = _DRIVER_METHODS[method][2]
     if mode == "hessian" and obj.hess is None:
@@ -291,8 +320,11 @@ def minimizer(fun: Function, x0: Any, args: Sequence[Any] = (), *, method: str =
     """
     if method not in METHODS:
         raise SignatureError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    sig, _ = _signature(fun, _start(x0), args)
-    return _driver(fun, sig, method)[0].solve
+    x = _start(x0)
+    sig, data = _signature(fun, x, args)
+    driver = _driver(fun, sig, method, x, data, specialize=True)[0]
+    assert isinstance(driver, Driver)
+    return driver.solve
 
 
 def _intermediate(state: tuple[Any, ...], method: str) -> OptimizeResult:
@@ -310,7 +342,7 @@ def _intermediate(state: tuple[Any, ...], method: str) -> OptimizeResult:
 
 
 def _chunked(  # noqa: PLR0917
-    driver: Driver,
+    driver: AnyDriver,
     x: np.ndarray,
     data: tuple[Any, ...],
     opts_f: np.ndarray,
@@ -357,6 +389,7 @@ def minimize(
     jac: Callable[..., Any] | bool | None = None,
     hess: Callable[..., Any] | None = None,
     hessp: Callable[..., Any] | None = None,
+    specialize: bool = False,
 ) -> OptimizeResult:
     """Minimise ``fun(x, *args)`` over the vector ``x`` from ``x0``.
 
@@ -370,9 +403,14 @@ def minimize(
     (stall detection), ``maxiter``, ``maxfev``, ``m`` (L-BFGS history),
     ``c1``/``c2`` (line-search constants).
 
-    The iteration loop runs in numba and is cached on disk per objective: the
-    first use in a process compiles it or loads it from the cache, and
-    ``compile_seconds`` reports that apart from ``solve_seconds``. With
+    The iteration loops run in numba. They are compiled once per method and
+    data-argument types and cached on disk, with the objective's compiled
+    derivatives passed in as function pointers: a new objective costs only
+    its own kernels' compile, and ``compile_seconds`` reports that (and the
+    loop's load from the cache) apart from ``solve_seconds``.
+    ``specialize=True`` compiles the loops for this objective instead (its
+    derivatives inlined: seconds of compile once, cached per objective; for a
+    tiny objective solved many times). With
     ``progress=True`` (a one-line display on stderr) or a ``callback`` (called
     with the intermediate result; return True or raise ``StopIteration`` to
     stop), the loop runs in chunks of iterations and returns to Python about
@@ -390,7 +428,7 @@ def minimize(
     try:
         return _minimize(
             fun, x0, args, method=method, line_search=line_search, step=step, options=options,
-            callback=callback, progress=progress, jac=jac, hess=hess, hessp=hessp,
+            callback=callback, progress=progress, jac=jac, hess=hess, hessp=hessp, specialize=specialize,
         )  # fmt: skip
     except DcompileError as exc:
         raise user_traceback(exc) from None
@@ -410,6 +448,7 @@ def _minimize(
     jac: Any,
     hess: Any,
     hessp: Any,
+    specialize: bool = False,
 ) -> OptimizeResult:
     opts_f, opts_i, ls_name, label = _settings(method, line_search, step, options)
     if not vector_like(x0):  # a structure of arrays (a dict of weights): solve over its raveled vector
@@ -418,7 +457,7 @@ def _minimize(
         res = _minimize(
             fun, vector, args, method=method, line_search=line_search, step=step, options=options,
             callback=None if callback is None else (lambda r: callback(_unraveled(r, unravel))),
-            progress=progress, jac=jac, hess=hess, hessp=hessp,
+            progress=progress, jac=jac, hess=hess, hessp=hessp, specialize=specialize,
         )  # fmt: skip
         return _unraveled(res, unravel)
     x = _start(x0)
@@ -428,7 +467,8 @@ def _minimize(
     if isinstance(target, Function) and target.convention is not None:
         target, args = _flat_call(target, x, args)
     if isinstance(target, PythonObjective):
-        driver, compile_s = _python_driver(target, method)
+        with notice.compiling(f"the {label} loop for Python objectives"):
+            driver, compile_s = _python_driver(target, method)
         data = (target.open(x.size),)
         try:
             result = _solve(driver, x, data, opts_f, opts_i, compile_s, callback, progress, ls_name, label)
@@ -437,11 +477,13 @@ def _minimize(
         target.raise_error()
         return result
     if hasattr(target, "kernel_ref"):  # a finite sum: its data are its arguments
-        driver, compile_s, data = _sum_driver(target, x, args, method)
+        with notice.compiling(f"the finite sum {target.name} for dc.minimize"):
+            driver, compile_s, data = _sum_driver(target, x, args, method)
     else:
         try:
             sig, data = _signature(target, x, args)
-            driver, compile_s = _driver(target, sig, method)
+            with notice.compiling(f"the derivatives of {target.name} for dc.minimize"):
+                driver, compile_s = _driver(target, sig, method, x, data, specialize)
         except DcompileError as exc:
             if target is fun:
                 raise
@@ -453,7 +495,7 @@ def _minimize(
 
 
 def _solve(  # noqa: PLR0917
-    driver: Driver,
+    driver: AnyDriver,
     x: np.ndarray,
     data: tuple[Any, ...],
     opts_f: np.ndarray,
@@ -468,19 +510,20 @@ def _solve(  # noqa: PLR0917
     if callback is None and not progress:
         if "run" not in driver.compiled:  # first use: compile (or load) the loop, timed apart from the solve
             t0 = time.perf_counter()
-            driver.run.compile(tuple(_numba_types((x, data, opts_f, opts_i))))
+            with notice.compiling(f"the {label} loop for these argument types"):
+                driver = _prepared(driver, "run", (x, data, opts_f, opts_i))
             compile_s += time.perf_counter() - t0
-            driver.compiled.add("run")
         t0 = time.perf_counter()
         state = driver.run(x, data, opts_f, opts_i)
         solve_s = time.perf_counter() - t0
     else:
         if "iterate" not in driver.compiled:
             t0 = time.perf_counter()
-            state = driver.start(x, data, opts_f, opts_i)
-            driver.iterate.compile(tuple(_numba_types((data, *state, opts_f, opts_i, 0))))
+            with notice.compiling(f"the {label} loop for these argument types"):
+                driver = _prepared(driver, "start", (x, data, opts_f, opts_i))
+                state = driver.start(x, data, opts_f, opts_i)
+                driver = _prepared(driver, "iterate", (data, *state, opts_f, opts_i, 0))
             compile_s += time.perf_counter() - t0
-            driver.compiled.add("iterate")
         display = Progress(label) if progress else None
         t0 = time.perf_counter()
         state = _chunked(driver, x, data, opts_f, opts_i, callback, display)
@@ -508,7 +551,15 @@ def _solve(  # noqa: PLR0917
     )
 
 
-def _numba_types(values: tuple[Any, ...]) -> list[Any]:
-    import numba
-
-    return [numba.typeof(v) for v in values]
+def _prepared(driver: AnyDriver, kind: str, values: tuple[Any, ...]) -> AnyDriver:
+    """``driver`` with entry point ``kind`` compiled (or loaded) for ``values``; the loops specialised to
+    the objective when the shared ones are unavailable (see optimize/fptr.py)."""
+    if not driver.prepare(kind, values):
+        assert isinstance(driver, SharedDriver)
+        shared, driver = driver, driver.fallback()
+        for key, (d, seconds) in list(_DRIVERS.items()):
+            if d is shared:
+                _DRIVERS[key] = (driver, seconds)
+        driver.prepare(kind, values)
+    driver.compiled.add(kind)
+    return driver

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from dcompile.backend import notice
 from dcompile.errors import SignatureError
 from dcompile.frontend.pytree import Unravel, ravel, vector_like
 from dcompile.optimize.progress import Progress
@@ -110,7 +111,11 @@ def _run(
         mode = AVERAGING[averaging]
         weighting = 0 if mode == 0 or (mode == 2 and epoch < tail_start) else mode
         t0 = time.perf_counter()
-        run.weight += step_epoch(module, w, avg_sum, order, batch_size, steps, weighting, epoch * n_batches)
+        if epoch == 0:  # the first epoch compiles (or loads) the loop
+            with notice.compiling(f"the {method} loop of {obj.name}"):
+                run.weight += step_epoch(module, w, avg_sum, order, batch_size, steps, weighting, 0)
+        else:
+            run.weight += step_epoch(module, w, avg_sum, order, batch_size, steps, weighting, epoch * n_batches)
         if epoch == 0:  # the first epoch also compiled (or loaded) the loop: reported as compile time
             run.compile_s = time.perf_counter() - t_start
         else:

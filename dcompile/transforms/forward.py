@@ -34,12 +34,14 @@ def push_forward(
     nonzero tangents. ``tangent_name(v)`` gives the hint for ``v``'s tangent.
     """
     tan: dict[Value, Tracer] = dict(tangents)
+    origin = builder.origin
     for e in graph.eqns:
         if not e.out.type.dtype.differentiable:
             continue
         ts = [tan.get(v) for v in e.inputs]
         if all(t is None for t in ts):
             continue
+        builder.origin = e.loc or origin  # what is derived from e is stamped with e's source line
         if e.prim.jvp_joint is not None:  # one rule for all inputs (a loop)
             out_t = e.prim.jvp_joint(ts, env[e.out], [env[v] for v in e.inputs], **e.kwargs)
         else:
@@ -51,6 +53,7 @@ def push_forward(
             hint = tangent_name(e.out)
             if hint:
                 builder.set_hint(out_t.value, hint)
+    builder.origin = origin
     return tan
 
 

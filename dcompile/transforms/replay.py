@@ -49,7 +49,7 @@ def rebind(eqn: Eqn, env: dict[Value, Tracer], builder: Builder, names: dict[Val
             builder.hints.setdefault(v, names[v])
         return v
 
-    return Eqn(eqn.prim, tuple(image(v) for v in eqn.inputs), eqn.params, image(eqn.out))
+    return Eqn(eqn.prim, tuple(image(v) for v in eqn.inputs), eqn.params, image(eqn.out), eqn.loc)
 
 
 def replay(
@@ -68,10 +68,12 @@ def replay(
     env = dict(env)
     blocks = sorted(graph.blocks, key=lambda b: b.position)
     k = 0
+    origin = builder.origin
     for i, e in enumerate(graph.eqns):
         while k < len(blocks) and blocks[k].position <= i:
             _replay_block(builder, blocks[k], env, hints)
             k += 1
+        builder.origin = e.loc or origin
         if e.inputs:
             out = bind(e.prim, *(env[v] for v in e.inputs), **e.kwargs)
         else:  # a constant: no tracer argument to say which builder
@@ -80,6 +82,7 @@ def replay(
         hint = hints.get(e.out)
         if hint is not None:
             builder.set_hint(out.value, hint)
+    builder.origin = origin
     for b in blocks[k:]:
         _replay_block(builder, b, env, hints)
     return env

@@ -47,10 +47,12 @@ def pull_back(
         if hint and v in adj:
             builder.name_derivative(adj[v].value, hint)
 
+    origin = builder.origin
     for e in reversed(graph.eqns):
         g = adj.get(e.out)
         if g is None or not e.out.type.dtype.differentiable:
             continue
+        builder.origin = e.loc or origin  # what is derived from e is stamped with e's source line
         if uses[e.out] > 1:
             name(e.out)  # complete now: every consumer has been visited
         if input_rules(e.prim.vjp, len(e.inputs)) is None:
@@ -63,6 +65,7 @@ def pull_back(
             adj[v] = add(adj[v], c) if v in adj else c
             if uses[v] == 1:
                 name(v)
+    builder.origin = origin
     for v in graph.inputs:
         if uses[v] > 1:
             name(v)

@@ -79,7 +79,9 @@ def scalarize(graph: Graph, limit: int = LIMIT) -> Graph | None:
             for v, new in zip(graph.inputs, inputs, strict=True):
                 env[v] = _entries(Tracer(b, new))
             for e in graph.eqns:
+                b.origin = e.loc
                 env[e.out] = _apply(b, e, [env[v] for v in e.inputs])
+            b.origin = None
             outputs = [_assemble(b, env[v], v.type.dtype).value for v in graph.outputs]
     except Exception:  # an implementation that does not run on tracers entry by entry
         return None
