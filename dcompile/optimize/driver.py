@@ -50,6 +50,7 @@ _SOURCES = (
     "driver.py",
     "callback.py",
     "generic.py",
+    "bounded.py",
     "fptr.py",
 )
 
@@ -192,15 +193,17 @@ class _Entry:
     """An entry point of the shared loops (:mod:`dcompile.optimize.generic`) with an objective's
     kernels bound as its first arguments; called like a generated driver's entry point."""
 
-    def __init__(self, loop: Any, kernels: tuple[Any, ...], kernel_types: tuple[Any, ...]) -> None:
-        self.loop, self.kernels, self.kernel_types = loop, kernels, kernel_types
+    def __init__(
+        self, loop: Any, kernels: tuple[Any, ...], kernel_types: tuple[Any, ...], suffix: tuple[Any, ...] = ()
+    ) -> None:
+        self.loop, self.kernels, self.kernel_types, self.suffix = loop, kernels, kernel_types, suffix
         self._fn: Any = None
 
     def prepare(self, values: tuple[Any, ...]) -> bool:
         """Compile (or load from numba's cache) the entry for arguments like ``values``; False if it cannot be."""
         from dcompile.optimize import fptr
 
-        self._fn = fptr.bind(self.loop, self.kernel_types, values)
+        self._fn = fptr.bind(self.loop, self.kernel_types, (*values, *self.suffix))
         return self._fn is not None
 
     @property
@@ -211,7 +214,7 @@ class _Entry:
     def __call__(self, *args: Any) -> Any:
         if self._fn is None and not self.prepare(args):
             raise RuntimeError("the shared optimizer loop is unavailable")  # prepare() is checked first
-        return self._fn(*self.kernels, *args)
+        return self._fn(*self.kernels, *args, *self.suffix)
 
 
 @dataclass
@@ -227,20 +230,28 @@ class SharedDriver:
     d2: Any
     vg_type: Any  # their numba function types
     d2_type: Any
-    fallback: Callable[[], Driver]  # the loops specialised to the objective, if the shared ones are unavailable
+    fallback: Callable[[], Driver] | None  # the loops specialised to the objective (None: there are none)
+    bounds: tuple[Any, ...] = ()  # (lo, hi) for L-BFGS-B, passed after the other arguments
     compiled: set[str] = field(default_factory=set)
     _entries: dict[str, _Entry] = field(default_factory=dict)
+
+    def use_bounds(self, box: tuple[Any, ...]) -> None:
+        """Run the next solves on the box ``(lo, hi)`` (same types: the compiled entries stay valid)."""
+        self.bounds = box
+        for entry in self._entries.values():
+            entry.suffix = box
 
     def _entry(self, kind: str) -> _Entry:
         found = self._entries.get(kind)
         if found is None:
             from dcompile.backend.cache import cache_dir
 
-            loop = getattr(shared_loops(cache_dir()), f"{METHODS[self.method][0]}_{kind}")
+            prefix = METHODS[self.method][0] if self.method in METHODS else self.method
+            loop = getattr(shared_loops(cache_dir()), f"{prefix}_{kind}")
             if kind == "start":
-                found = _Entry(loop, (self.vg,), (self.vg_type,))
+                found = _Entry(loop, (self.vg,), (self.vg_type,), self.bounds)
             else:
-                found = _Entry(loop, (self.vg, self.d2), (self.vg_type, self.d2_type))
+                found = _Entry(loop, (self.vg, self.d2), (self.vg_type, self.d2_type), self.bounds)
             self._entries[kind] = found
         return found
 

@@ -1,14 +1,16 @@
 """The numba plumbing of the shared optimizer loops (:mod:`dcompile.optimize.generic`), fenced.
 
-Two things are needed from numba: the *function type* of a compiled kernel
+Three things are needed from numba: the *function type* of a compiled kernel
 (``numba.core.types.FunctionType`` of the kernel's compiled signature, so a
-loop takes a pointer to it instead of being compiled for it), and the
-compiled entry of one signature of a loop (``dispatcher.overloads[sig]``'s
-``entry_point``), called with the kernels' dispatchers, which numba unboxes
-to function pointers. Calling the dispatcher itself would type the kernels
-by their dispatchers and compile the loop once per objective again.
+loop takes a pointer to it instead of being compiled for it), a pointer
+object for the kernel (``numba.core.types.CompileResultWAP`` of its compile
+result), and the compiled entry of one signature of a loop
+(``dispatcher.overloads[sig]``'s ``entry_point``), called with those
+pointers. Calling the loop's dispatcher itself would type the kernels by
+their dispatchers and compile the loop once per objective again.
 
-``overloads`` and ``entry_point`` are not numba's documented API. They are
+``overloads``, ``entry_point`` and ``CompileResultWAP`` are not numba's
+documented API. They are
 used for numba ``TESTED`` versions; on any other version, or if anything
 here raises, :func:`bind` returns None and ``dc.minimize`` falls back to the
 loops compiled per objective (the public path; slower first solve, same
@@ -34,14 +36,37 @@ def _version_ok() -> bool:
 
 def function_type(dispatcher: Any, arg_values: Sequence[Any]) -> Any | None:
     """The numba function type of ``dispatcher``'s compiled signature for ``arg_values`` (None if none)."""
+    found = pointer(dispatcher, arg_values)
+    return None if found is None else found[1]
+
+
+def pointer(dispatcher: Any, arg_values: Sequence[Any]) -> tuple[Any, Any] | None:
+    """``(pointer, function type)`` of ``dispatcher``'s machine code for arguments like ``arg_values``.
+
+    The pointer is numba's ``CompileResultWAP`` (the *wrapper address protocol*
+    of first-class functions): passing it to compiled code costs an attribute
+    read, where passing the dispatcher looks its compile result up on every
+    call (tens of microseconds, which is the whole solve of a small problem).
+    It holds the compile result, so the machine code stays alive.
+    """
     import numba
     from numba.core import types
 
     wanted = tuple(numba.typeof(a) for a in arg_values)
-    for sig in dispatcher.nopython_signatures:
-        if tuple(sig.args) == wanted:
-            return types.FunctionType(sig)
-    return None
+    sig = next((s for s in dispatcher.nopython_signatures if tuple(s.args) == wanted), None)
+    if sig is None:  # a kernel not yet compiled for these types (a Python objective's callback)
+        try:
+            dispatcher.compile(wanted)
+        except Exception:  # then there is no pointer: the caller falls back
+            return None
+        sig = next((s for s in dispatcher.nopython_signatures if tuple(s.args) == wanted), None)
+        if sig is None:
+            return None
+    try:
+        wap = types.CompileResultWAP(dispatcher.overloads[tuple(sig.args)])
+    except Exception:  # a numba without it: pass the dispatcher, which numba unboxes (slower)
+        wap = dispatcher
+    return wap, types.FunctionType(sig)
 
 
 def bind(loop: Any, kernel_types: Sequence[Any], arg_values: Sequence[Any]) -> Callable[..., Any] | None:

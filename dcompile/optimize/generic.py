@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from numba import njit
 
+from dcompile.optimize import bounded as _b
 from dcompile.optimize import methods as _m
 
 # ruff: noqa: PLR0917  (the loops' state travels as positional arrays, as in methods.py)
@@ -109,4 +110,23 @@ def newton_cg_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f,
 def newton_cg_run(vg, d2, x0, args, opts_f, opts_i):
     x, g, fs, ist, W, w, hist_f, hist_g = _m.start(vg, args, x0, opts_f, opts_i, _m.NEWTON_CG)
     _m.newton_cg_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts_i, opts_i[_m.MAXITER_OPT])
+    return x, g, fs, ist, W, w, hist_f, hist_g
+
+
+# L-BFGS-B (optimize/bounded.py): the box travels after the other arguments, so the entry points are
+# called like the others with (lo, hi) appended.
+@njit(cache=True)
+def lbfgsb_start(vg, x0, args, opts_f, opts_i, lo, hi):
+    return _b.start_bounded(vg, args, x0, lo, hi, opts_f, opts_i)
+
+
+@njit(cache=True)
+def lbfgsb_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts_i, it_stop, lo, hi):
+    _b.lbfgsb_iterate(vg, args, lo, hi, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts_i, it_stop)
+
+
+@njit(cache=True)
+def lbfgsb_run(vg, d2, x0, args, opts_f, opts_i, lo, hi):
+    x, g, fs, ist, W, w, hist_f, hist_g = _b.start_bounded(vg, args, x0, lo, hi, opts_f, opts_i)
+    _b.lbfgsb_iterate(vg, args, lo, hi, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts_i, opts_i[_m.MAXITER_OPT])
     return x, g, fs, ist, W, w, hist_f, hist_g

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -102,6 +103,50 @@ def _settings(
     return settings
 
 
+def _box(bounds: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(lo, hi)`` arrays from SciPy's forms: a sequence of ``(lo, hi)`` pairs (``None``: no bound),
+    or an object with ``lb`` and ``ub`` (``scipy.optimize.Bounds``; scalars broadcast)."""
+    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
+        lo = np.broadcast_to(np.asarray(bounds.lb, dtype=np.float64), (n,)).copy()
+        hi = np.broadcast_to(np.asarray(bounds.ub, dtype=np.float64), (n,)).copy()
+    else:
+        try:
+            pairs = list(bounds)
+        except TypeError:
+            pairs = None
+        if pairs is None or len(pairs) != n or any(not isinstance(b, (tuple, list)) or len(b) != 2 for b in pairs):
+            raise SignatureError(
+                f"bounds must be {n} pairs (lo, hi), one per entry of x0 (None for no bound), or "
+                "scipy.optimize.Bounds(lb, ub)"
+            )
+        lo = np.array([-np.inf if b[0] is None else b[0] for b in pairs], dtype=np.float64)
+        hi = np.array([np.inf if b[1] is None else b[1] for b in pairs], dtype=np.float64)
+    if np.isnan(lo).any() or np.isnan(hi).any() or (lo > hi).any():
+        bad = int(np.argmax(np.isnan(lo) | np.isnan(hi) | (lo > hi)))
+        raise SignatureError(f"bounds[{bad}] = ({lo[bad]}, {hi[bad]}) is not an interval: each needs lo <= hi")
+    return lo, hi
+
+
+def _bounded_driver(
+    key: Any, vg: Callable[[], Any], x: np.ndarray, data: tuple[Any, ...], box: tuple[np.ndarray, np.ndarray]
+) -> tuple[SharedDriver, float]:
+    """L-BFGS-B's shared loop bound to the value-and-gradient dispatcher ``vg()`` and the box
+    (memoised per ``key``; the box is set per call) and the seconds it took to get it."""
+    from dcompile.optimize import fptr
+
+    hit = _DRIVERS.get(key)
+    start = time.perf_counter()
+    if hit is None:
+        found = fptr.pointer(vg(), (x, *data))
+        if found is None:
+            raise SignatureError("bounds need dcompile's shared optimizer loops, which this numba cannot build")
+        _DRIVERS[key] = hit = (SharedDriver("lbfgsb", found[0], found[0], found[1], found[1], None), 0.0)
+    driver = hit[0]
+    assert isinstance(driver, SharedDriver)
+    driver.use_bounds(box)
+    return driver, time.perf_counter() - start
+
+
 def _signature(fun: Function, x: np.ndarray, args: Sequence[Any]) -> tuple[Any, tuple[Any, ...]]:
     if not isinstance(fun, Function):
         raise SignatureError("dc.minimize takes a function made by @dc.compile (or dc.from_sympy).")
@@ -149,13 +194,13 @@ def _shared(  # noqa: PLR0917
     """The shared loops bound to these kernels, or None when their function types cannot be had."""
     from dcompile.optimize import fptr
 
-    vg_type = fptr.function_type(vg.njit, (x, *data))
-    d2_type = vg_type
+    first = fptr.pointer(vg.njit, (x, *data))
+    second = first
     if d2 is not None:
-        d2_type = fptr.function_type(d2.njit, (x, *data, x) if mode == "hvp" else (x, *data))
-    if vg_type is None or d2_type is None:
+        second = fptr.pointer(d2.njit, (x, *data, x) if mode == "hvp" else (x, *data))
+    if first is None or second is None:
         return None
-    return SharedDriver(method, vg.njit, d2.njit if d2 is not None else vg.njit, vg_type, d2_type, fallback)
+    return SharedDriver(method, first[0], second[0], first[1], second[1], fallback)
 
 
 def _sum_driver(obj: Any, x: np.ndarray, args: Sequence[Any], method: str) -> tuple[AnyDriver, float, tuple[Any, ...]]:
@@ -389,6 +434,7 @@ def minimize(
     jac: Callable[..., Any] | bool | None = None,
     hess: Callable[..., Any] | None = None,
     hessp: Callable[..., Any] | None = None,
+    bounds: Any = None,
     specialize: bool = False,
 ) -> OptimizeResult:
     """Minimise ``fun(x, *args)`` over the vector ``x`` from ``x0``.
@@ -402,6 +448,13 @@ def minimize(
     ``options``: ``gtol`` (success when ``max |g_i| <= gtol``), ``ftol``/``xtol``
     (stall detection), ``maxiter``, ``maxfev``, ``m`` (L-BFGS history),
     ``c1``/``c2`` (line-search constants).
+
+    ``bounds``: a box ``lo <= x <= hi``, as ``n`` pairs ``(lo, hi)`` (``None``
+    for no bound) or ``scipy.optimize.Bounds(lb, ub)``; solved by L-BFGS-B
+    (``method="lbfgs"``: the generalized Cauchy point and subspace
+    minimisation of Byrd, Lu, Nocedal and Zhu), ``x0`` projected into the box,
+    success when the projected gradient ``max |P(x - g) - x|`` is at most
+    ``gtol``.
 
     The iteration loops run in numba. They are compiled once per method and
     data-argument types and cached on disk, with the objective's compiled
@@ -428,7 +481,8 @@ def minimize(
     try:
         return _minimize(
             fun, x0, args, method=method, line_search=line_search, step=step, options=options,
-            callback=callback, progress=progress, jac=jac, hess=hess, hessp=hessp, specialize=specialize,
+            callback=callback, progress=progress, jac=jac, hess=hess, hessp=hessp, bounds=bounds,
+            specialize=specialize,
         )  # fmt: skip
     except DcompileError as exc:
         raise user_traceback(exc) from None
@@ -448,9 +502,16 @@ def _minimize(
     jac: Any,
     hess: Any,
     hessp: Any,
+    bounds: Any = None,
     specialize: bool = False,
 ) -> OptimizeResult:
     opts_f, opts_i, ls_name, label = _settings(method, line_search, step, options)
+    if bounds is not None and method != "lbfgs":
+        raise SignatureError(
+            f"bounds work with method='lbfgs' (L-BFGS-B), not {method!r}.\nFix: drop method= or the bounds."
+        )
+    if bounds is not None and not vector_like(x0):
+        raise SignatureError("bounds need x0 as a vector.\nFix: pass dc.ravel(x0)[0] and bounds for its entries.")
     if not vector_like(x0):  # a structure of arrays (a dict of weights): solve over its raveled vector
         vector, unravel = ravel(x0)
         fun, jac, hess, hessp = _on_vector(fun, jac, hess, hessp, unravel, len(args))
@@ -461,37 +522,65 @@ def _minimize(
         )  # fmt: skip
         return _unraveled(res, unravel)
     x = _start(x0)
+    box = _box(bounds, x.size) if bounds is not None else None
+    if box is not None:
+        label, ls_name = "lbfgs (bounded)", "wolfe"
     target = _objective(fun, jac, hess, hessp, args)
     if isinstance(target, Function) and _takes_scalars(target, x, args):
         target = _of_vector(target, x.size, len(args))
     if isinstance(target, Function) and target.convention is not None:
         target, args = _flat_call(target, x, args)
     if isinstance(target, PythonObjective):
-        with notice.compiling(f"the {label} loop for Python objectives"):
-            driver, compile_s = _python_driver(target, method)
         data = (target.open(x.size),)
         try:
+            driver, compile_s = _python_objective_driver(target, x, data, method, label, box)
             result = _solve(driver, x, data, opts_f, opts_i, compile_s, callback, progress, ls_name, label)
         finally:
             PythonObjective.close(data[0])
         target.raise_error()
         return result
-    if hasattr(target, "kernel_ref"):  # a finite sum: its data are its arguments
-        with notice.compiling(f"the finite sum {target.name} for dc.minimize"):
-            driver, compile_s, data = _sum_driver(target, x, args, method)
-    else:
-        try:
-            sig, data = _signature(target, x, args)
-            with notice.compiling(f"the derivatives of {target.name} for dc.minimize"):
-                driver, compile_s = _driver(target, sig, method, x, data, specialize)
-        except DcompileError as exc:
-            if target is fun:
-                raise
-            raise type(exc)(
-                f"{exc}\nNote: dc.minimize compiled the plain Python function {target.name} with dcompile; "
-                "to run it as Python instead, pass its gradient: jac=True (it returns (f, g)) or jac=grad_fn."
-            ) from None
+    driver, compile_s, data = _compiled_driver(target, fun, x, args, method, box, specialize)
     return _solve(driver, x, data, opts_f, opts_i, compile_s, callback, progress, ls_name, label)
+
+
+def _python_objective_driver(  # noqa: PLR0917
+    target: PythonObjective, x: np.ndarray, data: tuple[Any, ...], method: str, label: str, box: Any
+) -> tuple[AnyDriver, float]:
+    """The loop for a Python objective: the shared callback driver, or L-BFGS-B on its callbacks."""
+    if box is not None:
+        from dcompile.optimize import callback as python_kernels
+
+        key = ("python objective", "lbfgsb")
+        return _bounded_driver(key, lambda: python_kernels.objective, x, data, box)
+    with notice.compiling(f"the {label} loop for Python objectives"):
+        return _python_driver(target, method)
+
+
+def _compiled_driver(  # noqa: PLR0917
+    target: Any, fun: Any, x: np.ndarray, args: Sequence[Any], method: str, box: Any, specialize: bool
+) -> tuple[AnyDriver, float, tuple[Any, ...]]:
+    """The loop, the seconds it took to get it and the data arguments, for a dcompile function or finite sum."""
+    if hasattr(target, "kernel_ref"):  # a finite sum: its data are its arguments
+        if box is not None:
+            raise SignatureError("bounds are not supported for finite sums yet.\nFix: minimize without bounds.")
+        with notice.compiling(f"the finite sum {target.name} for dc.minimize"):
+            return _sum_driver(target, x, args, method)
+    try:
+        sig, data = _signature(target, x, args)
+        with notice.compiling(f"the derivatives of {target.name} for dc.minimize"):
+            if box is None:
+                driver, compile_s = _driver(target, sig, method, x, data, specialize)
+                return driver, compile_s, data
+            kernel = functools.partial(target.compiled, sig, "value_and_grad", (0,))
+            driver, compile_s = _bounded_driver((target, sig, "lbfgsb"), lambda: kernel().njit, x, data, box)
+            return driver, compile_s, data
+    except DcompileError as exc:
+        if target is fun:
+            raise
+        raise type(exc)(
+            f"{exc}\nNote: dc.minimize compiled the plain Python function {target.name} with dcompile; "
+            "to run it as Python instead, pass its gradient: jac=True (it returns (f, g)) or jac=grad_fn."
+        ) from None
 
 
 def _solve(  # noqa: PLR0917
@@ -556,6 +645,8 @@ def _prepared(driver: AnyDriver, kind: str, values: tuple[Any, ...]) -> AnyDrive
     the objective when the shared ones are unavailable (see optimize/fptr.py)."""
     if not driver.prepare(kind, values):
         assert isinstance(driver, SharedDriver)
+        if driver.fallback is None:
+            raise SignatureError("bounds need dcompile's shared optimizer loops, which this numba cannot build")
         shared, driver = driver, driver.fallback()
         for key, (d, seconds) in list(_DRIVERS.items()):
             if d is shared:

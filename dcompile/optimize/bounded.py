@@ -1,0 +1,476 @@
+"""L-BFGS-B: limited-memory BFGS on a box ``lo <= x <= hi`` (Byrd, Lu, Nocedal and Zhu, 1995).
+
+Each iteration, in compiled code like the other methods (:mod:`dcompile.optimize.methods`):
+
+1. **Generalized Cauchy point.** Along the projected steepest-descent path
+   ``x(t) = P(x - t g)`` the quadratic model ``m(y) = f + g'(y - x) +
+   (y - x)' B (y - x) / 2`` is piecewise quadratic, with a breakpoint where
+   a variable reaches its bound. The breakpoints are visited in order and the
+   first local minimiser of the model along the path is the Cauchy point
+   ``xc``; the variables at a bound there form the active set. ``B`` is the
+   L-BFGS matrix in compact form ``B = theta I - W M W'`` with
+   ``W = [Y, theta S]`` (``n x 2k`` for ``k`` stored pairs) and ``M`` the
+   inverse of the ``2k x 2k`` matrix ``[[-D, L'], [L, theta S'S]]``
+   (``D = diag(s_i'y_i)``, ``L`` the strictly lower part of ``S'Y``); each
+   breakpoint costs ``O(k^2)`` updates of the path's slope and curvature
+   (the recurrences of the paper's Algorithm CP).
+2. **Subspace minimisation.** The model is minimised over the free variables
+   with the active ones held (the direct primal method: a Newton step of the
+   reduced model through the Sherman-Morrison-Woodbury formula, one
+   ``2k x 2k`` solve), then projected into the box; when the projected point
+   is not a descent direction the step is cut back to the box instead
+   (Morales and Nocedal's 2011 remark on L-BFGS-B 3.0).
+3. **Line search** along ``d = xbar - x`` for a step in ``(0, 1]`` (every such
+   step stays feasible): the strong Wolfe search of
+   :mod:`dcompile.optimize.linesearch` without extrapolation past 1; a step of
+   1 that still descends is accepted (the box stops it). The first iteration
+   starts at ``min(1, 1/|d|)``, as L-BFGS-B does.
+
+The pair ``(s, y)`` is kept when ``s'y`` is safely positive, so ``B`` stays
+positive definite. The gradient test is on the projected gradient,
+``max_i |P(x - g)_i - x_i| <= gtol`` (SciPy's ``pgtol``), and ``hist_g``
+records it; the other stopping rules are those of the unbounded methods.
+State and chunking as in :mod:`dcompile.optimize.methods` (``W`` holds the
+pairs as for L-BFGS; ``w[k]`` holds ``s_k'y_k``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from dcompile.optimize.linesearch import OK, _approx_wolfe, _check_start, _evaluate, _zoom
+from dcompile.optimize.methods import (
+    ALPHA,
+    AUX,
+    AUX2,
+    C1,
+    C2,
+    GTOL,
+    MAXFEV_OPT,
+    MAXITER_OPT,
+    MEMORY,
+    NFEV,
+    NIT,
+    STATUS,
+    F,
+    _finish,
+    _stop,
+)
+from dcompile.optimize.result import LINE_SEARCH_FAILED, MAXFEV, NON_FINITE, SUCCESS
+from dcompile.optimize.vectors import dot
+
+# ruff: noqa: PLR0917, PLR0912, PLR0915, C901  (the loops' state travels as positional arrays)
+
+_RUNNING = -1
+_CURVATURE = 1e-10  # a pair (s, y) is kept when s'y > 1e-10 |s| |y|, as in L-BFGS
+_EPS = 2.220446049250313e-16
+_MAX_EVALS = 50  # per line search
+
+
+@njit(cache=True)
+def projected_gradient_max(x, g, lo, hi):
+    """``max_i |P(x - g)_i - x_i|``: zero exactly at a first-order point of the box problem."""
+    out = 0.0
+    for i in range(x.shape[0]):
+        v = x[i] - g[i]
+        v = min(max(v, lo[i]), hi[i])
+        out = max(out, abs(v - x[i]))
+    return out
+
+
+@njit
+def start_bounded(vg, args, x0, lo, hi, opts_f, opts_i):
+    """Project ``x0`` into the box, evaluate it and allocate the state (as ``methods.start``)."""
+    n = x0.shape[0]
+    x = np.empty(n)
+    for i in range(n):
+        x[i] = min(max(x0[i], lo[i]), hi[i])
+    f, g = vg(x, *args)
+    f = float(f)
+    gmax = projected_gradient_max(x, g, lo, hi)
+    hist_f = np.empty(opts_i[MAXITER_OPT] + 1)
+    hist_g = np.empty(opts_i[MAXITER_OPT] + 1)
+    hist_f[0] = f
+    hist_g[0] = gmax
+    fs = np.empty(2)
+    fs[F] = f
+    fs[ALPHA] = 1.0
+    ist = np.zeros(6, dtype=np.int64)
+    ist[NFEV] = 1
+    ist[STATUS] = _RUNNING
+    if not (math.isfinite(f) and math.isfinite(gmax)):
+        ist[STATUS] = NON_FINITE
+    elif gmax <= opts_f[GTOL]:
+        ist[STATUS] = SUCCESS
+    m = opts_i[MEMORY]
+    return x, g, fs, ist, np.zeros((2 * m, n)), np.zeros(2 * m), hist_f, hist_g
+
+
+# -- the compact L-BFGS matrix ------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _solve_small(A, B):
+    """``A^-1 B`` for a small dense ``A`` (Gaussian elimination with partial pivoting); A, B copied."""
+    n = A.shape[0]
+    a = A.copy()
+    b = B.copy()
+    for col in range(n):
+        piv = col
+        for r in range(col + 1, n):
+            if abs(a[r, col]) > abs(a[piv, col]):
+                piv = r
+        if piv != col:
+            for c in range(n):
+                a[col, c], a[piv, c] = a[piv, c], a[col, c]
+            for c in range(b.shape[1]):
+                b[col, c], b[piv, c] = b[piv, c], b[col, c]
+        p = a[col, col]
+        if p == 0.0:
+            p = _EPS  # singular (should not happen with positive curvature pairs): a tiny pivot
+            a[col, col] = p
+        for r in range(col + 1, n):
+            factor = a[r, col] / p
+            if factor != 0.0:
+                for c in range(col, n):
+                    a[r, c] -= factor * a[col, c]
+                for c in range(b.shape[1]):
+                    b[r, c] -= factor * b[col, c]
+    for col in range(n - 1, -1, -1):
+        for c in range(b.shape[1]):
+            s = b[col, c]
+            for k in range(col + 1, n):
+                s -= a[col, k] * b[k, c]
+            b[col, c] = s / a[col, col]
+    return b
+
+
+@njit(cache=True)
+def _compact(W, w, stored, newest):
+    """The pairs oldest to newest as ``(order, theta, M)``: ``B = theta I - W_k M W_k'``."""
+    m = W.shape[0] // 2
+    n = W.shape[1]
+    k = stored
+    order = np.empty(k, dtype=np.int64)
+    for j in range(k):
+        order[j] = (newest - k + 1 + j) % m
+    if k == 0:
+        return order, 1.0, np.zeros((0, 0))
+    last = order[k - 1]
+    yy = 0.0
+    for i in range(n):
+        yy += W[m + last, i] * W[m + last, i]
+    theta = yy / w[last]
+    K = np.zeros((2 * k, 2 * k))
+    for a in range(k):
+        sa = order[a]
+        K[a, a] = -w[sa]  # -D
+        for b in range(k):
+            sb = order[b]
+            if a > b:  # L[a, b] = s_a' y_b below the diagonal
+                v = 0.0
+                for i in range(n):
+                    v += W[sa, i] * W[m + sb, i]
+                K[k + a, b] = v
+                K[b, k + a] = v  # L'
+            if b <= a:  # theta S'S (symmetric)
+                v = 0.0
+                for i in range(n):
+                    v += W[sa, i] * W[sb, i]
+                K[k + a, k + b] = theta * v
+                K[k + b, k + a] = theta * v
+    return order, theta, _solve_small(K, np.eye(2 * k))
+
+
+@njit(cache=True)
+def _row(W, order, theta, i, out):
+    """Row ``i`` of ``W_k = [Y, theta S]`` into ``out`` (length 2k)."""
+    m = W.shape[0] // 2
+    k = order.shape[0]
+    for j in range(k):
+        out[j] = W[m + order[j], i]
+        out[k + j] = theta * W[order[j], i]
+
+
+@njit(cache=True)
+def _wt(W, order, theta, v, out):
+    """``W_k' v`` into ``out``."""
+    m = W.shape[0] // 2
+    k = order.shape[0]
+    for j in range(k):
+        a = 0.0
+        b = 0.0
+        for i in range(v.shape[0]):
+            a += W[m + order[j], i] * v[i]
+            b += W[order[j], i] * v[i]
+        out[j] = a
+        out[k + j] = theta * b
+
+
+@njit(cache=True)
+def _quad(M, u, v):
+    """``u' M v``."""
+    s = 0.0
+    for a in range(u.shape[0]):
+        t = 0.0
+        for b in range(v.shape[0]):
+            t += M[a, b] * v[b]
+        s += u[a] * t
+    return s
+
+
+@njit(cache=True)
+def _matvec(M, v, out):
+    for a in range(out.shape[0]):
+        t = 0.0
+        for b in range(v.shape[0]):
+            t += M[a, b] * v[b]
+        out[a] = t
+
+
+# -- one iteration's direction ----------------------------------------------------------------
+
+
+@njit(cache=True)
+def cauchy_point(x, g, lo, hi, W, order, theta, M, xc, c):
+    """The generalized Cauchy point into ``xc`` and ``c = W' (xc - x)`` (the paper's Algorithm CP)."""
+    n = x.shape[0]
+    k2 = M.shape[0]
+    t = np.empty(n)
+    d = np.zeros(n)
+    for i in range(n):
+        xc[i] = x[i]
+        gi = g[i]
+        if gi < 0.0:
+            ti = (x[i] - hi[i]) / gi if hi[i] < np.inf else np.inf
+        elif gi > 0.0:
+            ti = (x[i] - lo[i]) / gi if lo[i] > -np.inf else np.inf
+        else:
+            ti = np.inf
+        t[i] = ti
+        if ti > 0.0 and gi != 0.0:
+            d[i] = -gi
+    for j in range(k2):
+        c[j] = 0.0
+    p = np.zeros(k2)
+    _wt(W, order, theta, d, p)
+    f1 = -dot(d, d)
+    if f1 == 0.0:
+        return  # no descent along the projected path: xc = x
+    Mp = np.empty(k2)
+    _matvec(M, p, Mp)
+    f2 = -theta * f1 - dot(p, Mp)
+    f2_org = f2
+    dtmin = -f1 / f2
+    told = 0.0
+    count = 0
+    for i in range(n):
+        if d[i] != 0.0 and t[i] < np.inf:
+            count += 1
+    breaks = np.empty(count, dtype=np.int64)
+    count = 0
+    for i in range(n):
+        if d[i] != 0.0 and t[i] < np.inf:
+            breaks[count] = i
+            count += 1
+    ranked = breaks[np.argsort(t[breaks], kind="mergesort")]
+    wb = np.empty(k2)
+    Mc = np.empty(k2)
+    Mw = np.empty(k2)
+    for b in ranked:
+        dt = t[b] - told
+        if dtmin < dt:
+            break
+        xc[b] = hi[b] if d[b] > 0.0 else lo[b]
+        zb = xc[b] - x[b]
+        for j in range(k2):
+            c[j] += dt * p[j]
+        gb = g[b]
+        _row(W, order, theta, b, wb)
+        _matvec(M, c, Mc)
+        _matvec(M, p, Mp)
+        _matvec(M, wb, Mw)
+        f1 += dt * f2 + gb * gb + theta * gb * zb - gb * dot(wb, Mc)
+        f2 += -theta * gb * gb - 2.0 * gb * dot(wb, Mp) - gb * gb * dot(wb, Mw)
+        f2 = max(_EPS * f2_org, f2)
+        for j in range(k2):
+            p[j] += gb * wb[j]
+        d[b] = 0.0
+        dtmin = -f1 / f2
+        told = t[b]
+    dtmin = max(dtmin, 0.0)
+    told += dtmin
+    for i in range(n):
+        if d[i] != 0.0:
+            xc[i] = x[i] + told * d[i]
+    for j in range(k2):
+        c[j] += dtmin * p[j]
+
+
+@njit(cache=True)
+def subspace_point(x, g, lo, hi, W, order, theta, M, xc, c, xbar):
+    """Minimise the model over the variables free at ``xc``, into ``xbar`` (direct primal method)."""
+    n = x.shape[0]
+    k2 = M.shape[0]
+    free = np.empty(n, dtype=np.bool_)
+    nfree = 0
+    for i in range(n):
+        free[i] = lo[i] < xc[i] < hi[i]
+        nfree += free[i]
+        xbar[i] = xc[i]
+    if nfree == 0:
+        return
+    Mc = np.empty(k2)
+    _matvec(M, c, Mc)
+    wi = np.empty(k2)
+    r = np.zeros(n)
+    v = np.zeros(k2)
+    G = np.zeros((k2, k2))  # sum over free i of w_i w_i'
+    for i in range(n):
+        if not free[i]:
+            continue
+        _row(W, order, theta, i, wi)
+        r[i] = g[i] + theta * (xc[i] - x[i]) - dot(wi, Mc)
+        for a in range(k2):
+            v[a] += wi[a] * r[i]
+            for b in range(k2):
+                G[a, b] += wi[a] * wi[b]
+    dhat = np.zeros(n)
+    if k2 > 0:
+        Mv = np.empty(k2)
+        _matvec(M, v, Mv)
+        N = np.eye(k2) - (M @ G) / theta
+        sol = _solve_small(N, Mv.reshape((k2, 1)))
+        for i in range(n):
+            if free[i]:
+                _row(W, order, theta, i, wi)
+                s = 0.0
+                for a in range(k2):
+                    s += wi[a] * sol[a, 0]
+                dhat[i] = -r[i] / theta - s / (theta * theta)
+    else:
+        for i in range(n):
+            if free[i]:
+                dhat[i] = -r[i] / theta
+    slope = 0.0
+    for i in range(n):  # the projected Newton point
+        if free[i]:
+            xbar[i] = min(max(xc[i] + dhat[i], lo[i]), hi[i])
+        slope += (xbar[i] - x[i]) * g[i]
+    if slope < 0.0:
+        return
+    alpha = 1.0  # not a descent direction: cut the step back to the box instead
+    for i in range(n):
+        if free[i] and dhat[i] != 0.0:
+            room = (hi[i] - xc[i]) / dhat[i] if dhat[i] > 0.0 else (lo[i] - xc[i]) / dhat[i]
+            alpha = min(alpha, room)
+    for i in range(n):
+        xbar[i] = xc[i] + alpha * dhat[i] if free[i] else xc[i]
+
+
+# -- the line search on a box -------------------------------------------------------------------
+
+
+@njit
+def bounded_wolfe(vg, args, x, f0, g0, p, alpha0, c1, c2, max_evals):
+    """Strong Wolfe search for a step in ``(0, alpha0]``, ``alpha0 <= 1``; a step of ``alpha0`` that
+    still descends is accepted (going further would leave the box). Same returns as ``strong_wolfe``."""
+    f0 = float(f0)
+    d0 = dot(g0, p)
+    status = _check_start(f0, d0)
+    if status >= 0:
+        return 0.0, x, f0, g0, 0, status
+    a = alpha0
+    xn = x + a * p
+    f, g, d, finite = _evaluate(vg, args, xn, p)
+    if finite and _approx_wolfe(f, d, f0, d0, c1, c2):
+        return a, xn, f, g, 1, OK
+    if not finite or f > f0 + c1 * a * d0:
+        return _zoom(vg, args, x, f0, d0, p, c1, c2, max_evals, 1, (0.0, f0, d0, x, g0), (a, f, d, finite), finite)
+    if abs(d) <= -c2 * d0 or d < 0.0:
+        return a, xn, f, g, 1, OK
+    return _zoom(vg, args, x, f0, d0, p, c1, c2, max_evals, 1, (a, f, d, xn, g), (0.0, f0, d0, True), True)
+
+
+# -- the iteration ------------------------------------------------------------------------------
+
+
+@njit
+def lbfgsb_iterate(vg, args, lo, hi, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts_i, it_stop):
+    """L-BFGS-B iterations (see the module doc) until the run stops or ``nit`` reaches ``it_stop``."""
+    if ist[STATUS] >= 0:
+        return
+    n = x.shape[0]
+    m = W.shape[0] // 2
+    stored, newest = ist[AUX], ist[AUX2]
+    xc, gc, f = x.copy(), g.copy(), fs[F]
+    cauchy = np.empty(n)
+    xbar = np.empty(n)
+    p = np.empty(n)
+    status = _RUNNING
+    stop = min(it_stop, opts_i[MAXITER_OPT])
+    while ist[NIT] < stop:
+        order, theta, M = _compact(W, w, stored, newest)
+        c = np.empty(M.shape[0])
+        cauchy_point(xc, gc, lo, hi, W, order, theta, M, cauchy, c)
+        subspace_point(xc, gc, lo, hi, W, order, theta, M, cauchy, c, xbar)
+        slope = 0.0
+        for i in range(n):
+            p[i] = xbar[i] - xc[i]
+            slope += p[i] * gc[i]
+        if not slope < 0.0:  # rounding in the model: fall back to the Cauchy point, then restart
+            slope = 0.0
+            for i in range(n):
+                p[i] = cauchy[i] - xc[i]
+                slope += p[i] * gc[i]
+            if not slope < 0.0:
+                if stored == 0:
+                    status = LINE_SEARCH_FAILED
+                    break
+                stored = 0
+                continue
+        alpha0 = 1.0
+        if stored == 0:  # no curvature yet: a first step of length at most 1
+            alpha0 = min(1.0, 1.0 / max(math.sqrt(dot(p, p)), 1e-300))
+        a, x_new, f_new, g_new, evals, ls = bounded_wolfe(
+            vg, args, xc, f, gc, p, alpha0, opts_f[C1], opts_f[C2], _MAX_EVALS
+        )
+        ist[NFEV] += evals
+        if ls != OK or a == 0.0:
+            if stored > 0 and ls != 3:  # a stale model: forget the pairs and try steepest descent once more
+                stored = 0
+                continue
+            status = NON_FINITE if ls == 3 else LINE_SEARCH_FAILED
+            break
+        for i in range(n):  # rounding may leave the box by an ulp
+            x_new[i] = min(max(x_new[i], lo[i]), hi[i])
+        it = ist[NIT] + 1
+        ist[NIT] = it
+        gmax = projected_gradient_max(x_new, g_new, lo, hi)
+        hist_f[it] = f_new
+        hist_g[it] = gmax
+        status = _stop(f, f_new, xc, x_new, gmax, opts_f)
+        if status < 0 and ist[NFEV] >= opts_i[MAXFEV_OPT]:
+            status = MAXFEV
+        sy = ss = yy = 0.0
+        for i in range(n):
+            s_i = x_new[i] - xc[i]
+            y_i = g_new[i] - gc[i]
+            sy += s_i * y_i
+            ss += s_i * s_i
+            yy += y_i * y_i
+        if status < 0 and sy > _CURVATURE * math.sqrt(ss * yy):
+            newest = (newest + 1) % m
+            for i in range(n):
+                W[newest, i] = x_new[i] - xc[i]
+                W[m + newest, i] = g_new[i] - gc[i]
+            w[newest] = sy
+            stored = min(stored + 1, m)
+        xc, gc, f = x_new, g_new, f_new
+        if status >= 0:
+            break
+    ist[AUX], ist[AUX2] = stored, newest
+    _finish(x, g, fs, ist, xc, gc, f, status, opts_i)
