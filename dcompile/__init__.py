@@ -58,6 +58,8 @@ from dcompile.primitives.special import logsumexp
 # stays quick (the tracer and the code emitter never need numba).
 _LAZY = {
     "minimize": "dcompile.optimize.minimize",
+    "least_squares": "dcompile.optimize.lsq",
+    "curve_fit": "dcompile.optimize.lsq",
     "minimizer": "dcompile.optimize.minimize",
     "schedules": "dcompile.sums.schedules",
     "FiniteSum": "dcompile.sums.finite_sum",
@@ -67,6 +69,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from dcompile.optimize.lsq import curve_fit, least_squares
     from dcompile.optimize.minimize import minimize, minimizer
     from dcompile.sums import schedules
     from dcompile.sums.finite_sum import FiniteSum, finite_sum
@@ -105,6 +108,7 @@ __all__ = [
     "check_grad",
     "compile",
     "config",
+    "curve_fit",
     "custom_jvp",
     "custom_vjp",
     "finite_sum",
@@ -115,6 +119,7 @@ __all__ = [
     "hvp",
     "jacobian",
     "jvp",
+    "least_squares",
     "logsumexp",
     "minimize",
     "minimizer",

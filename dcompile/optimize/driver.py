@@ -51,6 +51,7 @@ _SOURCES = (
     "callback.py",
     "generic.py",
     "bounded.py",
+    "lm.py",
     "fptr.py",
 )
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from numba import njit
 
 from dcompile.optimize import bounded as _b
+from dcompile.optimize import lm as _lm
 from dcompile.optimize import methods as _m
 
 # ruff: noqa: PLR0917  (the loops' state travels as positional arrays, as in methods.py)
@@ -130,3 +131,9 @@ def lbfgsb_run(vg, d2, x0, args, opts_f, opts_i, lo, hi):
     x, g, fs, ist, W, w, hist_f, hist_g = _b.start_bounded(vg, args, x0, lo, hi, opts_f, opts_i)
     _b.lbfgsb_iterate(vg, args, lo, hi, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts_i, opts_i[_m.MAXITER_OPT])
     return x, g, fs, ist, W, w, hist_f, hist_g
+
+
+# Levenberg-Marquardt (optimize/lm.py): the residual and Jacobian kernels are the two pointers.
+@njit(cache=True)
+def lm_run(res, jac, x0, args, opts_f, opts_i):
+    return _lm.lm_solve(res, jac, args, x0, opts_f, opts_i)

@@ -1,0 +1,313 @@
+"""Levenberg-Marquardt for nonlinear least squares, in compiled code (Moré's scaled trust region).
+
+Minimises ``0.5 |r(x)|^2`` for a residual vector ``r(x, *args)`` with its
+Jacobian ``J(x, *args)`` (both compiled by dcompile and passed in as numba
+function pointers, like the objectives of the shared optimizer loops). The
+method is Moré's (1978, "The Levenberg-Marquardt algorithm: implementation
+and theory"), MINPACK's ``lmder``:
+
+* the step solves ``min |J p + r|^2 + lam |D p|^2`` by a Householder QR of
+  the stacked matrix ``[J; sqrt(lam) D]`` (never the normal equations, whose
+  squared condition number loses the digits the NIST problems certify);
+* ``lam`` is chosen so that the scaled step ``|D p|`` lies within 10% of the
+  trust radius, by Newton's method on the secular equation
+  ``|D p(lam)| = delta`` with the bounds of Moré's algorithm;
+* ``D`` holds the largest column norms of ``J`` seen so far, which makes the
+  method invariant to the scaling of the parameters;
+* the radius follows the ratio of actual to predicted reduction.
+
+Stopping tests, all relative, so that a success means the same thing for a
+residual of 1e-20 and one of 1e6 (MINPACK's; statuses as SciPy's
+``least_squares``): ``gtol`` on the largest cosine between ``r`` and a column
+of ``J`` (1: the gradient is orthogonal to the residual up to ``gtol``);
+``ftol`` on the relative reduction of the sum of squares, actual and
+predicted (2); ``xtol`` on the step relative to ``|D x|`` (3; 4 when both);
+``0`` when ``max_nfev`` evaluations are spent, ``-2`` on a non-finite
+residual at the start. An exact fit (``r = 0``) is status 1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# ruff: noqa: PLR0917, PLR0912, PLR0915, C901  (numerical kernels keep their state in locals)
+
+FTOL, XTOL, GTOL, FACTOR = 0, 1, 2, 3  # opts_f entries
+MAX_NFEV = 0  # opts_i entries
+MAXFEV, GTOL_OK, FTOL_OK, XTOL_OK, BOTH_OK, BAD_START = 0, 1, 2, 3, 4, -2  # statuses (SciPy's)
+_DWARF = 2.2250738585072014e-308
+_EPS = 2.220446049250313e-16
+
+
+@njit(cache=True)
+def _enorm(v):
+    s = 0.0
+    for t in v:
+        s += t * t
+    return math.sqrt(s)
+
+
+@njit(cache=True)
+def qr_step(J, r, D, sqlam, A, b, p):
+    """Solve ``min |[J; sqlam D] p + [r; 0]|`` by Householder QR: ``p`` and ``R`` (upper ``A[:n]``).
+
+    Columns with a zero pivot (rank deficiency) get a zero step.
+    """
+    m, n = J.shape
+    for i in range(m):
+        for j in range(n):
+            A[i, j] = J[i, j]
+        b[i] = r[i]
+    for i in range(n):
+        for j in range(n):
+            A[m + i, j] = 0.0
+        A[m + i, i] = sqlam * D[i]
+        b[m + i] = 0.0
+    rows = m + n
+    for k in range(n):
+        norm = 0.0
+        for i in range(k, rows):
+            norm += A[i, k] * A[i, k]
+        norm = math.sqrt(norm)
+        if norm == 0.0:
+            continue
+        alpha = -norm if A[k, k] >= 0.0 else norm
+        v0 = A[k, k] - alpha
+        vnorm2 = v0 * v0 + (norm * norm - A[k, k] * A[k, k])
+        if vnorm2 <= 0.0:
+            A[k, k] = alpha
+            continue
+        for j in range(k + 1, n):
+            s = v0 * A[k, j]
+            for i in range(k + 1, rows):
+                s += A[i, k] * A[i, j]
+            s *= 2.0 / vnorm2
+            A[k, j] -= s * v0
+            for i in range(k + 1, rows):
+                A[i, j] -= s * A[i, k]
+        s = v0 * b[k]
+        for i in range(k + 1, rows):
+            s += A[i, k] * b[i]
+        s *= 2.0 / vnorm2
+        b[k] -= s * v0
+        for i in range(k + 1, rows):
+            b[i] -= s * A[i, k]
+        A[k, k] = alpha
+    scale = 0.0
+    for k in range(n):
+        scale = max(scale, abs(A[k, k]))
+    for k in range(n - 1, -1, -1):  # R p = -b[:n]
+        if abs(A[k, k]) <= _EPS * scale * n:
+            p[k] = 0.0
+            continue
+        s = -b[k]
+        for j in range(k + 1, n):
+            s -= A[k, j] * p[j]
+        p[k] = s / A[k, k]
+
+
+@njit(cache=True)
+def _rt_solve_norm2(A, z, n):
+    """``|R^-T z|^2`` with ``R`` the upper triangle of ``A[:n]`` (0 if R is singular)."""
+    w = np.empty(n)
+    for i in range(n):
+        if A[i, i] == 0.0:
+            return 0.0
+        s = z[i]
+        for k in range(i):
+            s -= A[k, i] * w[k]
+        w[i] = s / A[i, i]
+    return float(np.dot(w, w))
+
+
+@njit(cache=True)
+def lm_parameter(J, r, D, delta, lam0, A, b, p):
+    """Moré's choice of ``lam``: ``|D p(lam)|`` within 10% of ``delta`` (or ``lam = 0``). Returns lam."""
+    m, n = J.shape
+    qr_step(J, r, D, 0.0, A, b, p)
+    dp = np.empty(n)
+    for j in range(n):
+        dp[j] = D[j] * p[j]
+    dxnorm = _enorm(dp)
+    fp = dxnorm - delta
+    if fp <= 0.1 * delta:
+        return 0.0
+    z = np.empty(n)
+    full_rank = True
+    scale = 0.0
+    for k in range(n):
+        scale = max(scale, abs(A[k, k]))
+    for k in range(n):
+        if abs(A[k, k]) <= _EPS * scale * n:
+            full_rank = False
+    parl = 0.0
+    if full_rank and dxnorm > 0.0:
+        for j in range(n):
+            z[j] = D[j] * dp[j] / dxnorm
+        t = _rt_solve_norm2(A, z, n)
+        if t > 0.0:
+            parl = fp / (delta * t)
+    gnorm = 0.0  # |D^-1 J' r|
+    for j in range(n):
+        s = 0.0
+        for i in range(m):
+            s += J[i, j] * r[i]
+        gnorm += (s / D[j]) ** 2
+    gnorm = math.sqrt(gnorm)
+    paru = gnorm / delta
+    if paru == 0.0:
+        paru = _DWARF / min(delta, 0.1)
+    lam = min(max(lam0, parl), paru)
+    if lam == 0.0:
+        lam = gnorm / dxnorm
+    for it in range(10):
+        if lam == 0.0:
+            lam = max(_DWARF, 0.001 * paru)
+        qr_step(J, r, D, math.sqrt(lam), A, b, p)
+        for j in range(n):
+            dp[j] = D[j] * p[j]
+        dxnorm = _enorm(dp)
+        fp_old = fp
+        fp = dxnorm - delta
+        if abs(fp) <= 0.1 * delta or (parl == 0.0 and fp <= fp_old < 0.0) or it == 9:
+            break
+        if dxnorm == 0.0:
+            break
+        for j in range(n):
+            z[j] = D[j] * dp[j] / dxnorm
+        t = _rt_solve_norm2(A, z, n)
+        if t <= 0.0:
+            break
+        parc = fp / (delta * t)
+        if fp > 0.0:
+            parl = max(parl, lam)
+        if fp < 0.0:
+            paru = min(paru, lam)
+        lam = max(parl, lam + parc)
+    return lam
+
+
+@njit
+def lm_solve(res, jac, args, x0, opts_f, opts_i):
+    """Levenberg-Marquardt from ``x0``: ``(x, r, J, nfev, njev, nit, status)`` (see the module doc)."""
+    n = x0.shape[0]
+    x = x0.copy()
+    r = res(x, *args)
+    nfev, njev, nit = 1, 0, 0
+    fnorm = _enorm(r)
+    m = r.shape[0]
+    J = jac(x, *args)
+    njev = 1
+    if not math.isfinite(fnorm):
+        return x, r, J, nfev, njev, nit, BAD_START
+    ftol, xtol, gtol, factor = opts_f[FTOL], opts_f[XTOL], opts_f[GTOL], opts_f[FACTOR]
+    max_nfev = opts_i[MAX_NFEV]
+    D = np.empty(n)
+    cn = np.empty(n)
+    A = np.empty((m + n, n))
+    b = np.empty(m + n)
+    p = np.empty(n)
+    xn = np.empty(n)
+    jp = np.empty(m)
+    delta = 0.0
+    xnorm = 0.0
+    lam = 0.0
+    status = -1
+    first = True
+    while status < 0:
+        for j in range(n):
+            s = 0.0
+            for i in range(m):
+                s += J[i, j] * J[i, j]
+            cn[j] = math.sqrt(s)
+        if first:
+            for j in range(n):
+                D[j] = cn[j] if cn[j] != 0.0 else 1.0
+            for j in range(n):
+                xn[j] = D[j] * x[j]
+            xnorm = _enorm(xn)
+            delta = factor * xnorm if xnorm != 0.0 else factor
+        else:
+            for j in range(n):
+                D[j] = max(D[j], cn[j])
+        gnorm = 0.0  # the largest cosine between r and a column of J
+        if fnorm != 0.0:
+            for j in range(n):
+                if cn[j] != 0.0:
+                    s = 0.0
+                    for i in range(m):
+                        s += J[i, j] * r[i]
+                    gnorm = max(gnorm, abs(s / fnorm) / cn[j])
+        if gnorm <= gtol:
+            status = GTOL_OK
+            break
+        while True:  # trial steps until one reduces the sum of squares (or a test ends the run)
+            lam = lm_parameter(J, r, D, delta, lam, A, b, p)
+            for j in range(n):
+                xn[j] = D[j] * p[j]
+            pnorm = _enorm(xn)
+            if first:
+                delta = min(delta, pnorm)
+                first = False
+            for j in range(n):
+                xn[j] = x[j] + p[j]
+            r_new = res(xn, *args)
+            nfev += 1
+            fnorm1 = _enorm(r_new)
+            if not math.isfinite(fnorm1):
+                fnorm1 = math.inf
+            actred = 1.0 - (fnorm1 / fnorm) ** 2 if 0.1 * fnorm1 < fnorm else -1.0
+            for i in range(m):
+                s = 0.0
+                for j in range(n):
+                    s += J[i, j] * p[j]
+                jp[i] = s
+            temp1 = _enorm(jp) / fnorm
+            temp2 = math.sqrt(lam) * pnorm / fnorm
+            prered = temp1 * temp1 + temp2 * temp2 / 0.5
+            dirder = -(temp1 * temp1 + temp2 * temp2)
+            ratio = actred / prered if prered != 0.0 else 0.0
+            if ratio <= 0.25:
+                temp = 0.5 if actred >= 0.0 else 0.5 * dirder / (dirder + 0.5 * actred)
+                if 0.1 * fnorm1 >= fnorm or temp < 0.1:
+                    temp = 0.1
+                delta = temp * min(delta, pnorm / 0.1)
+                lam /= temp
+            elif lam == 0.0 or ratio >= 0.75:
+                delta = pnorm / 0.5
+                lam *= 0.5
+            if ratio >= 1e-4:  # accept the step
+                for j in range(n):
+                    x[j] = xn[j]
+                r = r_new
+                fnorm = fnorm1
+                for j in range(n):
+                    xn[j] = D[j] * x[j]
+                xnorm = _enorm(xn)
+                nit += 1
+            f_ok = abs(actred) <= ftol and prered <= ftol and 0.5 * ratio <= 1.0
+            x_ok = delta <= xtol * xnorm
+            if f_ok and x_ok:
+                status = BOTH_OK
+            elif f_ok:
+                status = FTOL_OK
+            elif x_ok:
+                status = XTOL_OK
+            elif fnorm == 0.0:
+                status = GTOL_OK
+            elif nfev >= max_nfev:
+                status = MAXFEV
+            elif abs(actred) <= _EPS and prered <= _EPS and 0.5 * ratio <= 1.0:
+                status = FTOL_OK  # no further reduction possible in floating point
+            elif delta <= _EPS * xnorm:
+                status = XTOL_OK  # no further improvement of x possible in floating point
+            if ratio >= 1e-4:
+                J = jac(x, *args)
+                njev += 1
+                break
+            if status >= 0:
+                break
+    return x, r, J, nfev, njev, nit, status

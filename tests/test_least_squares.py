@@ -1,0 +1,113 @@
+"""dc.least_squares and dc.curve_fit against SciPy, NIST's certified values and exact answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import curve_fit as scipy_curve_fit
+
+import dcompile as dc
+
+pytestmark = pytest.mark.numba
+
+NIST = Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "nist_strd"
+
+
+def decay(x, a, b, c):
+    return a * np.exp(-b * x) + c
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    x = np.linspace(0.0, 4.0, 60)
+    return x, decay(x, 2.5, 1.3, 0.5) + 0.05 * rng.normal(size=x.size)
+
+
+def test_curve_fit_matches_scipy(data):
+    x, y = data
+    popt, pcov = dc.curve_fit(decay, x, y, [1.0, 1.0, 0.0])
+    ref, ref_cov = scipy_curve_fit(decay, x, y, [1.0, 1.0, 0.0], ftol=1e-12, xtol=1e-12, gtol=1e-12)
+    np.testing.assert_allclose(popt, ref, rtol=1e-7)
+    np.testing.assert_allclose(pcov, ref_cov, rtol=1e-5)
+
+
+@pytest.mark.parametrize("absolute", [False, True])
+def test_weighted_fits_match_scipy(data, absolute):
+    x, y = data
+    sigma = 0.02 + 0.05 * x
+    popt, pcov = dc.curve_fit(decay, x, y, [1.0, 1.0, 0.0], sigma=sigma, absolute_sigma=absolute)
+    ref, ref_cov = scipy_curve_fit(
+        decay, x, y, [1.0, 1.0, 0.0], sigma=sigma, absolute_sigma=absolute, ftol=1e-12, xtol=1e-12, gtol=1e-12
+    )
+    np.testing.assert_allclose(popt, ref, rtol=1e-7)
+    np.testing.assert_allclose(pcov, ref_cov, rtol=1e-5)
+
+
+def _nist(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    lines = (NIST / f"{name}.dat").read_text().splitlines()
+    rows = [p.split() for p in lines if len(p.split()) == 6 and p.split()[1] == "="]
+    start1, start2, cert, sd = (np.array([float(r[k]) for r in rows]) for k in (2, 3, 4, 5))
+    at = max(i for i, line in enumerate(lines) if line.startswith("Data:"))
+    table = np.array([[float(v) for v in line.split()] for line in lines[at + 1 :] if line.strip()])
+    return np.stack([start1, start2]), cert, sd, table[:, 1].copy(), table[:, 0].copy()
+
+
+def mgh09(b, x, y):
+    return b[0] * (x**2 + x * b[1]) / (x**2 + x * b[2] + b[3]) - y
+
+
+def eckerle4(b, x, y):
+    return (b[0] / b[1]) * np.exp(-0.5 * ((x - b[2]) / b[1]) ** 2) - y
+
+
+@pytest.mark.parametrize(("name", "fn"), [("MGH09", mgh09), ("Eckerle4", eckerle4)])
+@pytest.mark.parametrize("start", [0, 1])
+def test_nist_problems_reach_the_certified_values(name, fn, start):
+    """Two of NIST's 'higher difficulty' problems, where SciPy's default stops short on MGH09."""
+    starts, cert, sd, x, y = _nist(name)
+    res = dc.least_squares(fn, starts[start], args=(x, y))
+    assert res.success, res.message
+    lre = -np.log10(np.abs(res.x - cert) / np.abs(cert))
+    assert lre.min() >= 4.5, (res.x, cert)
+    se = np.sqrt(np.diag(res.covariance))
+    np.testing.assert_allclose(se, sd, rtol=1e-3)  # NIST certifies s^2 (J'J)^-1 too
+
+
+def rosen_residuals(x):
+    return np.stack([10.0 * (x[1] - x[0] ** 2), 1.0 - x[0]])
+
+
+def test_a_zero_residual_problem_is_solved_exactly():
+    res = dc.least_squares(rosen_residuals, np.array([-1.2, 1.0]))
+    assert res.success and res.cost < 1e-25
+    np.testing.assert_allclose(res.x, [1.0, 1.0], rtol=1e-12)
+    assert res.optimality < 1e-10 and res.njev <= res.nfev
+
+
+def test_result_fields_and_a_rank_deficient_covariance():
+    def line(b, x, y):  # b[1] and b[2] enter only as their sum: the Jacobian has rank 2
+        return b[0] + (b[1] + b[2]) * x - y
+
+    x = np.linspace(0.0, 1.0, 20)
+    res = dc.least_squares(line, np.zeros(3), args=(x, 1.0 + 2.0 * x))
+    assert res.success and res.fun.shape == (20,) and res.jac.shape == (20, 3)
+    np.testing.assert_allclose(res.grad, res.jac.T @ res.fun)
+    assert np.isinf(res.covariance).all()
+    assert res.x[1] + res.x[2] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"method": "trf"}, "method='lm'"), ({"ftol": -1.0}, "ftol"), ({"max_nfev": 0}, "max_nfev")],
+)
+def test_bad_options_are_clear_errors(kwargs, message):
+    with pytest.raises(dc.SignatureError, match=message):
+        dc.least_squares(rosen_residuals, np.zeros(2), **kwargs)
+
+
+def test_a_scalar_function_is_pointed_to_minimize():
+    with pytest.raises(dc.SignatureError, match="dc.minimize"):
+        dc.least_squares(lambda x: np.sum(x**2), np.ones(2))
