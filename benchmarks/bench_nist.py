@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -47,11 +46,11 @@ from typing import Any
 
 os.environ.setdefault("DCOMPILE_QUIET", "1")
 
-import numpy as np  # noqa: E402
-from machine import machine_info  # noqa: E402
-from scipy.optimize import least_squares as scipy_least_squares  # noqa: E402
+import numpy as np
+from machine import machine_info
+from scipy.optimize import least_squares as scipy_least_squares
 
-import dcompile as dc  # noqa: E402
+import dcompile as dc
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "nist_strd"
@@ -112,7 +111,7 @@ MODELS: dict[str, Callable[[Any, Any], Any]] = {
     "MGH10": lambda b, x: b[0] * np.exp(b[1] / (x + b[2])),
     "Eckerle4": lambda b, x: (b[0] / b[1]) * np.exp(-0.5 * ((x - b[2]) / b[1]) ** 2),
     "Rat43": lambda b, x: b[0] / ((1.0 + np.exp(b[1] - b[2] * x)) ** (1.0 / b[3])),
-    "Bennett5": lambda b, x: b[0] * (b[1] + x) ** (-1.0 / b[4]),
+    "Bennett5": lambda b, x: b[0] * (b[1] + x) ** (-1.0 / b[2]),
 }
 QUICK = ("Misra1a", "Lanczos3", "MGH09", "MGH10", "Eckerle4", "Nelson")
 
@@ -193,7 +192,7 @@ def solve_all(names: tuple[str, ...], reps: int) -> list[dict[str, Any]]:
                 "nfev": d.nfev,
                 "njev": d.njev,
                 "sd_min_lre": None if sd_lre is None else float(sd_lre.min()),
-                "time_s": timed(lambda b0=b0: dc.least_squares(r, b0, args=(prob["x"], prob["y"])), reps),
+                "time_s": timed(lambda b0=b0, r=r, p=prob: dc.least_squares(r, b0, args=(p["x"], p["y"])), reps),
             }
             for label, kw in (
                 ("scipy_trf", {"method": "trf"}),
@@ -212,7 +211,7 @@ def solve_all(names: tuple[str, ...], reps: int) -> list[dict[str, Any]]:
                             "nfev": int(s.nfev),
                             "time_s": timed(lambda b0=b0, kw=kw: scipy_least_squares(fun, b0, jac=jfun, **kw), reps),
                         }
-                    except Exception as exc:  # noqa: BLE001  (recorded as a failed solve)
+                    except Exception as exc:
                         row[label] = {"min_lre": 0.0, "success": False, "error": f"{type(exc).__name__}: {exc}"}
             row["compile_s"] = compile_s if k == 0 else None
             rows.append(row)
@@ -288,7 +287,8 @@ def render(res: dict[str, Any]) -> str:
         d = r["dcompile"]
         sd = "-" if d["sd_min_lre"] is None else f"{d['sd_min_lre']:.1f}"
         lines.append(
-            f"| {r['problem']} | {r['start']} | {r['n']} | {r['m']} | {d['min_lre']:.1f} | {'y' if d['success'] else 'n'} | "
+            f"| {r['problem']} | {r['start']} | {r['n']} | {r['m']} | {d['min_lre']:.1f} | "
+            f"{'y' if d['success'] else 'n'} | "
             f"{d['nfev']} | {sd} | {r['scipy_trf']['min_lre']:.1f} | {'y' if r['scipy_trf']['success'] else 'n'} | "
             f"{r['scipy_lm']['min_lre']:.1f} | {'y' if r['scipy_lm']['success'] else 'n'} | "
             f"{r['scipy_trf_tight']['min_lre']:.1f} |"

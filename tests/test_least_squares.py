@@ -109,5 +109,5 @@ def test_bad_options_are_clear_errors(kwargs, message):
 
 
 def test_a_scalar_function_is_pointed_to_minimize():
-    with pytest.raises(dc.SignatureError, match="dc.minimize"):
+    with pytest.raises(dc.SignatureError, match=r"dc\.minimize"):
         dc.least_squares(lambda x: np.sum(x**2), np.ones(2))
