@@ -20,18 +20,20 @@ Each iteration, in compiled code like the other methods (:mod:`dcompile.optimize
    ``2k x 2k`` solve), then projected into the box; when the projected point
    is not a descent direction the step is cut back to the box instead
    (Morales and Nocedal's 2011 remark on L-BFGS-B 3.0).
-3. **Line search** along ``d = xbar - x`` for a step in ``(0, 1]`` (every such
-   step stays feasible): the strong Wolfe search of
-   :mod:`dcompile.optimize.linesearch` without extrapolation past 1; a step of
-   1 that still descends is accepted (the box stops it). The first iteration
-   starts at ``min(1, 1/|d|)``, as L-BFGS-B does.
+3. **Line search** along ``d = xbar - x``, starting at the step 1 (``xbar``)
+   and extrapolating up to the longest step that stays in the box (the strong
+   Wolfe search of :mod:`dcompile.optimize.linesearch`, bracketing capped at
+   that step, which is accepted if f still falls there). The first iteration
+   starts at ``min(1, 1/|d|)`` and stays within ``xbar``, as L-BFGS-B does.
 
 The pair ``(s, y)`` is kept when ``s'y`` is safely positive, so ``B`` stays
 positive definite. The gradient test is on the projected gradient,
 ``max_i |P(x - g)_i - x_i| <= gtol`` (SciPy's ``pgtol``), and ``hist_g``
 records it; the other stopping rules are those of the unbounded methods.
 State and chunking as in :mod:`dcompile.optimize.methods` (``W`` holds the
-pairs as for L-BFGS; ``w[k]`` holds ``s_k'y_k``).
+pairs as for L-BFGS; ``w`` holds ``s_k'y_k`` and the pairs' inner products ``S'Y``,
+``S'S`` and ``Y'Y``, updated as each pair arrives, so an iteration costs ``O(k n)``
+besides the breakpoints).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ from dcompile.optimize.methods import (
 from dcompile.optimize.result import LINE_SEARCH_FAILED, MAXFEV, NON_FINITE, SUCCESS
 from dcompile.optimize.vectors import dot
 
-# ruff: noqa: PLR0917, PLR0912, PLR0915, C901  (the loops' state travels as positional arrays)
+# ruff: noqa: PLR0917, PLR0911, PLR0912, PLR0915, C901  (the loops' state travels as positional arrays)
 
 _RUNNING = -1
 _CURVATURE = 1e-10  # a pair (s, y) is kept when s'y > 1e-10 |s| |y|, as in L-BFGS
@@ -106,7 +108,7 @@ def start_bounded(vg, args, x0, lo, hi, opts_f, opts_i):
     elif gmax <= opts_f[GTOL]:
         ist[STATUS] = SUCCESS
     m = opts_i[MEMORY]
-    return x, g, fs, ist, np.zeros((2 * m, n)), np.zeros(2 * m), hist_f, hist_g
+    return x, g, fs, ist, np.zeros((2 * m, n)), np.zeros(2 * m + 3 * m * m), hist_f, hist_g
 
 
 # -- the compact L-BFGS matrix ------------------------------------------------------------------
@@ -149,40 +151,79 @@ def _solve_small(A, B):
 
 
 @njit(cache=True)
-def _compact(W, w, stored, newest):
-    """The pairs oldest to newest as ``(order, theta, M)``: ``B = theta I - W_k M W_k'``."""
+def _products(w, m):
+    """The pairs' inner products kept in ``w``: ``S'Y``, ``S'S`` and ``Y'Y`` by slot (``m x m`` views)."""
+    base = 2 * m
+    sy = w[base : base + m * m].reshape((m, m))
+    ss = w[base + m * m : base + 2 * m * m].reshape((m, m))
+    yy = w[base + 2 * m * m : base + 3 * m * m].reshape((m, m))
+    return sy, ss, yy
+
+
+@njit(cache=True)
+def store_pair(W, w, slot, stored, newest, s, y):
+    """Put the pair ``(s, y)`` in ``slot`` and update its inner products with the stored pairs: O(k n)."""
     m = W.shape[0] // 2
     n = W.shape[1]
+    for i in range(n):
+        W[slot, i] = s[i]
+        W[m + slot, i] = y[i]
+    sy, ss, yy = _products(w, m)
+    for j in range(stored):
+        other = (newest - j) % m
+        if other == slot:
+            continue
+        a = b = c = e = 0.0
+        for i in range(n):
+            a += s[i] * W[m + other, i]
+            b += W[other, i] * y[i]
+            c += s[i] * W[other, i]
+            e += y[i] * W[m + other, i]
+        sy[slot, other] = a
+        sy[other, slot] = b
+        ss[slot, other] = ss[other, slot] = c
+        yy[slot, other] = yy[other, slot] = e
+    a = c = e = 0.0
+    for i in range(n):
+        a += s[i] * y[i]
+        c += s[i] * s[i]
+        e += y[i] * y[i]
+    sy[slot, slot] = a
+    ss[slot, slot] = c
+    yy[slot, slot] = e
+    w[slot] = a
+
+
+@njit(cache=True)
+def _compact(W, w, stored, newest):
+    """The pairs oldest to newest as ``(order, theta, M, WtW)``: ``B = theta I - W_k M W_k'`` and
+    ``W_k' W_k``, from the inner products kept in ``w`` (no pass over the pairs)."""
+    m = W.shape[0] // 2
     k = stored
     order = np.empty(k, dtype=np.int64)
     for j in range(k):
         order[j] = (newest - k + 1 + j) % m
     if k == 0:
-        return order, 1.0, np.zeros((0, 0))
+        return order, 1.0, np.zeros((0, 0)), np.zeros((0, 0))
+    sy, ss, yy = _products(w, m)
     last = order[k - 1]
-    yy = 0.0
-    for i in range(n):
-        yy += W[m + last, i] * W[m + last, i]
-    theta = yy / w[last]
+    theta = yy[last, last] / sy[last, last]
     K = np.zeros((2 * k, 2 * k))
+    WtW = np.empty((2 * k, 2 * k))
     for a in range(k):
         sa = order[a]
-        K[a, a] = -w[sa]  # -D
+        K[a, a] = -sy[sa, sa]  # -D
         for b in range(k):
             sb = order[b]
-            if a > b:  # L[a, b] = s_a' y_b below the diagonal
-                v = 0.0
-                for i in range(n):
-                    v += W[sa, i] * W[m + sb, i]
-                K[k + a, b] = v
-                K[b, k + a] = v  # L'
-            if b <= a:  # theta S'S (symmetric)
-                v = 0.0
-                for i in range(n):
-                    v += W[sa, i] * W[sb, i]
-                K[k + a, k + b] = theta * v
-                K[k + b, k + a] = theta * v
-    return order, theta, _solve_small(K, np.eye(2 * k))
+            if a > b:  # L[a, b] = s_a' y_b below the diagonal, and L'
+                K[k + a, b] = sy[sa, sb]
+                K[b, k + a] = sy[sa, sb]
+            K[k + a, k + b] = theta * ss[sa, sb]
+            WtW[a, b] = yy[sa, sb]  # W = [Y, theta S]
+            WtW[a, k + b] = theta * sy[sb, sa]
+            WtW[k + a, b] = theta * sy[sa, sb]
+            WtW[k + a, k + b] = theta * theta * ss[sa, sb]
+    return order, theta, _solve_small(K, np.eye(2 * k)), WtW
 
 
 @njit(cache=True)
@@ -278,7 +319,7 @@ def cauchy_point(x, g, lo, hi, W, order, theta, M, xc, c):
             count += 1
     ranked = breaks[np.argsort(t[breaks], kind="mergesort")]
     wb = np.empty(k2)
-    Mc = np.empty(k2)
+    Mc = np.zeros(k2)  # M c and M p follow c and p: one product with M per breakpoint
     Mw = np.empty(k2)
     for b in ranked:
         dt = t[b] - told
@@ -288,16 +329,16 @@ def cauchy_point(x, g, lo, hi, W, order, theta, M, xc, c):
         zb = xc[b] - x[b]
         for j in range(k2):
             c[j] += dt * p[j]
+            Mc[j] += dt * Mp[j]
         gb = g[b]
         _row(W, order, theta, b, wb)
-        _matvec(M, c, Mc)
-        _matvec(M, p, Mp)
         _matvec(M, wb, Mw)
         f1 += dt * f2 + gb * gb + theta * gb * zb - gb * dot(wb, Mc)
         f2 += -theta * gb * gb - 2.0 * gb * dot(wb, Mp) - gb * gb * dot(wb, Mw)
         f2 = max(_EPS * f2_org, f2)
         for j in range(k2):
             p[j] += gb * wb[j]
+            Mp[j] += gb * Mw[j]
         d[b] = 0.0
         dtmin = -f1 / f2
         told = t[b]
@@ -311,7 +352,7 @@ def cauchy_point(x, g, lo, hi, W, order, theta, M, xc, c):
 
 
 @njit(cache=True)
-def subspace_point(x, g, lo, hi, W, order, theta, M, xc, c, xbar):
+def subspace_point(x, g, lo, hi, W, order, theta, M, WtW, xc, c, xbar):
     """Minimise the model over the variables free at ``xc``, into ``xbar`` (direct primal method)."""
     n = x.shape[0]
     k2 = M.shape[0]
@@ -329,15 +370,26 @@ def subspace_point(x, g, lo, hi, W, order, theta, M, xc, c, xbar):
     r = np.zeros(n)
     v = np.zeros(k2)
     G = np.zeros((k2, k2))  # sum over free i of w_i w_i'
+    direct = 2 * nfree <= n  # G = sum over free rows, or W'W minus the fixed rows: whichever is shorter
+    if not direct:
+        for a in range(k2):
+            for b in range(k2):
+                G[a, b] = WtW[a, b]
     for i in range(n):
         if not free[i]:
+            if not direct and k2 > 0:
+                _row(W, order, theta, i, wi)
+                for a in range(k2):
+                    for b in range(k2):
+                        G[a, b] -= wi[a] * wi[b]
             continue
         _row(W, order, theta, i, wi)
         r[i] = g[i] + theta * (xc[i] - x[i]) - dot(wi, Mc)
         for a in range(k2):
             v[a] += wi[a] * r[i]
-            for b in range(k2):
-                G[a, b] += wi[a] * wi[b]
+            if direct:
+                for b in range(k2):
+                    G[a, b] += wi[a] * wi[b]
     dhat = np.zeros(n)
     if k2 > 0:
         Mv = np.empty(k2)
@@ -374,25 +426,54 @@ def subspace_point(x, g, lo, hi, W, order, theta, M, xc, c, xbar):
 # -- the line search on a box -------------------------------------------------------------------
 
 
+@njit(cache=True)
+def max_step(x, p, lo, hi):
+    """The longest step ``a`` with ``x + a p`` in the box (at most 1e10; at least 1 for our directions)."""
+    a = 1e10
+    for i in range(x.shape[0]):
+        if p[i] > 0.0 and hi[i] < np.inf:
+            a = min(a, (hi[i] - x[i]) / p[i])
+        elif p[i] < 0.0 and lo[i] > -np.inf:
+            a = min(a, (lo[i] - x[i]) / p[i])
+    return a
+
+
 @njit
-def bounded_wolfe(vg, args, x, f0, g0, p, alpha0, c1, c2, max_evals):
-    """Strong Wolfe search for a step in ``(0, alpha0]``, ``alpha0 <= 1``; a step of ``alpha0`` that
-    still descends is accepted (going further would leave the box). Same returns as ``strong_wolfe``."""
+def bounded_wolfe(vg, args, x, f0, g0, p, alpha0, alpha_max, c1, c2, max_evals):
+    """Strong Wolfe search for a step in ``(0, alpha_max]`` starting at ``alpha0``: bracketing by
+    doubling up to the longest step inside the box, then zoom (as ``strong_wolfe``, whose returns it
+    shares); the longest step is accepted if f still falls there (the box stops the search)."""
     f0 = float(f0)
     d0 = dot(g0, p)
     status = _check_start(f0, d0)
     if status >= 0:
         return 0.0, x, f0, g0, 0, status
-    a = alpha0
-    xn = x + a * p
-    f, g, d, finite = _evaluate(vg, args, xn, p)
-    if finite and _approx_wolfe(f, d, f0, d0, c1, c2):
-        return a, xn, f, g, 1, OK
-    if not finite or f > f0 + c1 * a * d0:
-        return _zoom(vg, args, x, f0, d0, p, c1, c2, max_evals, 1, (0.0, f0, d0, x, g0), (a, f, d, finite), finite)
-    if abs(d) <= -c2 * d0 or d < 0.0:
-        return a, xn, f, g, 1, OK
-    return _zoom(vg, args, x, f0, d0, p, c1, c2, max_evals, 1, (a, f, d, xn, g), (0.0, f0, d0, True), True)
+    a_prev, f_prev, d_prev, x_prev, g_prev = 0.0, f0, d0, x, g0
+    a = min(alpha0, alpha_max)
+    nfev = 0
+    any_finite = False
+    while nfev < max_evals:
+        xn = x + a * p
+        f, g, d, finite = _evaluate(vg, args, xn, p)
+        nfev += 1
+        if finite and _approx_wolfe(f, d, f0, d0, c1, c2):
+            return a, xn, f, g, nfev, OK
+        if not finite or f > f0 + c1 * a * d0 or (a_prev > 0.0 and f >= f_prev):
+            lo = (a_prev, f_prev, d_prev, x_prev, g_prev)
+            return _zoom(vg, args, x, f0, d0, p, c1, c2, max_evals, nfev, lo, (a, f, d, finite), any_finite or finite)
+        any_finite = True
+        if abs(d) <= -c2 * d0:
+            return a, xn, f, g, nfev, OK
+        if d >= 0.0:
+            lo = (a, f, d, xn, g)
+            return _zoom(vg, args, x, f0, d0, p, c1, c2, max_evals, nfev, lo, (a_prev, f_prev, d_prev, True), True)
+        if a >= alpha_max:
+            return a, xn, f, g, nfev, OK  # still falling at the edge of the box: take it
+        a_prev, f_prev, d_prev, x_prev, g_prev = a, f, d, xn, g
+        a = min(2.0 * a, alpha_max)
+    if a_prev > 0.0 and f_prev < f0:
+        return a_prev, x_prev, f_prev, g_prev, nfev, OK
+    return 0.0, x, f0, g0, nfev, 1 if any_finite else 3
 
 
 # -- the iteration ------------------------------------------------------------------------------
@@ -413,10 +494,10 @@ def lbfgsb_iterate(vg, args, lo, hi, x, g, fs, ist, W, w, hist_f, hist_g, opts_f
     status = _RUNNING
     stop = min(it_stop, opts_i[MAXITER_OPT])
     while ist[NIT] < stop:
-        order, theta, M = _compact(W, w, stored, newest)
+        order, theta, M, WtW = _compact(W, w, stored, newest)
         c = np.empty(M.shape[0])
         cauchy_point(xc, gc, lo, hi, W, order, theta, M, cauchy, c)
-        subspace_point(xc, gc, lo, hi, W, order, theta, M, cauchy, c, xbar)
+        subspace_point(xc, gc, lo, hi, W, order, theta, M, WtW, cauchy, c, xbar)
         slope = 0.0
         for i in range(n):
             p[i] = xbar[i] - xc[i]
@@ -432,11 +513,12 @@ def lbfgsb_iterate(vg, args, lo, hi, x, g, fs, ist, W, w, hist_f, hist_g, opts_f
                     break
                 stored = 0
                 continue
-        alpha0 = 1.0
-        if stored == 0:  # no curvature yet: a first step of length at most 1
+        alpha0, alpha_max = 1.0, max_step(xc, p, lo, hi)
+        if ist[NIT] == 0:  # the first step: length at most 1 and not past xbar (as L-BFGS-B)
             alpha0 = min(1.0, 1.0 / max(math.sqrt(dot(p, p)), 1e-300))
+            alpha_max = 1.0
         a, x_new, f_new, g_new, evals, ls = bounded_wolfe(
-            vg, args, xc, f, gc, p, alpha0, opts_f[C1], opts_f[C2], _MAX_EVALS
+            vg, args, xc, f, gc, p, alpha0, alpha_max, opts_f[C1], opts_f[C2], _MAX_EVALS
         )
         ist[NFEV] += evals
         if ls != OK or a == 0.0:
@@ -463,11 +545,9 @@ def lbfgsb_iterate(vg, args, lo, hi, x, g, fs, ist, W, w, hist_f, hist_g, opts_f
             ss += s_i * s_i
             yy += y_i * y_i
         if status < 0 and sy > _CURVATURE * math.sqrt(ss * yy):
-            newest = (newest + 1) % m
-            for i in range(n):
-                W[newest, i] = x_new[i] - xc[i]
-                W[m + newest, i] = g_new[i] - gc[i]
-            w[newest] = sy
+            slot = (newest + 1) % m
+            store_pair(W, w, slot, min(stored, m - 1), newest, x_new - xc, g_new - gc)
+            newest = slot
             stored = min(stored + 1, m)
         xc, gc, f = x_new, g_new, f_new
         if status >= 0:
