@@ -133,3 +133,22 @@ def test_a_short_block_says_nothing(capsys):
     with dc.config(compile_notices=True), notice.compiling("nothing much", delay=5.0):
         pass
     assert capsys.readouterr().err == ""
+
+
+def test_repeated_calls_take_the_fast_path_with_the_new_data(data):
+    from dcompile.optimize.minimize import _REPEAT
+
+    A, b = data
+    q = dc.compile(quad, name="quad_repeat")
+    first = dc.minimize(q, np.zeros(5), args=(A, b))
+    assert any(key[0] is q for key in _REPEAT)
+    for shift in (1.0, -2.0):
+        b2 = b + shift
+        res = dc.minimize(q, np.zeros(5), args=(A, b2))  # memoised path, new data
+        np.testing.assert_allclose(res.x, np.linalg.solve(A, b2), rtol=1e-5)
+    again = dc.minimize(q, np.zeros(5), args=(A, b))
+    np.testing.assert_array_equal(first.x, again.x)
+    bigger = dc.minimize(q, np.zeros(6), args=(np.eye(6), np.ones(6)))  # another shape: the full path
+    np.testing.assert_allclose(bigger.x, np.ones(6), rtol=1e-6)
+    with pytest.raises(dc.SignatureError, match="non-finite"):
+        dc.minimize(q, np.full(5, np.nan), args=(A, b))

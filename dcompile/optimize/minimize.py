@@ -478,14 +478,52 @@ def minimize(
     from the same compiled loops: SciPy's conventions, dcompile's line
     searches and statuses.
     """
+    key = None
+    if callback is None and not progress and jac is hess is hessp is bounds is None and not specialize:
+        key = _repeat_key(fun, x0, args, method, line_search, step, options)
+        hit = _REPEAT.get(key) if key is not None else None
+        if hit is not None and np.isfinite(x0).all():  # the same call as before: straight to the loop
+            driver, (opts_f, opts_i, ls_name, label) = hit
+            return _solve(driver, x0, tuple(args), opts_f, opts_i, 0.0, None, False, ls_name, label)
     try:
         return _minimize(
             fun, x0, args, method=method, line_search=line_search, step=step, options=options,
             callback=callback, progress=progress, jac=jac, hess=hess, hessp=hessp, bounds=bounds,
-            specialize=specialize,
+            specialize=specialize, remember=key,
         )  # fmt: skip
     except DcompileError as exc:
         raise user_traceback(exc) from None
+
+
+# Repeated solves of one compiled objective from Python (many small fits): the checks, the call
+# plan and the driver lookup of a call are memoised per function, method, options and the exact
+# types and shapes of x0 and the data, and a call that matches goes straight to the loop.
+_REPEAT: dict[tuple[Any, ...], tuple[AnyDriver, tuple[np.ndarray, np.ndarray, str, str]]] = {}
+
+
+def _array_key(a: Any) -> Any:
+    if type(a) is np.ndarray and a.flags.c_contiguous and a.dtype.kind in "fib":
+        return (a.dtype.char, a.shape)
+    if type(a) is float:
+        return float
+    raise TypeError  # anything else takes the full path
+
+
+def _repeat_key(  # noqa: PLR0917
+    fun: Any, x0: Any, args: Sequence[Any], method: str, line_search: Any, step: Any, options: Any
+) -> tuple[Any, ...] | None:
+    """The memo key of a call that may take the fast path, or None."""
+    if not isinstance(fun, Function) or type(x0) is not np.ndarray or x0.dtype != np.float64 or x0.ndim != 1:
+        return None
+    if not x0.flags.c_contiguous or not isinstance(args, (tuple, list)):
+        return None
+    try:
+        opts = tuple(sorted(options.items())) if options else ()
+        key = (fun, method, line_search, step, opts, x0.shape, tuple(_array_key(a) for a in args))
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _minimize(
@@ -504,6 +542,7 @@ def _minimize(
     hessp: Any,
     bounds: Any = None,
     specialize: bool = False,
+    remember: tuple[Any, ...] | None = None,
 ) -> OptimizeResult:
     opts_f, opts_i, ls_name, label = _settings(method, line_search, step, options)
     if bounds is not None and method != "lbfgs":
@@ -540,6 +579,12 @@ def _minimize(
         target.raise_error()
         return result
     driver, compile_s, data = _compiled_driver(target, fun, x, args, method, box, specialize)
+    plain = target is fun and x is x0 and len(data) == len(args)
+    plain = plain and all(d is a for d, a in zip(data, args, strict=True))
+    if remember is not None and plain and box is None:  # a call that needed no conversion: memoise it
+        if len(_REPEAT) >= 256:
+            _REPEAT.clear()
+        _REPEAT[remember] = (driver, (opts_f, opts_i, ls_name, label))
     return _solve(driver, x, data, opts_f, opts_i, compile_s, callback, progress, ls_name, label)
 
 
