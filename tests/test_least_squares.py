@@ -111,3 +111,34 @@ def test_bad_options_are_clear_errors(kwargs, message):
 def test_a_scalar_function_is_pointed_to_minimize():
     with pytest.raises(dc.SignatureError, match=r"dc\.minimize"):
         dc.least_squares(lambda x: np.sum(x**2), np.ones(2))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bounded_linear_least_squares_match_an_exact_solver(seed):
+    from scipy.optimize import lsq_linear
+
+    rng = np.random.default_rng(seed)
+    A, b = rng.normal(size=(30, 6)), 3.0 * rng.normal(size=30)
+    lo = rng.uniform(-1.0, 0.0, 6)
+    hi = lo + rng.uniform(0.2, 1.5, 6)
+    exact = lsq_linear(A, b, bounds=(lo, hi), method="bvls", tol=1e-14).x
+
+    def linear(z, A, b):
+        return A @ z - b
+
+    res = dc.least_squares(linear, np.zeros(6), args=(A, b), bounds=(lo, hi))
+    assert res.success
+    np.testing.assert_allclose(res.x, exact, atol=1e-10)
+    assert np.all(res.x >= lo) and np.all(res.x <= hi)
+    np.testing.assert_array_equal(res.active_mask, np.where(res.x <= lo, -1, np.where(res.x >= hi, 1, 0)))
+
+
+BOXES = [([0.0, 0.0, 0.0], [2.0, 5.0, 1.0]), ([0.0, 1.5, -1.0], [10.0, 5.0, 1.0]), (0.0, np.inf)]
+
+
+@pytest.mark.parametrize("bounds", BOXES)
+def test_bounded_curve_fit_matches_scipy(data, bounds):
+    x, y = data
+    popt, _ = dc.curve_fit(decay, x, y, [1.0, 2.0, 0.2], bounds=bounds, ftol=1e-14, xtol=1e-14, gtol=1e-14)
+    ref, _ = scipy_curve_fit(decay, x, y, [1.0, 2.0, 0.2], bounds=bounds, ftol=1e-15, xtol=1e-15, gtol=1e-15)
+    np.testing.assert_allclose(popt, ref, rtol=1e-7)

@@ -137,3 +137,8 @@ def lbfgsb_run(vg, d2, x0, args, opts_f, opts_i, lo, hi):
 @njit(cache=True)
 def lm_run(res, jac, x0, args, opts_f, opts_i):
     return _lm.lm_solve(res, jac, args, x0, opts_f, opts_i)
+
+
+@njit(cache=True)
+def lm_box_run(res, jac, x0, args, opts_f, opts_i, lo, hi):
+    return _lm.lm_solve_box(res, jac, args, x0, lo, hi, opts_f, opts_i)

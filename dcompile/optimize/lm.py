@@ -311,3 +311,159 @@ def lm_solve(res, jac, args, x0, opts_f, opts_i):
             if status >= 0:
                 break
     return x, r, J, nfev, njev, nit, status
+
+
+@njit
+def lm_solve_box(res, jac, args, x0, lo, hi, opts_f, opts_i):
+    """Levenberg-Marquardt on the box ``lo <= x <= hi``: an active-set variant (see the module doc).
+
+    Each iteration fixes the variables at a bound whose gradient component
+    points out of the box, takes Moré's step on the free ones (the same
+    ``lm_parameter`` on the Jacobian's free columns) and projects the trial
+    point into the box; the ratio test uses the reduction the linear model
+    predicts for the projected step. The ``gtol`` test is on the free
+    variables' cosines, the others satisfying the box's first-order
+    conditions by construction.
+    """
+    n = x0.shape[0]
+    x = np.empty(n)
+    for j in range(n):
+        x[j] = min(max(x0[j], lo[j]), hi[j])
+    r = res(x, *args)
+    nfev, njev, nit = 1, 0, 0
+    fnorm = _enorm(r)
+    m = r.shape[0]
+    J = jac(x, *args)
+    njev = 1
+    if not math.isfinite(fnorm):
+        return x, r, J, nfev, njev, nit, BAD_START
+    ftol, xtol, gtol, factor = opts_f[FTOL], opts_f[XTOL], opts_f[GTOL], opts_f[FACTOR]
+    max_nfev = opts_i[MAX_NFEV]
+    D = np.empty(n)
+    cn = np.empty(n)
+    g = np.empty(n)
+    xn = np.empty(n)
+    step = np.empty(n)
+    js = np.empty(m)
+    delta = 0.0
+    xnorm = 0.0
+    lam = 0.0
+    status = -1
+    first = True
+    while status < 0:
+        for j in range(n):
+            s = 0.0
+            t = 0.0
+            for i in range(m):
+                s += J[i, j] * J[i, j]
+                t += J[i, j] * r[i]
+            cn[j] = math.sqrt(s)
+            g[j] = t
+        if first:
+            for j in range(n):
+                D[j] = cn[j] if cn[j] != 0.0 else 1.0
+                xn[j] = D[j] * x[j]
+            xnorm = _enorm(xn)
+            delta = factor * xnorm if xnorm != 0.0 else factor
+        else:
+            for j in range(n):
+                D[j] = max(D[j], cn[j])
+        free = np.empty(n, dtype=np.bool_)
+        nf = 0
+        gnorm = 0.0
+        for j in range(n):
+            free[j] = not ((x[j] <= lo[j] and g[j] > 0.0) or (x[j] >= hi[j] and g[j] < 0.0))
+            if free[j]:
+                nf += 1
+                if fnorm != 0.0 and cn[j] != 0.0:
+                    gnorm = max(gnorm, abs(g[j] / fnorm) / cn[j])
+        if gnorm <= gtol or nf == 0:
+            status = GTOL_OK
+            break
+        Jf = np.empty((m, nf))
+        Df = np.empty(nf)
+        k = 0
+        for j in range(n):
+            if free[j]:
+                for i in range(m):
+                    Jf[i, k] = J[i, j]
+                Df[k] = D[j]
+                k += 1
+        A = np.empty((m + nf, nf))
+        b = np.empty(m + nf)
+        pf = np.empty(nf)
+        while True:
+            lam = lm_parameter(Jf, r, Df, delta, lam, A, b, pf)
+            k = 0
+            for j in range(n):
+                p_j = 0.0
+                if free[j]:
+                    p_j = pf[k]
+                    k += 1
+                xn[j] = min(max(x[j] + p_j, lo[j]), hi[j])
+                step[j] = xn[j] - x[j]
+            pnorm = 0.0
+            for j in range(n):
+                pnorm += (D[j] * step[j]) ** 2
+            pnorm = math.sqrt(pnorm)
+            if first:
+                delta = min(delta, pnorm) if pnorm > 0.0 else delta
+                first = False
+            r_new = res(xn, *args)
+            nfev += 1
+            fnorm1 = _enorm(r_new)
+            if not math.isfinite(fnorm1):
+                fnorm1 = math.inf
+            actred = 1.0 - (fnorm1 / fnorm) ** 2 if 0.1 * fnorm1 < fnorm else -1.0
+            rjs = 0.0
+            for i in range(m):
+                s = 0.0
+                for j in range(n):
+                    s += J[i, j] * step[j]
+                js[i] = s
+                rjs += r[i] * s
+            jsn = _enorm(js)
+            prered = -(2.0 * rjs + jsn * jsn) / (fnorm * fnorm)  # the model's relative reduction
+            dirder = 2.0 * rjs / (fnorm * fnorm)
+            ratio = actred / prered if prered > 0.0 else 0.0
+            if ratio <= 0.25:
+                temp = 0.5 if actred >= 0.0 or dirder >= 0.0 else 0.5 * dirder / (dirder + 0.5 * actred)
+                if 0.1 * fnorm1 >= fnorm or temp < 0.1:
+                    temp = 0.1
+                delta = temp * min(delta, pnorm / 0.1) if pnorm > 0.0 else temp * delta
+                lam /= temp
+            elif lam == 0.0 or ratio >= 0.75:
+                delta = pnorm / 0.5
+                lam *= 0.5
+            if ratio >= 1e-4:
+                for j in range(n):
+                    x[j] = xn[j]
+                r = r_new
+                fnorm = fnorm1
+                for j in range(n):
+                    xn[j] = D[j] * x[j]
+                xnorm = _enorm(xn)
+                nit += 1
+            f_ok = abs(actred) <= ftol and 0.0 <= prered <= ftol and 0.5 * ratio <= 1.0
+            x_ok = delta <= xtol * xnorm
+            if f_ok and x_ok:
+                status = BOTH_OK
+            elif f_ok:
+                status = FTOL_OK
+            elif x_ok:
+                status = XTOL_OK
+            elif fnorm == 0.0:
+                status = GTOL_OK
+            elif nfev >= max_nfev:
+                status = MAXFEV
+            elif abs(actred) <= _EPS and 0.0 <= prered <= _EPS and 0.5 * ratio <= 1.0:
+                status = FTOL_OK
+            elif delta <= _EPS * xnorm:
+                status = XTOL_OK
+            if ratio >= 1e-4:
+                J = jac(x, *args)
+                njev += 1
+                break
+            if status >= 0:
+                break
+    return x, r, J, nfev, njev, nit, status

@@ -24,6 +24,7 @@ from dcompile.backend.cache import cache_dir
 from dcompile.errors import DcompileError, SignatureError, user_traceback
 from dcompile.ir.types import DType
 from dcompile.optimize import lm
+from dcompile.optimize.box import parse_lsq_bounds
 from dcompile.optimize.result import OptimizeResult
 
 MESSAGES = {
@@ -54,6 +55,7 @@ def least_squares(
     gtol: float = 1e-10,
     max_nfev: int | None = None,
     x_scale: Any = None,
+    bounds: Any = None,
 ) -> OptimizeResult:
     """Minimise ``0.5 * sum(fun(x, *args) ** 2)`` over the vector ``x`` from ``x0``.
 
@@ -61,7 +63,12 @@ def least_squares(
     NumPy function (compiled here once per function object). Its Jacobian is
     derived and compiled by dcompile. ``method="lm"``: Levenberg-Marquardt
     with Moré's scaled trust region (MINPACK's ``lmder``), the step from a
-    QR factorisation, never the normal equations.
+    QR factorisation, never the normal equations. ``bounds=(lb, ub)``
+    (arrays or scalars; ``scipy.optimize.Bounds`` too): an active-set
+    variant, which fixes the variables at a bound whose gradient points out of
+    the box, steps on the others and projects into the box (``x0`` is
+    projected first; ``active_mask`` reports -1/+1 for variables at their
+    lower/upper bound).
 
     Stopping (all relative, so a success means the same at any scale of the
     residual): ``gtol`` on the largest cosine between the residual and a
@@ -82,7 +89,7 @@ def least_squares(
     ``compile_seconds`` and ``solve_seconds``.
     """
     try:
-        return _least_squares(fun, x0, args, method, ftol, xtol, gtol, max_nfev, x_scale)
+        return _least_squares(fun, x0, args, method, ftol, xtol, gtol, max_nfev, x_scale, bounds)
     except DcompileError as exc:
         raise user_traceback(exc) from None
 
@@ -97,6 +104,7 @@ def _least_squares(  # noqa: PLR0917
     gtol: float,
     max_nfev: int | None,
     x_scale: Any,
+    bounds: Any = None,
 ) -> OptimizeResult:
     if method != "lm":
         raise SignatureError(f"unknown method {method!r}; least_squares has method='lm' (Levenberg-Marquardt)")
@@ -114,17 +122,23 @@ def _least_squares(  # noqa: PLR0917
     nfev_limit = 1000 * (n + 1) if max_nfev is None else int(max_nfev)
     if nfev_limit < 1:
         raise SignatureError("max_nfev must be at least 1")
+    box = parse_lsq_bounds(bounds, n) if bounds is not None else None
     target = fun if isinstance(fun, Function) else _compiled(fun)
     t0 = time.perf_counter()
     with notice.compiling(f"the residuals of {target.name} and their Jacobian for least_squares"):
-        res_ptr, jac_ptr, entry, data, m = _loop(target, x, args)
+        res_ptr, jac_ptr, entry, data, m = _loop(target, x, args, box)
     compile_s = time.perf_counter() - t0
     opts_f = np.array([ftol, xtol, gtol, _FACTOR], dtype=np.float64)
     opts_i = np.array([nfev_limit], dtype=np.int64)
     t0 = time.perf_counter()
-    xs, r, J, nfev, njev, nit, status = entry(res_ptr, jac_ptr, x, data, opts_f, opts_i)
+    extra = () if box is None else box
+    xs, r, J, nfev, njev, nit, status = entry(res_ptr, jac_ptr, x, data, opts_f, opts_i, *extra)
     solve_s = time.perf_counter() - t0
     grad = J.T @ r
+    active = np.zeros(n, dtype=np.int64)
+    if box is not None:
+        active[xs <= box[0]] = -1
+        active[xs >= box[1]] = 1
     return OptimizeResult(
         x=xs,
         cost=0.5 * float(np.dot(r, r)),
@@ -132,7 +146,7 @@ def _least_squares(  # noqa: PLR0917
         jac=J,
         grad=grad,
         optimality=float(np.max(np.abs(grad))) if grad.size else 0.0,
-        active_mask=np.zeros(n, dtype=np.int64),
+        active_mask=active,
         nfev=int(nfev),
         njev=int(njev),
         nit=int(nit),
@@ -169,8 +183,11 @@ def _compiled(fun: Any) -> Function:
     return compiled_function(fun)
 
 
-def _loop(fun: Function, x: np.ndarray, args: Sequence[Any]) -> tuple[Any, Any, Any, tuple[Any, ...], int]:
-    """The residual and Jacobian pointers, the compiled LM entry, the data arguments and ``m``."""
+def _loop(
+    fun: Function, x: np.ndarray, args: Sequence[Any], box: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[Any, Any, Any, tuple[Any, ...], int]:
+    """The residual and Jacobian pointers, the compiled LM entry (the box variant with ``box``), the data
+    arguments and ``m``."""
     from dcompile.optimize import fptr
     from dcompile.optimize.driver import shared_loops
 
@@ -180,7 +197,7 @@ def _loop(fun: Function, x: np.ndarray, args: Sequence[Any]) -> tuple[Any, Any, 
     if sig[0].dtype is not DType.F64 or sig[0].rank != 1:
         raise SignatureError(f"the first argument of {fun.name} is what least_squares varies: a float vector")
     data = tuple(conv[1:])
-    key = (fun, sig)
+    key = (fun, sig, box is not None)
     hit = _LOOPS.get(key)
     if hit is None:
         prog = fun.program(sig, "f", tuple(range(len(sig))))
@@ -194,9 +211,12 @@ def _loop(fun: Function, x: np.ndarray, args: Sequence[Any]) -> tuple[Any, Any, 
         jac = fptr.pointer(fun.compiled(sig, "jacobian", (0,)).njit, (x, *data))
         if res is None or jac is None:
             raise SignatureError("least_squares needs dcompile's shared loops, which this numba cannot build")
-        loop = shared_loops(cache_dir()).lm_run
+        loops = shared_loops(cache_dir())
         opts = (np.zeros(4), np.zeros(1, dtype=np.int64))
-        entry = fptr.bind(loop, (res[1], jac[1]), (x, data, *opts))
+        if box is None:
+            entry = fptr.bind(loops.lm_run, (res[1], jac[1]), (x, data, *opts))
+        else:
+            entry = fptr.bind(loops.lm_box_run, (res[1], jac[1]), (x, data, *opts, *box))
         if entry is None:
             raise SignatureError("least_squares needs dcompile's shared loops, which this numba cannot build")
         hit = _LOOPS[key] = (res[0], jac[0], entry, out.shape[0])

@@ -19,6 +19,7 @@ from dcompile.errors import DcompileError, SignatureError, user_traceback
 from dcompile.frontend.pytree import LEAF, Unravel, ravel, vector_like
 from dcompile.ir.types import DType
 from dcompile.optimize import methods as M
+from dcompile.optimize.box import parse_bounds
 from dcompile.optimize.callback import PythonObjective
 from dcompile.optimize.driver import METHODS as _DRIVER_METHODS
 from dcompile.optimize.driver import Driver, KernelRef, SharedDriver, load_driver
@@ -101,30 +102,6 @@ def _settings(
     if key is not None and len(_SETTINGS) < 256:
         _SETTINGS[key] = settings
     return settings
-
-
-def _box(bounds: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(lo, hi)`` arrays from SciPy's forms: a sequence of ``(lo, hi)`` pairs (``None``: no bound),
-    or an object with ``lb`` and ``ub`` (``scipy.optimize.Bounds``; scalars broadcast)."""
-    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
-        lo = np.broadcast_to(np.asarray(bounds.lb, dtype=np.float64), (n,)).copy()
-        hi = np.broadcast_to(np.asarray(bounds.ub, dtype=np.float64), (n,)).copy()
-    else:
-        try:
-            pairs = list(bounds)
-        except TypeError:
-            pairs = None
-        if pairs is None or len(pairs) != n or any(not isinstance(b, (tuple, list)) or len(b) != 2 for b in pairs):
-            raise SignatureError(
-                f"bounds must be {n} pairs (lo, hi), one per entry of x0 (None for no bound), or "
-                "scipy.optimize.Bounds(lb, ub)"
-            )
-        lo = np.array([-np.inf if b[0] is None else b[0] for b in pairs], dtype=np.float64)
-        hi = np.array([np.inf if b[1] is None else b[1] for b in pairs], dtype=np.float64)
-    if np.isnan(lo).any() or np.isnan(hi).any() or (lo > hi).any():
-        bad = int(np.argmax(np.isnan(lo) | np.isnan(hi) | (lo > hi)))
-        raise SignatureError(f"bounds[{bad}] = ({lo[bad]}, {hi[bad]}) is not an interval: each needs lo <= hi")
-    return lo, hi
 
 
 def _bounded_driver(
@@ -561,7 +538,7 @@ def _minimize(
         )  # fmt: skip
         return _unraveled(res, unravel)
     x = _start(x0)
-    box = _box(bounds, x.size) if bounds is not None else None
+    box = parse_bounds(bounds, x.size) if bounds is not None else None
     if box is not None:
         label, ls_name = "lbfgs (bounded)", "wolfe"
     target = _objective(fun, jac, hess, hessp, args)
