@@ -142,6 +142,7 @@ class Function:
         self.convention = convention
         self._user_fn = user_fn
         self._variants: dict[Plan, Function] = {}
+        self.generation = 0  # bumped by retrace()
         self._primal = Derivative(self, "f", tuple(range(len(self.arg_names))))
 
     # -- signatures --------------------------------------------------------------
@@ -257,6 +258,7 @@ class Function:
             self._variants.clear()
             self._fingerprint = None
             self._primal = Derivative(self, "f", tuple(range(len(self.arg_names))))
+            self.generation += 1  # caches keyed on this function (the optimizers') see a new one
         return self
 
     def variant(self, plan: Plan) -> Function:

@@ -51,7 +51,7 @@ X0 = np.array([-1.2, 1.0, -1.2, 1.0, -1.2, 1.0])
 
 def _driver_of(fun, method, specialize=False):
     return next(
-        d for key, (d, _) in _DRIVERS.items() if len(key) == 4 and key[0] is fun and key[2:] == (method, specialize)
+        d for key, (d, _) in _DRIVERS.items() if len(key) == 5 and key[0] is fun and key[2:4] == (method, specialize)
     )
 
 
@@ -152,3 +152,23 @@ def test_repeated_calls_take_the_fast_path_with_the_new_data(data):
     np.testing.assert_allclose(bigger.x, np.ones(6), rtol=1e-6)
     with pytest.raises(dc.SignatureError, match="non-finite"):
         dc.minimize(q, np.full(5, np.nan), args=(A, b))
+
+
+TARGET = 2.0
+
+
+def to_target(x):
+    return np.sum((x - TARGET) ** 2)
+
+
+def test_retrace_reaches_the_optimizer_caches(monkeypatch):
+    import sys
+
+    f = dc.compile(to_target, name="to_target_retrace")
+    x0 = np.zeros(3)
+    np.testing.assert_allclose(dc.minimize(f, x0).x, 2.0)
+    np.testing.assert_allclose(dc.minimize(f, x0).x, 2.0)  # memoised call
+    monkeypatch.setattr(sys.modules[__name__], "TARGET", 3.0)
+    f.retrace()
+    np.testing.assert_allclose(dc.minimize(f, x0).x, 3.0)
+    np.testing.assert_allclose(dc.minimize(f, x0, bounds=[(None, 2.5)] * 3).x, 2.5)

@@ -197,7 +197,7 @@ def _loop(
     if sig[0].dtype is not DType.F64 or sig[0].rank != 1:
         raise SignatureError(f"the first argument of {fun.name} is what least_squares varies: a float vector")
     data = tuple(conv[1:])
-    key = (fun, sig, box is not None)
+    key = (fun, fun.generation, sig, box is not None)
     hit = _LOOPS.get(key)
     if hit is None:
         prog = fun.program(sig, "f", tuple(range(len(sig))))

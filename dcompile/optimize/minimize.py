@@ -146,7 +146,7 @@ def _driver(  # noqa: PLR0917
     By default the shared loops (compiled once per method and data types, the kernels passed as
     function pointers; see optimize/generic.py); ``specialize``: loops compiled for this objective.
     """
-    key = (fun, sig, method, specialize)
+    key = (fun, sig, method, specialize, fun.generation)
     hit = _DRIVERS.get(key)
     if hit is not None:
         return hit[0], 0.0
@@ -496,7 +496,7 @@ def _repeat_key(  # noqa: PLR0917
         return None
     try:
         opts = tuple(sorted(options.items())) if options else ()
-        key = (fun, method, line_search, step, opts, x0.shape, tuple(_array_key(a) for a in args))
+        key = (fun, fun.generation, method, line_search, step, opts, x0.shape, tuple(_array_key(a) for a in args))
         hash(key)
     except TypeError:
         return None
@@ -594,7 +594,8 @@ def _compiled_driver(  # noqa: PLR0917
                 driver, compile_s = _driver(target, sig, method, x, data, specialize)
                 return driver, compile_s, data
             kernel = functools.partial(target.compiled, sig, "value_and_grad", (0,))
-            driver, compile_s = _bounded_driver((target, sig, "lbfgsb"), lambda: kernel().njit, x, data, box)
+            key = (target, sig, "lbfgsb", target.generation)
+            driver, compile_s = _bounded_driver(key, lambda: kernel().njit, x, data, box)
             return driver, compile_s, data
     except DcompileError as exc:
         if target is fun:
