@@ -195,16 +195,29 @@ class _Entry:
     kernels bound as its first arguments; called like a generated driver's entry point."""
 
     def __init__(
-        self, loop: Any, kernels: tuple[Any, ...], kernel_types: tuple[Any, ...], suffix: tuple[Any, ...] = ()
+        self,
+        loop: Any,
+        kernels: tuple[Any, ...],
+        kernel_types: tuple[Any, ...],
+        suffix: tuple[Any, ...] = (),
+        cell: list[Any] | None = None,
     ) -> None:
         self.loop, self.kernels, self.kernel_types, self.suffix = loop, kernels, kernel_types, suffix
-        self._fn: Any = None
+        self.cell = cell if cell is not None else [None]  # the compiled entry, shared by copies with other boxes
+
+    @property
+    def _fn(self) -> Any:
+        return self.cell[0]
+
+    def with_suffix(self, suffix: tuple[Any, ...]) -> _Entry:
+        """The same entry called with other trailing arguments (a box of the same types)."""
+        return _Entry(self.loop, self.kernels, self.kernel_types, suffix, self.cell)
 
     def prepare(self, values: tuple[Any, ...]) -> bool:
         """Compile (or load from numba's cache) the entry for arguments like ``values``; False if it cannot be."""
         from dcompile.optimize import fptr
 
-        self._fn = fptr.bind(self.loop, self.kernel_types, (*values, *self.suffix))
+        self.cell[0] = fptr.bind(self.loop, self.kernel_types, (*values, *self.suffix))
         return self._fn is not None
 
     @property
@@ -236,11 +249,14 @@ class SharedDriver:
     compiled: set[str] = field(default_factory=set)
     _entries: dict[str, _Entry] = field(default_factory=dict)
 
-    def use_bounds(self, box: tuple[Any, ...]) -> None:
-        """Run the next solves on the box ``(lo, hi)`` (same types: the compiled entries stay valid)."""
-        self.bounds = box
-        for entry in self._entries.values():
-            entry.suffix = box
+    def with_bounds(self, box: tuple[Any, ...]) -> SharedDriver:
+        """This driver solving on the box ``(lo, hi)``: a copy sharing the compiled entries (same
+        types), so concurrent solves on other boxes do not interfere."""
+        for kind in ("run", "start", "iterate"):
+            self._entry(kind)
+        out = SharedDriver(self.method, self.vg, self.d2, self.vg_type, self.d2_type, self.fallback, box, self.compiled)
+        out._entries = {kind: entry.with_suffix(box) for kind, entry in self._entries.items()}
+        return out
 
     def _entry(self, kind: str) -> _Entry:
         found = self._entries.get(kind)

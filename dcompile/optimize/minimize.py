@@ -120,8 +120,7 @@ def _bounded_driver(
         _DRIVERS[key] = hit = (SharedDriver("lbfgsb", found[0], found[0], found[1], found[1], None), 0.0)
     driver = hit[0]
     assert isinstance(driver, SharedDriver)
-    driver.use_bounds(box)
-    return driver, time.perf_counter() - start
+    return driver.with_bounds(box), time.perf_counter() - start
 
 
 def _signature(fun: Function, x: np.ndarray, args: Sequence[Any]) -> tuple[Any, tuple[Any, ...]]:
