@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dcompile import __version__
-from dcompile.backend.chunking import LoopPieces, split_body, split_loop
+from dcompile.backend.chunking import LoopPieces, split_body, split_loop, store_lines
 from dcompile.backend.fusion import FINAL_KINDS, LOOP_VARS, Cluster, Item, fusion_kind, plan, read_index, shifted
 from dcompile.backend.layout import Array, Into, Layout, Loop, Matrix, Pack, Scalar, Vector, layout_values
 from dcompile.backend.literals import format_array, format_literal
@@ -499,13 +499,16 @@ class _Printer:
         src, _ = self.expr(layout.result)
         outer = [*self.body(False), f"_out = np.empty({_shape(layout.shape)})", f"{d} = np.zeros({n})"]
         header = [f"for _j in range({n}):", f"{INDENT}{d}[_j] = 1.0"]
-        return LoopPieces(outer, header, inner, (target, src), [f"{INDENT}{d}[_j] = 0.0"])
+        length = None
+        if len(layout.shape) == 2:
+            length = layout.shape[0] if layout.along == "col" else layout.shape[1]
+        return LoopPieces(outer, header, inner, (target, src), [f"{INDENT}{d}[_j] = 0.0"], length)
 
     def loop(self, layout: Loop) -> list[str]:
         """Invariant statements, then the loop over unit directions (see :class:`Loop`)."""
         p = self.loop_pieces(layout)
-        store = f"{p.result[0]} = {p.result[1]}"
-        return [*p.outer, *p.header, *(f"{INDENT}{line}" for line in [*p.inner, store]), *p.footer, "return _out"]
+        store = store_lines(p.result[0], p.result[1], p.length)
+        return [*p.outer, *p.header, *(f"{INDENT}{line}" for line in [*p.inner, *store]), *p.footer, "return _out"]
 
     def guards(self, function: str) -> list[str]:
         """Shape checks of array parameters: numba does not check bounds, so a wrong shape must not get in."""
