@@ -70,6 +70,7 @@ _RUNNING = -1
 _CURVATURE = 1e-10  # a pair (s, y) is kept when s'y > 1e-10 |s| |y|, as in L-BFGS
 _EPS = 2.220446049250313e-16
 _MAX_EVALS = 50  # per line search
+_EXTRAPOLATE = 4.0  # bracketing grows the step fourfold (MINPACK-2's dcsrch grows it up to fivefold)
 
 
 @njit(cache=True)
@@ -470,7 +471,7 @@ def bounded_wolfe(vg, args, x, f0, g0, p, alpha0, alpha_max, c1, c2, max_evals):
         if a >= alpha_max:
             return a, xn, f, g, nfev, OK  # still falling at the edge of the box: take it
         a_prev, f_prev, d_prev, x_prev, g_prev = a, f, d, xn, g
-        a = min(2.0 * a, alpha_max)
+        a = min(_EXTRAPOLATE * a, alpha_max)
     if a_prev > 0.0 and f_prev < f0:
         return a_prev, x_prev, f_prev, g_prev, nfev, OK
     return 0.0, x, f0, g0, nfev, 1 if any_finite else 3
