@@ -10,7 +10,8 @@ Each iteration, in compiled code like the other methods (:mod:`dcompile.optimize
    ``xc``; the variables at a bound there form the active set. ``B`` is the
    L-BFGS matrix in compact form ``B = theta I - W M W'`` with
    ``W = [Y, theta S]`` (``n x 2k`` for ``k`` stored pairs) and ``M`` the
-   inverse of the ``2k x 2k`` matrix ``[[-D, L'], [L, theta S'S]]``
+   inverse of the ``2k x 2k`` matrix ``[[-D, L'], [L, theta S'S]]``, formed
+   through the positive definite ``theta S'S + L D^-1 L'`` as L-BFGS-B does
    (``D = diag(s_i'y_i)``, ``L`` the strictly lower part of ``S'Y``); each
    breakpoint costs ``O(k^2)`` updates of the path's slope and curvature
    (the recurrences of the paper's Algorithm CP).
@@ -224,7 +225,66 @@ def _compact(W, w, stored, newest):
             WtW[a, k + b] = theta * sy[sb, sa]
             WtW[k + a, b] = theta * sy[sa, sb]
             WtW[k + a, k + b] = theta * theta * ss[sa, sb]
-    return order, theta, _solve_small(K, np.eye(2 * k)), WtW
+    return order, theta, _middle_inverse(K, k), WtW
+
+
+@njit(cache=True)
+def _middle_inverse(K, k):
+    """``M = K^-1`` for ``K = [[-D, L'], [L, theta S'S]]`` by its Schur complement.
+
+    ``K`` is indefinite and, on badly scaled problems, spans many orders of
+    magnitude, where plain elimination loses the digits the model needs. As
+    L-BFGS-B does, the solve goes through ``T = theta S'S + L D^-1 L'``, which
+    is symmetric positive definite (Cholesky): ``z2 = T^-1 (v2 + L D^-1 v1)``,
+    ``z1 = D^-1 (L' z2 - v1)``; applied to the identity's columns.
+    """
+    d = np.empty(k)
+    for a in range(k):
+        d[a] = -K[a, a]  # D
+    T = np.empty((k, k))
+    for a in range(k):
+        for b in range(k):
+            s = K[k + a, k + b]
+            for c in range(k):
+                s += K[k + a, c] * K[k + b, c] / d[c]  # (L D^-1 L')[a, b]
+            T[a, b] = s
+    C = np.zeros((k, k))  # Cholesky factor of T (lower)
+    for a in range(k):
+        for b in range(a + 1):
+            s = T[a, b]
+            for c in range(b):
+                s -= C[a, c] * C[b, c]
+            if a == b:
+                C[a, a] = math.sqrt(s) if s > 0.0 else math.sqrt(_EPS * max(abs(T[a, a]), 1e-300))
+            else:
+                C[a, b] = s / C[b, b]
+    M = np.empty((2 * k, 2 * k))
+    rhs = np.empty(k)
+    z2 = np.empty(k)
+    for col in range(2 * k):
+        for a in range(k):  # v2 + L D^-1 v1 with v = e_col
+            s = 1.0 if col == k + a else 0.0
+            for c in range(k):
+                if col == c:
+                    s += K[k + a, c] / d[c]
+            rhs[a] = s
+        for a in range(k):  # C C' z2 = rhs
+            s = rhs[a]
+            for c in range(a):
+                s -= C[a, c] * z2[c]
+            z2[a] = s / C[a, a]
+        for a in range(k - 1, -1, -1):
+            s = z2[a]
+            for c in range(a + 1, k):
+                s -= C[c, a] * z2[c]
+            z2[a] = s / C[a, a]
+        for a in range(k):  # z1 = D^-1 (L' z2 - v1)
+            s = -1.0 if col == a else 0.0
+            for c in range(k):
+                s += K[k + c, a] * z2[c]
+            M[a, col] = s / d[a]
+            M[k + a, col] = z2[a]
+    return M
 
 
 @njit(cache=True)
