@@ -313,18 +313,6 @@ def _wt(W, order, theta, v, out):
 
 
 @njit(cache=True)
-def _quad(M, u, v):
-    """``u' M v``."""
-    s = 0.0
-    for a in range(u.shape[0]):
-        t = 0.0
-        for b in range(v.shape[0]):
-            t += M[a, b] * v[b]
-        s += u[a] * t
-    return s
-
-
-@njit(cache=True)
 def _matvec(M, v, out):
     for a in range(out.shape[0]):
         t = 0.0

@@ -34,12 +34,6 @@ def _version_ok() -> bool:
     return len(parts) == 2 and TESTED[0] <= parts <= TESTED[1]
 
 
-def function_type(dispatcher: Any, arg_values: Sequence[Any]) -> Any | None:
-    """The numba function type of ``dispatcher``'s compiled signature for ``arg_values`` (None if none)."""
-    found = pointer(dispatcher, arg_values)
-    return None if found is None else found[1]
-
-
 def pointer(dispatcher: Any, arg_values: Sequence[Any]) -> tuple[Any, Any] | None:
     """``(pointer, function type)`` of ``dispatcher``'s machine code for arguments like ``arg_values``.
 
