@@ -44,7 +44,7 @@ import math
 import numpy as np
 from numba import njit
 
-from dcompile.optimize.linesearch import OK, _approx_wolfe, _check_start, _evaluate, _zoom
+from dcompile.optimize.linesearch import OK, strong_wolfe
 from dcompile.optimize.methods import (
     ALPHA,
     AUX,
@@ -65,7 +65,7 @@ from dcompile.optimize.methods import (
 from dcompile.optimize.result import LINE_SEARCH_FAILED, MAXFEV, NON_FINITE, SUCCESS
 from dcompile.optimize.vectors import dot
 
-# ruff: noqa: PLR0917, PLR0911, PLR0912, PLR0915, C901  (the loops' state travels as positional arrays)
+# ruff: noqa: PLR0917, PLR0912, PLR0915, C901  (the loops' state travels as positional arrays)
 
 _RUNNING = -1
 _CURVATURE = 1e-10  # a pair (s, y) is kept when s'y > 1e-10 |s| |y|, as in L-BFGS
@@ -487,44 +487,6 @@ def max_step(x, p, lo, hi):
     return a
 
 
-@njit
-def bounded_wolfe(vg, args, x, f0, g0, p, alpha0, alpha_max, c1, c2, max_evals):
-    """Strong Wolfe search for a step in ``(0, alpha_max]`` starting at ``alpha0``: bracketing by
-    doubling up to the longest step inside the box, then zoom (as ``strong_wolfe``, whose returns it
-    shares); the longest step is accepted if f still falls there (the box stops the search)."""
-    f0 = float(f0)
-    d0 = dot(g0, p)
-    status = _check_start(f0, d0)
-    if status >= 0:
-        return 0.0, x, f0, g0, 0, status
-    a_prev, f_prev, d_prev, x_prev, g_prev = 0.0, f0, d0, x, g0
-    a = min(alpha0, alpha_max)
-    nfev = 0
-    any_finite = False
-    while nfev < max_evals:
-        xn = x + a * p
-        f, g, d, finite = _evaluate(vg, args, xn, p)
-        nfev += 1
-        if finite and _approx_wolfe(f, d, f0, d0, c1, c2):
-            return a, xn, f, g, nfev, OK
-        if not finite or f > f0 + c1 * a * d0 or (a_prev > 0.0 and f >= f_prev):
-            lo = (a_prev, f_prev, d_prev, x_prev, g_prev)
-            return _zoom(vg, args, x, f0, d0, p, c1, c2, max_evals, nfev, lo, (a, f, d, finite), any_finite or finite)
-        any_finite = True
-        if abs(d) <= -c2 * d0:
-            return a, xn, f, g, nfev, OK
-        if d >= 0.0:
-            lo = (a, f, d, xn, g)
-            return _zoom(vg, args, x, f0, d0, p, c1, c2, max_evals, nfev, lo, (a_prev, f_prev, d_prev, True), True)
-        if a >= alpha_max:
-            return a, xn, f, g, nfev, OK  # still falling at the edge of the box: take it
-        a_prev, f_prev, d_prev, x_prev, g_prev = a, f, d, xn, g
-        a = min(_EXTRAPOLATE * a, alpha_max)
-    if a_prev > 0.0 and f_prev < f0:
-        return a_prev, x_prev, f_prev, g_prev, nfev, OK
-    return 0.0, x, f0, g0, nfev, 1 if any_finite else 3
-
-
 # -- the iteration ------------------------------------------------------------------------------
 
 
@@ -566,8 +528,8 @@ def lbfgsb_iterate(vg, args, lo, hi, x, g, fs, ist, W, w, hist_f, hist_g, opts_f
         if ist[NIT] == 0:  # the first step: length at most 1 and not past xbar (as L-BFGS-B)
             alpha0 = min(1.0, 1.0 / max(math.sqrt(dot(p, p)), 1e-300))
             alpha_max = 1.0
-        a, x_new, f_new, g_new, evals, ls = bounded_wolfe(
-            vg, args, xc, f, gc, p, alpha0, alpha_max, opts_f[C1], opts_f[C2], _MAX_EVALS
+        a, x_new, f_new, g_new, evals, ls = strong_wolfe(
+            vg, args, xc, f, gc, p, alpha0, opts_f[C1], opts_f[C2], _MAX_EVALS, alpha_max, _EXTRAPOLATE
         )
         ist[NFEV] += evals
         if ls != OK or a == 0.0:

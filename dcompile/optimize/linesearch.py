@@ -258,11 +258,13 @@ def _zoom(vg, args, x, f0, d0, p, c1, c2, max_evals, nfev, lo, hi, any_finite): 
 
 
 @njit(cache=False)  # takes vg: see the module docstring on caching
-def strong_wolfe(vg, args, x, f0, g0, p, alpha0, c1, c2, max_evals):  # noqa: PLR0911, PLR0917
+def strong_wolfe(vg, args, x, f0, g0, p, alpha0, c1, c2, max_evals, alpha_max=math.inf, grow=_EXTRAPOLATE):  # noqa: PLR0911, PLR0917
     """Strong Wolfe line search (bracketing + zoom with safeguarded cubic interpolation). Same return.
 
     The accepted step satisfies ``f(x + a p) <= f0 + c1 a g0 . p`` and
-    ``|g(x + a p) . p| <= c2 |g0 . p|`` (``0 < c1 < c2 < 1``).
+    ``|g(x + a p) . p| <= c2 |g0 . p|`` (``0 < c1 < c2 < 1``). Bracketing
+    multiplies the step by ``grow``; with a finite ``alpha_max`` (the edge of
+    a box, L-BFGS-B) it stops there and takes that step if f still falls.
     """
     f0 = float(f0)
     d0 = _dot(g0, p)
@@ -270,7 +272,7 @@ def strong_wolfe(vg, args, x, f0, g0, p, alpha0, c1, c2, max_evals):  # noqa: PL
     if status >= 0:
         return 0.0, x, f0, g0, 0, status
     a_prev, f_prev, d_prev, x_prev, g_prev = 0.0, f0, d0, x, g0
-    a = float(alpha0)
+    a = min(float(alpha0), alpha_max)
     nfev = 0
     any_finite = False
     while nfev < max_evals and a > 0.0:
@@ -290,8 +292,10 @@ def strong_wolfe(vg, args, x, f0, g0, p, alpha0, c1, c2, max_evals):  # noqa: PL
         if d >= 0.0:
             lo = (a, f, d, xn, g)
             return _zoom(vg, args, x, f0, d0, p, c1, c2, max_evals, nfev, lo, (a_prev, f_prev, d_prev, True), True)
+        if a >= alpha_max:
+            return a, xn, f, g, nfev, OK  # still falling at the longest step allowed: take it
         a_prev, f_prev, d_prev, x_prev, g_prev = a, f, d, xn, g
-        a *= _EXTRAPOLATE
+        a = min(grow * a, alpha_max)
     # out of evaluations while the step was still growing and f still falling: the
     # last step is the best, and f may be unbounded below along p
     if a_prev > 0.0 and f_prev < f0:
