@@ -33,7 +33,7 @@ import math
 import numpy as np
 from numba import njit
 
-# ruff: noqa: PLR0917, PLR0912, PLR0915, C901  (numerical kernels keep their state in locals)
+# ruff: noqa: PLR0917, PLR0911, PLR0912, PLR0915, C901  (numerical kernels keep their state in locals)
 
 FTOL, XTOL, GTOL, FACTOR = 0, 1, 2, 3  # opts_f entries
 MAX_NFEV = 0  # opts_i entries
@@ -190,6 +190,43 @@ def lm_parameter(J, r, D, delta, lam0, A, b, p):
     return lam
 
 
+@njit(cache=True)
+def _new_radius(ratio, actred, dirder, fnorm, fnorm1, pnorm, delta, lam):
+    """Moré's update of the trust radius and of ``lam`` after a trial step: ``(delta, lam)``."""
+    if ratio <= 0.25:
+        temp = 0.5 if actred >= 0.0 or dirder >= 0.0 else 0.5 * dirder / (dirder + 0.5 * actred)
+        if 0.1 * fnorm1 >= fnorm or temp < 0.1:
+            temp = 0.1
+        delta = temp * min(delta, pnorm / 0.1) if pnorm > 0.0 else temp * delta
+        lam /= temp
+    elif lam == 0.0 or ratio >= 0.75:
+        delta = pnorm / 0.5
+        lam *= 0.5
+    return delta, lam
+
+
+@njit(cache=True)
+def _status(actred, prered, ratio, delta, xnorm, fnorm, nfev, ftol, xtol, max_nfev):
+    """The status after a trial step (the module doc's tests), or -1 to go on."""
+    f_ok = abs(actred) <= ftol and 0.0 <= prered <= ftol and 0.5 * ratio <= 1.0
+    x_ok = delta <= xtol * xnorm
+    if f_ok and x_ok:
+        return BOTH_OK
+    if f_ok:
+        return FTOL_OK
+    if x_ok:
+        return XTOL_OK
+    if fnorm == 0.0:
+        return GTOL_OK
+    if nfev >= max_nfev:
+        return MAXFEV
+    if abs(actred) <= _EPS and 0.0 <= prered <= _EPS and 0.5 * ratio <= 1.0:
+        return FTOL_OK  # no further reduction possible in floating point
+    if delta <= _EPS * xnorm:
+        return XTOL_OK  # no further improvement of x possible in floating point
+    return -1
+
+
 @njit
 def lm_solve(res, jac, args, x0, opts_f, opts_i):
     """Levenberg-Marquardt from ``x0``: ``(x, r, J, nfev, njev, nit, status)`` (see the module doc)."""
@@ -270,15 +307,7 @@ def lm_solve(res, jac, args, x0, opts_f, opts_i):
             prered = temp1 * temp1 + temp2 * temp2 / 0.5
             dirder = -(temp1 * temp1 + temp2 * temp2)
             ratio = actred / prered if prered != 0.0 else 0.0
-            if ratio <= 0.25:
-                temp = 0.5 if actred >= 0.0 else 0.5 * dirder / (dirder + 0.5 * actred)
-                if 0.1 * fnorm1 >= fnorm or temp < 0.1:
-                    temp = 0.1
-                delta = temp * min(delta, pnorm / 0.1)
-                lam /= temp
-            elif lam == 0.0 or ratio >= 0.75:
-                delta = pnorm / 0.5
-                lam *= 0.5
+            delta, lam = _new_radius(ratio, actred, dirder, fnorm, fnorm1, pnorm, delta, lam)
             if ratio >= 1e-4:  # accept the step
                 for j in range(n):
                     x[j] = xn[j]
@@ -288,22 +317,7 @@ def lm_solve(res, jac, args, x0, opts_f, opts_i):
                     xn[j] = D[j] * x[j]
                 xnorm = _enorm(xn)
                 nit += 1
-            f_ok = abs(actred) <= ftol and prered <= ftol and 0.5 * ratio <= 1.0
-            x_ok = delta <= xtol * xnorm
-            if f_ok and x_ok:
-                status = BOTH_OK
-            elif f_ok:
-                status = FTOL_OK
-            elif x_ok:
-                status = XTOL_OK
-            elif fnorm == 0.0:
-                status = GTOL_OK
-            elif nfev >= max_nfev:
-                status = MAXFEV
-            elif abs(actred) <= _EPS and prered <= _EPS and 0.5 * ratio <= 1.0:
-                status = FTOL_OK  # no further reduction possible in floating point
-            elif delta <= _EPS * xnorm:
-                status = XTOL_OK  # no further improvement of x possible in floating point
+            status = _status(actred, prered, ratio, delta, xnorm, fnorm, nfev, ftol, xtol, max_nfev)
             if ratio >= 1e-4:
                 J = jac(x, *args)
                 njev += 1
@@ -426,15 +440,7 @@ def lm_solve_box(res, jac, args, x0, lo, hi, opts_f, opts_i):
             prered = -(2.0 * rjs + jsn * jsn) / (fnorm * fnorm)  # the model's relative reduction
             dirder = 2.0 * rjs / (fnorm * fnorm)
             ratio = actred / prered if prered > 0.0 else 0.0
-            if ratio <= 0.25:
-                temp = 0.5 if actred >= 0.0 or dirder >= 0.0 else 0.5 * dirder / (dirder + 0.5 * actred)
-                if 0.1 * fnorm1 >= fnorm or temp < 0.1:
-                    temp = 0.1
-                delta = temp * min(delta, pnorm / 0.1) if pnorm > 0.0 else temp * delta
-                lam /= temp
-            elif lam == 0.0 or ratio >= 0.75:
-                delta = pnorm / 0.5
-                lam *= 0.5
+            delta, lam = _new_radius(ratio, actred, dirder, fnorm, fnorm1, pnorm, delta, lam)
             if ratio >= 1e-4:
                 for j in range(n):
                     x[j] = xn[j]
@@ -444,22 +450,7 @@ def lm_solve_box(res, jac, args, x0, lo, hi, opts_f, opts_i):
                     xn[j] = D[j] * x[j]
                 xnorm = _enorm(xn)
                 nit += 1
-            f_ok = abs(actred) <= ftol and 0.0 <= prered <= ftol and 0.5 * ratio <= 1.0
-            x_ok = delta <= xtol * xnorm
-            if f_ok and x_ok:
-                status = BOTH_OK
-            elif f_ok:
-                status = FTOL_OK
-            elif x_ok:
-                status = XTOL_OK
-            elif fnorm == 0.0:
-                status = GTOL_OK
-            elif nfev >= max_nfev:
-                status = MAXFEV
-            elif abs(actred) <= _EPS and 0.0 <= prered <= _EPS and 0.5 * ratio <= 1.0:
-                status = FTOL_OK
-            elif delta <= _EPS * xnorm:
-                status = XTOL_OK
+            status = _status(actred, prered, ratio, delta, xnorm, fnorm, nfev, ftol, xtol, max_nfev)
             if ratio >= 1e-4:
                 J = jac(x, *args)
                 njev += 1
