@@ -46,12 +46,10 @@ from numba import njit
 
 from dcompile.optimize.linesearch import OK, strong_wolfe
 from dcompile.optimize.methods import (
-    ALPHA,
     AUX,
     AUX2,
     C1,
     C2,
-    GTOL,
     MAXFEV_OPT,
     MAXITER_OPT,
     MEMORY,
@@ -61,8 +59,9 @@ from dcompile.optimize.methods import (
     F,
     _finish,
     _stop,
+    first_records,
 )
-from dcompile.optimize.result import LINE_SEARCH_FAILED, MAXFEV, NON_FINITE, SUCCESS
+from dcompile.optimize.result import LINE_SEARCH_FAILED, MAXFEV, NON_FINITE
 from dcompile.optimize.vectors import dot
 
 # ruff: noqa: PLR0917, PLR0912, PLR0915, C901  (the loops' state travels as positional arrays)
@@ -94,21 +93,7 @@ def start_bounded(vg, args, x0, lo, hi, opts_f, opts_i):
         x[i] = min(max(x0[i], lo[i]), hi[i])
     f, g = vg(x, *args)
     f = float(f)
-    gmax = projected_gradient_max(x, g, lo, hi)
-    hist_f = np.empty(opts_i[MAXITER_OPT] + 1)
-    hist_g = np.empty(opts_i[MAXITER_OPT] + 1)
-    hist_f[0] = f
-    hist_g[0] = gmax
-    fs = np.empty(2)
-    fs[F] = f
-    fs[ALPHA] = 1.0
-    ist = np.zeros(6, dtype=np.int64)
-    ist[NFEV] = 1
-    ist[STATUS] = _RUNNING
-    if not (math.isfinite(f) and math.isfinite(gmax)):
-        ist[STATUS] = NON_FINITE
-    elif gmax <= opts_f[GTOL]:
-        ist[STATUS] = SUCCESS
+    fs, ist, hist_f, hist_g = first_records(f, projected_gradient_max(x, g, lo, hi), 1.0, opts_f, opts_i)
     m = opts_i[MEMORY]
     return x, g, fs, ist, np.zeros((2 * m, n)), np.zeros(2 * m + 3 * m * m), hist_f, hist_g
 

@@ -60,6 +60,27 @@ _CURVATURE = 1e-10  # a pair (s, y) is kept when s'y > 1e-10 |s| |y|
 _MAX_EVALS = 50  # per line search
 
 
+@njit(cache=True)
+def first_records(f, gmax, alpha, opts_f, opts_i):
+    """The state records of a run's start: ``fs = [f, alpha]``, ``ist`` (its status set if the
+    start already ends the run) and the histories with entry 0 (``gmax``: the gradient test's value)."""
+    hist_f = np.empty(opts_i[MAXITER_OPT] + 1)
+    hist_g = np.empty(opts_i[MAXITER_OPT] + 1)
+    hist_f[0] = f
+    hist_g[0] = gmax
+    fs = np.empty(2)
+    fs[F] = f
+    fs[ALPHA] = alpha
+    ist = np.zeros(6, dtype=np.int64)
+    ist[NFEV] = 1
+    ist[STATUS] = _RUNNING
+    if not (math.isfinite(f) and math.isfinite(gmax)):
+        ist[STATUS] = NON_FINITE
+    elif gmax <= opts_f[GTOL]:
+        ist[STATUS] = SUCCESS
+    return fs, ist, hist_f, hist_g
+
+
 @njit
 def start(vg, args, x0, opts_f, opts_i, method):  # noqa: PLR0917
     """Evaluate ``x0`` and allocate the state of ``method`` (its status is set if the start ends the run)."""
@@ -68,20 +89,7 @@ def start(vg, args, x0, opts_f, opts_i, method):  # noqa: PLR0917
     f, g = vg(x, *args)
     f = float(f)
     gmax = amax_abs(g)
-    hist_f = np.empty(opts_i[MAXITER_OPT] + 1)
-    hist_g = np.empty(opts_i[MAXITER_OPT] + 1)
-    hist_f[0] = f
-    hist_g[0] = gmax
-    fs = np.empty(2)
-    fs[F] = f
-    fs[ALPHA] = 1.0 / max(gmax, 1.0)  # gradient descent's first trial step
-    ist = np.zeros(6, dtype=np.int64)
-    ist[NFEV] = 1
-    ist[STATUS] = _RUNNING
-    if not (math.isfinite(f) and math.isfinite(gmax)):
-        ist[STATUS] = NON_FINITE
-    elif gmax <= opts_f[GTOL]:
-        ist[STATUS] = SUCCESS
+    fs, ist, hist_f, hist_g = first_records(f, gmax, 1.0 / max(gmax, 1.0), opts_f, opts_i)  # gd's first step
     m = opts_i[MEMORY]
     if method == LBFGS:
         W = np.zeros((2 * m, n))
