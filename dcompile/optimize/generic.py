@@ -15,8 +15,9 @@ kernels are inlined.
 Each entry point mirrors a generated driver's: ``<method>_run`` (the whole
 run), ``<method>_start`` and ``<method>_iterate`` (chunks, for progress and
 callbacks). They are written out per method rather than made by a factory:
-numba caches module-level functions on disk, not closures. The numba-specific plumbing (building the function types, taking
-the compiled entry of one signature) lives in :mod:`dcompile.optimize.fptr`.
+numba caches module-level functions on disk, not closures. The numba-specific
+plumbing (building the function types, taking the compiled entry of one
+signature) lives in :mod:`dcompile.optimize.fptr`.
 """
 
 from __future__ import annotations
