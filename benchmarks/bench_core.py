@@ -907,7 +907,7 @@ def _md_compile(res: dict[str, Any]) -> list[str]:
         "load (trace + derive + emit where the program cache cannot serve the function, then loading the "
         "kernel from numba's disk cache). That load puts numba's full per-process initialisation (the "
         "typing/lowering registries, which import `scipy.linalg`) off until numba next compiles "
-        "(`dcompile/backend/quick_load.py`). The *numba pre-initialised* rows run that initialisation "
+        "(`dcompile/backend/numba_private/cache_load.py`). The *numba pre-initialised* rows run that initialisation "
         "first (`numba init`, what a process that also compiles numba code pays once) and then the same "
         "load. The *scipy blocked* rows repeat both with scipy made unimportable (a `sys.meta_path` "
         "blocker installed before numba is imported): the drop in `numba init` is numba importing "

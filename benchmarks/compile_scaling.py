@@ -156,7 +156,7 @@ def worker(tool: str, n: int, form: str) -> dict[str, Any]:
         init_s = time.perf_counter() - start
 
     import dcompile as dc
-    from dcompile.backend import chunking
+    from dcompile.emit import chunking
 
     if tool == "numba":
         chunking.THRESHOLD = 10**9  # the emitter's unsplit source: one straight-line function

@@ -13,8 +13,6 @@ Decorate a function with ``@dc.compile`` (or hand a SymPy expression to
     print(dc.grad(f, wrt=("w1", "w2")).source)
 """
 
-__version__ = "0.1.0"
-
 import importlib
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +50,7 @@ from dcompile.primitives.elementwise import sigmoid, softplus, where
 from dcompile.primitives.numpy_api import array
 from dcompile.primitives.operators import supported
 from dcompile.primitives.special import logsumexp
+from dcompile.version import __version__ as __version__  # re-exported
 
 # The optimizers and finite sums import numba, which costs more than the rest
 # of the package together; they load on first use so that ``import dcompile``
@@ -63,7 +62,7 @@ _LAZY = {
     "minimizer": "dcompile.optimize.minimize",
     "schedules": "dcompile.sums.schedules",
     "FiniteSum": "dcompile.sums.finite_sum",
-    "finite_sum": "dcompile.sums.finite_sum",
+    "finite_sum": "dcompile.sums.dispatch",
     "adam": "dcompile.sums.sgd",
     "sgd": "dcompile.sums.sgd",
 }
@@ -72,7 +71,8 @@ if TYPE_CHECKING:
     from dcompile.optimize.lsq import curve_fit, least_squares
     from dcompile.optimize.minimize import minimize, minimizer
     from dcompile.sums import schedules
-    from dcompile.sums.finite_sum import FiniteSum, finite_sum
+    from dcompile.sums.dispatch import finite_sum
+    from dcompile.sums.finite_sum import FiniteSum
     from dcompile.sums.sgd import adam, sgd
 
 

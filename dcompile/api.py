@@ -25,9 +25,6 @@ import numpy as np
 from dcompile import debug
 from dcompile.backend import gcpause, program_cache
 from dcompile.backend.compiler import BACKENDS, Kernel, load_kernel
-from dcompile.backend.emitter import Emitted, emit_module
-from dcompile.backend.layout import Array
-from dcompile.backend.layout import into as into_layout
 from dcompile.calling import (
     Convention,
     Plan,
@@ -40,9 +37,12 @@ from dcompile.calling import (
     restructure,
     wrt_params,
 )
+from dcompile.emit.emitter import Emitted, emit_module
 from dcompile.errors import DcompileError, IntegerUse, SignatureError, StaticUse, TraceError, user_traceback
 from dcompile.frontend.pytree import TreeDef
 from dcompile.ir.graph import Graph
+from dcompile.ir.layout import Array
+from dcompile.ir.layout import into as into_layout
 from dcompile.ir.naming import sanitize
 from dcompile.ir.tracer import Tracer, lift
 from dcompile.ir.types import F64, DType, VType
@@ -779,7 +779,7 @@ _INLINE_DIRECTIONS = 256  # a dense Jacobian or Hessian inlined by replaying its
 
 def _pack(builder: Any, prog: Program, inputs: list[Tracer]) -> Any:
     """The outputs of a derived program replayed on ``inputs``, as the Python values its call returns."""
-    from dcompile.backend.layout import Loop, Matrix, Pack, Scalar, Vector
+    from dcompile.ir.layout import Loop, Matrix, Pack, Scalar, Vector
     from dcompile.primitives.numpy_api import stack
 
     graph, layout = prog.graph, prog.layout
@@ -1014,7 +1014,8 @@ def compiled_function(f: Callable[..., Any]) -> Function:
     return found
 
 
-def _function(f: Any, maker: str) -> Function:
+def as_function(f: Any, maker: str) -> Function:
+    """``f`` as a :class:`Function` (a plain callable is compiled), or a ``SignatureError`` naming ``dc.<maker>``."""
     if isinstance(f, Function):
         return f
     if callable(f) and not isinstance(f, (Derivative, type)) and not hasattr(f, "_dcompile_derivative"):
@@ -1034,7 +1035,7 @@ def grad(f: Function, wrt: Wrt = None) -> Derivative:
     """The gradient of ``f`` w.r.t. ``wrt``: a 1-D float64 array in ``wrt`` order (reverse mode)."""
     if hasattr(f, "_dcompile_derivative") and wrt is None:  # a finite sum: its own loops
         return f._dcompile_derivative("grad")
-    fn = _function(f, "grad")
+    fn = as_function(f, "grad")
     return Derivative(fn, "grad", fn.resolve_wrt(wrt), all_float=wrt is None, spec=wrt)
 
 
@@ -1042,25 +1043,25 @@ def value_and_grad(f: Function, wrt: Wrt = None) -> Derivative:
     """``(f(x), grad f(x))`` from one forward and one reverse sweep."""
     if hasattr(f, "_dcompile_derivative") and wrt is None:  # a finite sum: its own loops
         return f._dcompile_derivative("value_and_grad")
-    fn = _function(f, "value_and_grad")
+    fn = as_function(f, "value_and_grad")
     return Derivative(fn, "value_and_grad", fn.resolve_wrt(wrt), all_float=wrt is None, spec=wrt)
 
 
 def jvp(f: Function, wrt: Wrt = None) -> Derivative:
     """Forward mode: ``jvp(f)(primals, tangents) -> (f(primals), df . tangents)``."""
-    fn = _function(f, "jvp")
+    fn = as_function(f, "jvp")
     return DirectionalDerivative(fn, "jvp", fn.resolve_wrt(wrt), all_float=wrt is None, spec=wrt)
 
 
 def vjp(f: Function, wrt: Wrt = None) -> Derivative:
     """Reverse mode: ``vjp(f)(primals, ct) -> (f(primals), ct * grad f)``."""
-    fn = _function(f, "vjp")
+    fn = as_function(f, "vjp")
     return DirectionalDerivative(fn, "vjp", fn.resolve_wrt(wrt), all_float=wrt is None, spec=wrt)
 
 
 def hessian(f: Function, wrt: Wrt = None) -> Derivative:
     """The Hessian w.r.t. ``wrt`` as a symmetric 2-D array (forward over reverse)."""
-    fn = _function(f, "hessian")
+    fn = as_function(f, "hessian")
     return Derivative(fn, "hessian", fn.resolve_wrt(wrt), all_float=wrt is None, spec=wrt)
 
 
@@ -1071,11 +1072,11 @@ def jacobian(f: Function, wrt: Wrt = None) -> Derivative:
     entries. Forward mode fills it a column per input, reverse mode a row per
     output, whichever needs fewer sweeps; a scalar ``f`` gives its flat gradient.
     """
-    fn = _function(f, "jacobian")
+    fn = as_function(f, "jacobian")
     return Derivative(fn, "jacobian", fn.resolve_wrt(wrt), all_float=wrt is None, spec=wrt)
 
 
 def hvp(f: Function, wrt: Wrt = None) -> Derivative:
     """``hvp(f)(primals, v) -> H v`` (forward over reverse, no Hessian formed)."""
-    fn = _function(f, "hvp")
+    fn = as_function(f, "hvp")
     return DirectionalDerivative(fn, "hvp", fn.resolve_wrt(wrt), all_float=wrt is None, spec=wrt)

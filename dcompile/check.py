@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from dcompile.api import Function, Wrt, _function, grad, hessian, hvp, jvp
+from dcompile.api import Function, Wrt, as_function, grad, hessian, hvp, jvp
 from dcompile.calling import is_leaf_value, wrt_params
 from dcompile.errors import UnsupportedError
 from dcompile.frontend.pytree import TreeDef
@@ -104,7 +104,7 @@ def check_grad(
     relative errors if one exceeds ``rtol`` and ``raise_on_failure``;
     returns the :class:`GradCheck` otherwise.
     """
-    f = _function(f, "check_grad")
+    f = as_function(f, "check_grad")
     f, args, wrt = _flat_call(f, _arguments(f, args), wrt)
     sig, conv = f.signature(args)
     idx = tuple(i for i in f.resolve_wrt(wrt) if wrt is not None or sig[i].dtype.differentiable)

@@ -154,7 +154,7 @@ def diagnose(derivative: Any, sig: Any, args: Sequence[Any]) -> NonFiniteError:
 
 def _program_inputs(prog: Any, args: list[Any]) -> Iterator[list[Any]]:
     """The inputs of a derived graph for a call with ``args``; a loop over directions, per direction."""
-    from dcompile.backend.layout import Loop
+    from dcompile.ir.layout import Loop
 
     layout = prog.layout
     if not isinstance(layout, Loop):

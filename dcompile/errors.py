@@ -110,7 +110,8 @@ class Location:
 _USER_MODULES = frozenset({os.path.join(_PACKAGE_DIR, "demo.py")})
 
 
-def _is_internal(filename: str) -> bool:
+def is_internal(filename: str) -> bool:
+    """Whether ``filename`` is dcompile's own code (not the user's; ``demo.py`` counts as the user's)."""
     path = os.path.abspath(filename)
     if path in _USER_MODULES:
         return False
@@ -148,7 +149,7 @@ def user_traceback(exc: BaseException) -> BaseException:
 def user_location(frame: FrameType | None = None) -> Location | None:
     """The innermost frame on the stack that belongs to user code."""
     f = frame if frame is not None else sys._getframe(1)
-    while f is not None and _is_internal(f.f_code.co_filename):
+    while f is not None and is_internal(f.f_code.co_filename):
         f = f.f_back
     if f is None:
         return None

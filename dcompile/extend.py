@@ -65,7 +65,7 @@ from dcompile.frontend.namespace import with_traceable_globals
 from dcompile.ir.primitive import PREC_ATOM, REGISTRY, Primitive, register
 from dcompile.ir.tracer import bind
 from dcompile.ir.types import DType, VType, broadcast_shapes
-from dcompile.primitives.elementwise import _float_rule
+from dcompile.primitives.elementwise import float_rule
 from dcompile.runtime import extensions
 
 Rule = Callable[..., Any] | None
@@ -146,7 +146,7 @@ def primitive(
         raise ExtensionError(f"primitive {name!r}: give code or numba_impl, not both")
     if partials is not None and (not elementwise or jvp is not None or vjp is not None):
         raise ExtensionError(f"primitive {name!r}: partials are for elementwise primitives, instead of jvp and vjp")
-    rule = type_rule or (_float_rule if shape is None else _shape_rule(name, shape))
+    rule = type_rule or (float_rule if shape is None else _shape_rule(name, shape))
     reference = impl
     if code is not None:
         emit, lines = _template(name, code, imports), _template_imports(code, imports)

@@ -140,7 +140,7 @@ def _emit(args: Sequence[tuple[str, int]], params: dict[str, Any], types: Any) -
 def _emit_lines(
     target: str, args: Sequence[str], params: dict[str, Any], types: Sequence[VType], out: VType
 ) -> list[str]:
-    from dcompile.backend.emitter import emit_function
+    from dcompile.emit.emitter import emit_function
 
     body: Body = params["body"]
     length: int = params["length"]
@@ -721,7 +721,7 @@ def _while_emit(args: Sequence[tuple[str, int]], params: dict[str, Any], types: 
 
 
 def _while_lines(target: str, args: Sequence[str], params: dict[str, Any], types: Any, out: VType) -> list[str]:
-    from dcompile.backend.emitter import emit_function
+    from dcompile.emit.emitter import emit_function
 
     loop: WhileBody = params["loop"]
     module = params["_module"]

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dcompile.backend.layout import Array, Layout, Loop, Matrix, Pack, Scalar, Vector
 from dcompile.errors import SignatureError
 from dcompile.ir.builder import Builder
 from dcompile.ir.graph import Graph, Value
+from dcompile.ir.layout import Array, Layout, Loop, Matrix, Pack, Scalar, Vector
 from dcompile.ir.tracer import Tracer
 from dcompile.ir.types import F64, DType, VType
 from dcompile.primitives import arrays as A

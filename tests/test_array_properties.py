@@ -19,6 +19,7 @@ random direction, and the vjp of the unreduced broadcast result).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,7 @@ from hypothesis import strategies as st
 from scipy.special import logsumexp as sp_logsumexp
 
 import dcompile as dc
+from tests import helpers
 
 # DCOMPILE_HYPOTHESIS_EXAMPLES=2000 for a longer (random) hunt; the default run is
 # derandomized so that CI checks the same programs every time.
@@ -193,20 +195,7 @@ def unflat(z: np.ndarray, sx: tuple[int, ...], sy: tuple[int, ...]) -> tuple[Any
     )
 
 
-def fd(g: Callable[[np.ndarray], Any], z: np.ndarray, v: np.ndarray) -> np.ndarray:
-    return (-g(z + 2 * H * v) + 8 * g(z + H * v) - 8 * g(z - H * v) + g(z - 2 * H * v)) / (12 * H)
-
-
-def fd_gradient(g: Callable[[np.ndarray], Any], z: np.ndarray) -> np.ndarray:
-    eye = np.eye(z.size)
-    return np.array([fd(g, z, eye[j]) for j in range(z.size)])
-
-
-def close(got: Any, expected: Any, what: str, rtol: float = FD_RTOL, atol: float = FD_ATOL) -> None:
-    got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
-    assert got.shape == expected.shape, f"{what}: shape {got.shape} != {expected.shape}"
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol * scale, err_msg=what)
+close = functools.partial(helpers.close, rtol=FD_RTOL, atol=FD_ATOL)
 
 
 def setup(p: dict[str, Any]) -> tuple[Any, Any]:
@@ -228,7 +217,7 @@ def test_reduction_of_broadcast_program_gradient(p: dict[str, Any]) -> None:
     gx, gy = dc.grad(f)(x, y)
     assert np.shape(gx) == np.shape(x) and np.shape(gy) == np.shape(y)
     z = flat_args(x, y)
-    expected = fd_gradient(lambda w: ref(*unflat(w, p["sx"], p["sy"])), z)
+    expected = helpers.fd_gradient(lambda w: ref(*unflat(w, p["sx"], p["sy"])), z, H)
     close(flat_args(gx, gy), expected, "grad vs FD")
 
     v = np.random.default_rng(p["seed"] + 1).normal(size=z.size)
@@ -249,7 +238,9 @@ def test_broadcast_result_vjp(p: dict[str, Any]) -> None:
     value, (cx, cy) = dc.vjp(f)((x, y), float(ct) if out.ndim == 0 else ct)
     close(value, out, "vjp value", rtol=1e-12, atol=1e-12)
     assert np.shape(cx) == np.shape(x) and np.shape(cy) == np.shape(y)
-    expected = fd_gradient(lambda w: np.sum(ct * elementwise(p, *unflat(w, p["sx"], p["sy"]))), flat_args(x, y))
+    expected = helpers.fd_gradient(
+        lambda w: np.sum(ct * elementwise(p, *unflat(w, p["sx"], p["sy"]))), flat_args(x, y), H
+    )
     close(flat_args(cx, cy), expected, "vjp vs FD")
 
 

@@ -23,6 +23,7 @@ rows with numba once per module and checks that numba agrees with Python.
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ import pytest
 from scipy.special import logsumexp as sp_logsumexp
 
 import dcompile as dc
+from tests import helpers
 
 H = 1e-4  # five-point stencil step: truncation ~H**4, round-off ~1e-16 / H
 FD_RTOL = 1e-7
@@ -244,30 +246,13 @@ def direction_arg(pid: str, z: np.ndarray) -> Any:
     return entries[0] if len(entries) == 1 else entries
 
 
-def fd_derivative(g: Callable[[np.ndarray], np.ndarray], z: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Five-point central difference of ``g`` at ``z`` along ``v``."""
-    return (-g(z + 2 * H * v) + 8 * g(z + H * v) - 8 * g(z - H * v) + g(z - 2 * H * v)) / (12 * H)
-
-
 def fd_jacobian(g: Callable[[np.ndarray], np.ndarray], z: np.ndarray) -> np.ndarray:
     """Columns: the derivative of ``g`` along each unit vector; shape (m, n)."""
-    eye = np.eye(z.size)
-    cols = [np.ravel(fd_derivative(g, z, eye[j])) for j in range(z.size)]
-    return np.stack(cols, axis=1)
+    return helpers.fd_gradient(lambda w: np.ravel(g(w)), z, H).T
 
 
-def close_fd(got: Any, expected: Any, what: str) -> None:
-    got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
-    assert got.shape == expected.shape, f"{what}: shape {got.shape} != {expected.shape}"
-    scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
-    np.testing.assert_allclose(got, expected, rtol=FD_RTOL, atol=FD_ATOL * scale, err_msg=what)
-
-
-def close(got: Any, expected: Any, what: str = "", rtol: float = RTOL) -> None:
-    got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
-    assert got.shape == expected.shape, f"{what}: shape {got.shape} != {expected.shape}"
-    scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
-    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * scale, err_msg=what)
+close_fd = functools.partial(helpers.close, rtol=FD_RTOL, atol=FD_ATOL)
+close = functools.partial(helpers.close, rtol=RTOL)
 
 
 def g_numpy(pid: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -330,7 +315,7 @@ def test_jvp_matches_finite_differences(pid: str) -> None:
     v = rand(pid, 1, z.size)
     value, tangent = dc.jvp(f)(args, direction_arg(pid, v))
     close(value, numpy_value(pid, args), "jvp value")
-    close_fd(tangent, fd_derivative(g_numpy(pid), z, v), "jvp vs FD")
+    close_fd(tangent, helpers.fd_along(g_numpy(pid), z, v, H), "jvp vs FD")
 
 
 @pytest.mark.parametrize("pid", _params(PROGS))

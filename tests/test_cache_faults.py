@@ -26,7 +26,7 @@ import pytest
 import dcompile as dc
 from dcompile.backend import cache as cache_mod
 from dcompile.backend.cache import ENV_VAR, CacheError, cache_dir, numba_cache_files, write_module
-from dcompile.backend.compiler import _load_module
+from dcompile.backend.compiler import load_module
 from dcompile.errors import DcompileError
 
 
@@ -90,7 +90,7 @@ def test_a_module_changed_after_the_check_is_refused(cache):
     path = write_module("g", "def g():\n    return 1.0\n", cache_dir())
     path.write_text("def g():\n    return 2.0\n")
     with pytest.raises(CacheError) as info:
-        _load_module(path)
+        load_module(path)
     message = str(info.value)
     assert str(cache) in message and "dcompile cache clear" in message and ENV_VAR in message
     assert isinstance(info.value, DcompileError)
@@ -116,7 +116,7 @@ def test_no_bytecode_file_is_read_or_written(cache):
 def test_the_module_package_import_checks_the_hash(cache):
     """numba's cache of an optimizer loop imports a kernel module by name in a new process."""
     path = write_module("byname", "def g():\n    return 1.0\n", cache_dir())
-    _load_module(path)
+    load_module(path)
     name = f"dcompile_generated.{path.stem}"
     del sys.modules[name]
     path.write_text("def g():\n    return 2.0\n")

@@ -1,7 +1,7 @@
 """Long generated functions are split into part functions (issue 7), with bit-for-bit the same results.
 
 Most tests shrink the split's threshold and part size (module globals of
-``dcompile.backend.chunking``) so that small, fast graphs are split into many
+``dcompile.emit.chunking``) so that small, fast graphs are split into many
 parts; a few use the defaults. Results of the split code are compared with
 the unsplit code's bit for bit, on the Python backend for many shapes and
 lengths (a property test over chain lengths around the threshold) and on
@@ -26,8 +26,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dcompile as dc
-from dcompile.backend import chunking
-from dcompile.backend.chunking import split_body
+from dcompile.emit import chunking
+from dcompile.emit.chunking import split_body
 
 SMALL = {"THRESHOLD": 40, "PART_SIZE": 16}
 UNSPLIT = {"THRESHOLD": 10**9}
@@ -296,7 +296,7 @@ SCRIPT = """
 import json, sys
 import numpy as np
 import dcompile as dc
-from dcompile.backend import chunking
+from dcompile.emit import chunking
 chunking.THRESHOLD, chunking.PART_SIZE = {threshold}, {size}
 sys.path.insert(0, {tests!r})
 from test_chunking import make_chain, chain_args
@@ -447,7 +447,7 @@ def test_direct_lowering_plans_only_plain_float_code():
 def test_text_reading_of_one_line_agrees_with_the_parser(line):
     import keyword
 
-    from dcompile.backend.chunking import _parsed, _simple
+    from dcompile.emit.chunking import _parsed, _simple
 
     fast = _simple(line)
     assert fast is not None
@@ -462,7 +462,7 @@ def test_text_reading_of_one_line_agrees_with_the_parser(line):
     ["x = x + 1.0", "a = b = c", "g = np.zeros(3, dtype=np.int64)", 'e = f("a")', "h = (a +", "k = [v for v in w]"],
 )
 def test_lines_the_text_reading_leaves_to_the_parser(line):
-    from dcompile.backend.chunking import _simple
+    from dcompile.emit.chunking import _simple
 
     assert _simple(line) is None
 

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from dcompile.cli import main
+from tests.helpers import check_golden, read_golden, without_version
+from tests.helpers import run_cli as run
 
 EXAMPLE = str(Path(__file__).parent / "worked_example.py")
-GOLDEN = Path(__file__).parent / "golden"
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_show_gradient_source_of_a_file_target(capsys):
     code, out, _ = run(capsys, "show", f"{EXAMPLE}:f", "--mode", "grad")
     assert code == 0
-    assert out == (GOLDEN / "worked_example_grad.py").read_text()
+    assert without_version(out) == read_golden("worked_example_grad.py")
 
 
 def test_show_with_wrt_and_ir_stage(capsys):
@@ -118,10 +111,8 @@ def test_help_has_examples(capsys):
 @pytest.mark.parametrize("stage", ["ir", "derivative-ir", "simplified", "source"])
 def test_every_show_stage_of_the_worked_example_is_golden(capsys, stage):
     code, out, _ = run(capsys, "show", f"{EXAMPLE}:f", "--stage", stage)
-    path = GOLDEN / f"show_{stage}.txt"
-    if os.environ.get("DCOMPILE_UPDATE_GOLDEN"):
-        path.write_text(out)
-    assert code == 0 and out == path.read_text()
+    assert code == 0
+    check_golden(f"show_{stage}.txt", out)
 
 
 def test_a_function_that_cannot_be_traced_is_reported_with_file_and_line(capsys):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dcompile.cli import main
+from tests.helpers import run_cli as run
 
 EXAMPLE = str(Path(__file__).parent / "worked_example.py")
 NLL = ("--wrt", "w", "--shape", "w=3", "--shape", "X=5x3", "--shape", "y=5")
@@ -24,12 +24,6 @@ ext.defvjp(bad_sin, lambda g, ans, x: 2.0 * g * np.cos(x))  # wrong: the factor 
 def f(x, y):
     return bad_sin(x) * y
 """
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def rows(out):

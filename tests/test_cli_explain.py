@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +10,11 @@ import pytest
 import sympy as sp
 
 import dcompile as dc
-from dcompile.cli import main
 from tests import worked_example as W
+from tests.helpers import check_golden, read_golden
+from tests.helpers import run_cli as run
 
 EXAMPLE = str(Path(__file__).parent / "worked_example.py")
-GOLDEN = Path(__file__).parent / "golden"
 EXPR = ("--expr", "(x1 + w1)**2 * (x1*w1 + x2*w2)", "--args", "x1,x2,w1,w2")
 POINTS = [(1.0, 2.0, 3.0, 4.0), (0.5, -1.5, 2.25, -0.75), (-2.0, 0.3, 1.7, 3.1)]
 
@@ -37,23 +36,10 @@ def deep(x, y):
 """
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def explain_json(capsys, *argv):
     code, out, err = run(capsys, "explain", *argv, "--json")
     assert code == 0, err
     return json.loads(out)
-
-
-def _golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("DCOMPILE_UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text(), f"{name} changed; rerun with DCOMPILE_UPDATE_GOLDEN=1 if intended"
 
 
 # -- golden files: the worked example ------------------------------------------------
@@ -72,11 +58,11 @@ def _golden(name: str, text: str) -> None:
 def test_worked_example_golden(capsys, golden, argv):
     code, out, err = run(capsys, "explain", f"{EXAMPLE}:f", *argv)
     assert code == 0 and err == ""
-    _golden(golden, out)
+    check_golden(golden, out)
 
 
 def test_backpropagation_table_reads_like_the_notes(capsys):
-    out = (GOLDEN / "explain_reverse.txt").read_text()
+    out = read_golden("explain_reverse.txt")
     intermediates = ["a = x1 + w1", "b = x1*w1", "c = x2*w2", "d = a**2", "e = b + c", "f = d*e"]
     table = ["df/df = 1", "df/de = d", "df/dd = e", "df/dc = d", "df/db = d", "df/da = 2*a*e"]
     table += ["df/dx1 = 2*a*e + d*w1", "df/dx2 = d*w2", "df/dw1 = 2*a*e + d*x1", "df/dw2 = d*x2"]
@@ -86,13 +72,13 @@ def test_backpropagation_table_reads_like_the_notes(capsys):
 
 
 def test_forward_table_reads_like_the_notes(capsys):
-    out = (GOLDEN / "explain_forward_w1.txt").read_text()
+    out = read_golden("explain_forward_w1.txt")
     table = ["da/dw1 = 1", "db/dw1 = x1", "dc/dw1 = 0", "dd/dw1 = 2*a", "de/dw1 = x1", "df/dw1 = 2*a*e + d*x1"]
     assert [line.strip() for line in out.splitlines() if line.startswith("  d") and "/dw1 = " in line] == table
 
 
 def test_latex_is_an_align_block(capsys):
-    out = (GOLDEN / "explain_reverse_latex.txt").read_text()
+    out = read_golden("explain_reverse_latex.txt")
     assert out.count(r"\begin{align*}") == 2 and out.count(r"\end{align*}") == 2
     assert r"\frac{\partial f}{\partial a} &= 2 a e \\" in out
     assert r"\frac{\partial f}{\partial w_{1}} &= 2 a e + d x_{1} \\" in out
@@ -281,17 +267,17 @@ ROSEN = (f"{EXAMPLE}:rosen", "--shape", "x=100")
 def test_array_golden(capsys, golden, argv):
     code, out, err = run(capsys, "explain", *argv)
     assert code == 0 and err == ""
-    _golden(golden, out)
+    check_golden(golden, out)
 
 
 def test_array_tables_read_like_numpy():
-    rosen = (GOLDEN / "explain_array_rosen.txt").read_text()
+    rosen = read_golden("explain_array_rosen.txt")
     for line in ["t0 = x[1:]", "t2 = t1**2", "rosen = np.sum(t8)", "drosen/dt3 = 200.0 * t3"]:
         assert f"  {line} " in rosen, line
     assert "  drosen/dx = zeros(100) with [1:] += drosen_dt3, [:-1] += drosen_dt1   # (100,)" in rosen
     first = rosen.splitlines()[1]
     assert first.startswith("  t0 = x[1:]   ") and first.endswith("   # (99,)")
-    nll = (GOLDEN / "explain_array_nll.txt").read_text().splitlines()
+    nll = read_golden("explain_array_nll.txt").splitlines()
     assert [line.split("#")[0].strip() for line in nll if line.startswith("  dnll/")] == [
         "dnll/dnll = 1.0",
         "dnll/dt2 = 1.0 / (1.0 + np.exp(-t2))",

@@ -16,27 +16,14 @@ import pytest
 import sympy as sp
 
 import dcompile as dc
-from dcompile.cli import main
 from dcompile.cli.graph_cmd import NO_DOT, to_dot
 from tests import worked_example as W
+from tests.helpers import check_golden
+from tests.helpers import run_cli as run
 
 EXAMPLE = str(Path(__file__).parent / "worked_example.py")
-GOLDEN = Path(__file__).parent / "golden"
 POINT = (1.0, 2.0, 3.0, 4.0)
 NLL_SHAPES = ("--shape", "w=3", "--shape", "X=5x3", "--shape", "y=5")
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("DCOMPILE_UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text(), f"{name} changed; rerun with DCOMPILE_UPDATE_GOLDEN=1 if intended"
 
 
 def _edges(dot: str) -> set[tuple[str, str]]:
@@ -68,7 +55,7 @@ def _imports(text: str) -> set[str]:
 def test_graph_of_the_worked_example(capsys):
     code, out, _ = run(capsys, "graph", f"{EXAMPLE}:f")
     assert code == 0
-    _golden("graph_f.dot", out)
+    check_golden("graph_f.dot", out)
     for name in "abcdef":
         assert re.search(rf'^  "{name}" \[shape=ellipse, label="{name} = ', out, flags=re.MULTILINE)
     for name in ("x1", "x2", "w1", "w2"):

@@ -16,6 +16,7 @@ compiled with numba once per module and compared with the Python backend.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import zlib
@@ -32,6 +33,7 @@ import scipy.stats as st
 
 import dcompile as dc
 from dcompile.primitives import spellings
+from tests import helpers
 
 H = 1e-4
 FD_RTOL = 2e-7
@@ -356,8 +358,7 @@ def shifted(args: Sequence[Any], v: Sequence[Any], h: float) -> list[Any]:
 
 def fd(g: Callable[..., Any], args: Sequence[Any], v: Sequence[Any]) -> Any:
     """Five-point central difference of ``g`` along ``v``."""
-    terms = [(-1.0, 2), (8.0, 1), (-8.0, -1), (1.0, -2)]
-    return sum(c * np.asarray(g(*shifted(args, v, k * H)), dtype=float) for c, k in terms) / (12 * H)
+    return helpers.five_point(lambda t: np.asarray(g(*shifted(args, v, t)), dtype=float), H)
 
 
 def flat(out: Any) -> np.ndarray:
@@ -366,10 +367,7 @@ def flat(out: Any) -> np.ndarray:
     return np.ravel(np.asarray(out, dtype=float))
 
 
-def close(got: Any, expected: Any, what: str, rtol: float) -> None:
-    got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
-    scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
-    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * scale, err_msg=what)
+close = functools.partial(helpers.close, same_shape=False)
 
 
 @pytest.mark.parametrize("rid", _ids(ROWS))

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import dcompile as dc
+from tests.helpers import fd_gradient
 
 
 @dc.custom_vjp
@@ -55,8 +56,7 @@ def objective2(x):
     return np.sum(softclip(x) ** 2 * np.arange(1.0, 5.0))
 
 
-def fd(f: Any, x: np.ndarray, *rest: Any, h: float = 1e-6) -> np.ndarray:
-    return np.array([(f(x + h * e, *rest) - f(x - h * e, *rest)) / (2 * h) for e in np.eye(x.size)])
+FD_STEP = 1e-6
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +71,11 @@ def test_custom_vjp_value_gradient_and_hessian(data: Any) -> None:
     f = dc.compile(objective, backend="python")
     assert f(x, a) == pytest.approx(plain_objective(x, a), rel=1e-14)
     g = dc.grad(f, wrt="x")(x, a)
-    np.testing.assert_allclose(g, fd(plain_objective, x, a), rtol=1e-7)
+    np.testing.assert_allclose(g, fd_gradient(lambda z: plain_objective(z, a), x, FD_STEP), rtol=1e-7)
     # second order: forward mode over the reverse sweep differentiates bwd's code
     grad = dc.grad(f, wrt="x")
     hess = dc.hessian(f, wrt="x")(x, a)
-    np.testing.assert_allclose(hess, fd(grad, x, a), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(hess, fd_gradient(lambda z: grad(z, a), x, FD_STEP), rtol=1e-6, atol=1e-8)
     # forward mode differentiates the inlined forward code
     _, tangent = dc.jvp(f, wrt="x")((x, a), np.ones(3))
     assert tangent == pytest.approx(g.sum(), rel=1e-9)
@@ -96,11 +96,11 @@ def test_custom_jvp_forward_reverse_and_second_order() -> None:
     x = np.array([-2.0, 0.5, 2.5, 4.0])
     f = dc.compile(objective2, backend="python")
     g = dc.grad(f)(x)  # reverse mode: the transposed rule
-    np.testing.assert_allclose(g, fd(objective2, x), rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(g, fd_gradient(objective2, x, FD_STEP), rtol=1e-7, atol=1e-8)
     _, tangent = dc.jvp(f)((x,), np.ones(4))
     assert tangent == pytest.approx(g.sum(), rel=1e-9)
     grad = dc.grad(f)
-    np.testing.assert_allclose(dc.hessian(f)(x), fd(grad, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dc.hessian(f)(x), fd_gradient(grad, x, FD_STEP), rtol=1e-6, atol=1e-8)
 
 
 def test_custom_jvp_rule_is_the_one_used_in_reverse_mode_too() -> None:

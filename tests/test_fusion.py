@@ -15,7 +15,7 @@ import pytest
 
 import dcompile as dc
 from dcompile.backend.cache import write_module
-from dcompile.backend.emitter import emit_module
+from dcompile.emit.emitter import emit_module
 from tests.test_arrays import BY_ID, PROGS, float_positions, function, inputs
 
 

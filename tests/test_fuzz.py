@@ -58,6 +58,7 @@ from scipy.special import expit
 from scipy.special import logsumexp as sp_logsumexp
 
 import dcompile as dc
+from tests import helpers
 from tests.test_properties import SYM_SMOOTH, sym_eval, sympy_time_limit
 
 EXAMPLES = int(os.environ.get("DCOMPILE_FUZZ_EXAMPLES", "0")) or None
@@ -469,12 +470,6 @@ def admissible(prog: Program, args: list[Any]) -> bool:
     return True
 
 
-def fd1(g: Callable[[np.ndarray], Any], z: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """The derivative of ``g`` at ``z`` along ``v``: five-point central difference."""
-    h = H1
-    return (-g(z + 2 * h * v) + 8 * g(z + h * v) - 8 * g(z - h * v) + g(z - 2 * h * v)) / (12 * h)
-
-
 def fd_second(g: Callable[[np.ndarray], float], z: np.ndarray, u: np.ndarray, v: np.ndarray) -> float:
     """``u . H v`` by polarization of second directional differences (fourth order)."""
 
@@ -486,12 +481,8 @@ def fd_second(g: Callable[[np.ndarray], float], z: np.ndarray, u: np.ndarray, v:
 
 
 def close(got: Any, expected: Any, what: str, rtol: float, scale: float | None = None) -> None:
-    """Relative agreement, with an absolute floor ``rtol * scale`` for entries near zero."""
-    got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
-    assert got.shape == expected.shape, f"{what}: shape {got.shape} != {expected.shape}"
-    if scale is None:
-        scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * scale, err_msg=what)
+    """Relative agreement, with an absolute floor ``rtol * scale`` for entries near zero; counted."""
+    helpers.close(got, expected, what, rtol, scale=scale)
     STATS["checks"] += 1
 
 
@@ -544,7 +535,7 @@ def check_scalar_program(prog: Program, seed: int, backend: str, jax_world: dict
     close(f(*c.args), expected, "value vs NumPy", VALUE_RTOL, scale=MAX_MAGNITUDE)
 
     # gradient: central differences of the NumPy program, coordinate by coordinate
-    fd_grad = np.array([fd1(c.ref_flat, c.z, e) for e in np.eye(n)])
+    fd_grad = helpers.fd_gradient(c.ref_flat, c.z, H1)
     grad = flatten(as_list(dc.grad(f)(*c.args)))
     close(grad, fd_grad, "grad vs finite differences", FD_RTOL)
     value, vg = dc.value_and_grad(f)(*c.args)
@@ -558,7 +549,7 @@ def check_scalar_program(prog: Program, seed: int, backend: str, jax_world: dict
     v = c.rng.normal(size=n)
     value, tangent = dc.jvp(f)(c.args, direction(unflatten(v, prog.shapes)))
     close(value, expected, "jvp value", VALUE_RTOL, scale=MAX_MAGNITUDE)
-    close(tangent, fd1(c.ref_flat, c.z, v), "jvp vs finite differences", FD_RTOL)
+    close(tangent, helpers.fd_along(c.ref_flat, c.z, v, H1), "jvp vs finite differences", FD_RTOL)
 
     # second order: u . H v, H symmetric, hessian columns = hvp
     u = c.rng.normal(size=n)
@@ -611,7 +602,7 @@ def check_vector_program(prog: Program, seed: int, backend: str, jax_world: dict
     out_shape = np.shape(expected)
 
     v = c.rng.normal(size=n)
-    jv_fd = fd1(c.ref_flat, c.z, v)
+    jv_fd = helpers.fd_along(c.ref_flat, c.z, v, H1)
     value, jv = dc.jvp(f)(c.args, direction(unflatten(v, prog.shapes)))
     close(value, expected, "jvp value", VALUE_RTOL, scale=MAX_MAGNITUDE)
     close(jv, jv_fd, "jvp vs finite differences", FD_RTOL)
@@ -691,5 +682,5 @@ def test_regression_display_alias_of_an_adjoint_not_shaped_like_the_loop():
     x2, x3 = rng.normal(size=3), rng.normal(size=(2, 1))
     gx2, gx3 = dc.grad(dc.compile(f, backend="python"))(x2, x3)
     z = flatten([x2, x3])
-    expected = np.array([fd1(lambda w: f(w[:3], w[3:].reshape(2, 1)), z, e) for e in np.eye(5)])
+    expected = helpers.fd_gradient(lambda w: f(w[:3], w[3:].reshape(2, 1)), z, H1)
     close(flatten([gx2, gx3]), expected, "grad vs finite differences", FD_RTOL)

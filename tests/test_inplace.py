@@ -17,15 +17,7 @@ import numpy as np
 import pytest
 
 import dcompile as dc
-
-
-def fd_grad(f: Callable[..., Any], x: np.ndarray, *rest: Any, h: float = 1e-6) -> np.ndarray:
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[i] = h
-        g[i] = (f(x + e, *rest) - f(x - e, *rest)) / (2 * h)
-    return g
+from tests.helpers import fd_gradient
 
 
 def ode_rhs(x):
@@ -102,7 +94,7 @@ def test_value_and_gradient_match_numpy(name: str) -> None:
     f = dc.compile(fn, backend="python")
     assert f(*args) == pytest.approx(fn(*args), rel=1e-13)
     g = dc.grad(f, wrt=0)(*args)
-    np.testing.assert_allclose(g, fd_grad(fn, args[0], *args[1:]), rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(g, fd_gradient(lambda x: fn(x, *args[1:]), args[0], 1e-6), rtol=1e-7, atol=1e-8)
 
 
 def test_overwritten_entries_get_no_gradient() -> None:

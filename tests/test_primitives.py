@@ -18,6 +18,7 @@ per module and checks that numba agrees with the Python backend.
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ import sympy as sp
 import dcompile as dc
 from dcompile.frontend.sympy_lower import to_sympy
 from dcompile.ir.verify import verify
+from tests import helpers
 
 N_POINTS = 3
 RTOL = 1e-10  # dcompile vs exact (SymPy at 30 digits)
@@ -250,27 +252,9 @@ def exact_hessian(row: Row, p: Sequence[float]) -> np.ndarray:
     return np.array([[sym_eval(h, symbols(row.nargs), p) for h in hrow] for hrow in sym_hessian(row.id)])
 
 
-def close(actual: Any, expected: Any, rtol: float = RTOL, atol: float | None = None, what: str = "") -> None:
-    """``actual`` ~ ``expected`` with an absolute floor scaled to the largest entry."""
-    expected = np.asarray(expected, dtype=float)
-    actual = np.asarray(actual, dtype=float)
-    if atol is None:
-        atol = rtol * max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=what)
-
-
-def finite_difference_grad(f: Callable[..., float], p: Sequence[float], h: float = 1e-3) -> np.ndarray:
-    """Five-point central differences: error O(h**4) plus rounding O(eps/h)."""
-    out = []
-    for i in range(len(p)):
-
-        def at(k: float, i: int = i) -> float:
-            q = list(p)
-            q[i] += k * h
-            return float(f(*q))
-
-        out.append((-at(2) + 8 * at(1) - 8 * at(-1) + at(-2)) / (12 * h))
-    return np.array(out)
+# ``actual`` ~ ``expected`` with an absolute floor scaled to the largest entry (a scalar result
+# compares with a one-entry gradient).
+close = functools.partial(helpers.close, rtol=RTOL, same_shape=False)
 
 
 def direction(n: int, seed: int) -> np.ndarray:
@@ -312,7 +296,12 @@ def test_grad_matches_finite_differences(row: Row) -> None:
     f = function(row.id)
     g = dc.grad(f)
     for p in points(row.id):
-        close(g(*p), finite_difference_grad(f, p), rtol=FD_RTOL, what=f"grad vs finite differences at {p}")
+        close(
+            g(*p),
+            helpers.fd_gradient(lambda z: float(f(*z.tolist())), p, 1e-3),
+            rtol=FD_RTOL,
+            what=f"grad vs finite differences at {p}",
+        )
 
 
 def test_hessian_matches_sympy(row: Row) -> None:
@@ -342,7 +331,7 @@ def test_jvp_matches_grad(row: Row) -> None:
         v = direction(row.nargs, k)
         value, tangent = jvp(p, v)
         assert value == f(*p)
-        close(tangent, grad @ v, rtol=1e-12, atol=1e-12 * max(1.0, float(np.abs(grad).sum())), what=f"jvp at {p}")
+        close(tangent, grad @ v, rtol=1e-12, scale=max(1.0, float(np.abs(grad).sum())), what=f"jvp at {p}")
         for i in range(row.nargs):  # basis directions give single partials
             e = np.zeros(row.nargs)
             e[i] = 1.0
@@ -366,7 +355,7 @@ def test_hvp_matches_hessian(row: Row) -> None:
         v = direction(row.nargs, 100 + k)
         got = hvp(p, v)
         assert got.shape == (row.nargs,)
-        close(got, hess @ v, rtol=1e-12, atol=1e-12 * max(1.0, float(np.abs(hess).sum())), what=f"hvp at {p}")
+        close(got, hess @ v, rtol=1e-12, scale=max(1.0, float(np.abs(hess).sum())), what=f"hvp at {p}")
 
 
 def test_ir_verifies(row: Row) -> None:

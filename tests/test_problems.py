@@ -22,6 +22,7 @@ import scipy.optimize
 import dcompile as dc
 from dcompile.optimize import problems as P
 from dcompile.optimize.problems import PROBLEMS, Problem, names, problem
+from tests.helpers import fd_gradient
 
 mp.mp.dps = 50
 
@@ -269,17 +270,6 @@ def test_f_at_xmin(name, compiled):
     assert f == pytest.approx(p.fmin, rel=1e-12, abs=1e-20)
 
 
-def _fd_grad(f, x):
-    """Fourth-order central differences of a float function."""
-    g = np.zeros_like(x)
-    for i in range(x.size):
-        h = 1e-3 * max(1e-2, abs(x[i]))
-        e = np.zeros_like(x)
-        e[i] = h
-        g[i] = (8 * (f(x + e) - f(x - e)) - (f(x + 2 * e) - f(x - 2 * e))) / (12 * h)
-    return g
-
-
 def _ref_grad(name, x):
     """Central differences of the reference residuals in 50-digit arithmetic."""
     xs = [mp.mpf(float(v)) for v in x]
@@ -374,7 +364,9 @@ def test_variable_n(name, n, compiled):
     f = compiled(p)
     assert float(f(p.x0)) == pytest.approx(_ref_f(name, p.x0), rel=1e-10)
     _, g = dc.value_and_grad(f)(p.x0)
-    np.testing.assert_allclose(g, _fd_grad(p.f, p.x0), rtol=1e-6, atol=1e-7 * np.max(abs(g)))
+    np.testing.assert_allclose(
+        g, fd_gradient(p.f, p.x0, 1e-3 * np.maximum(1e-2, np.abs(p.x0))), rtol=1e-6, atol=1e-7 * np.max(abs(g))
+    )
     res = _bfgs(p, f, method="L-BFGS-B")
     _assert_reaches(res.fun, p.fmin, name)
 

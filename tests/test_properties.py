@@ -42,6 +42,7 @@ from hypothesis import strategies as st
 import dcompile as dc
 from dcompile.frontend.sympy_lower import to_sympy
 from dcompile.ir.verify import verify
+from tests import helpers
 
 MAX_DEPTH = 8
 MAX_OPS = 12
@@ -447,13 +448,7 @@ def sym_eval(exprs: Any, syms: Sequence[sp.Symbol], p: Sequence[float]) -> np.nd
     return np.array([float(v) for v in values])
 
 
-def close(actual: Any, expected: Any, what: str, rtol: float = RTOL, scale: float | None = None) -> None:
-    """Relative comparison with an absolute floor ``rtol * scale`` for entries near 0."""
-    expected = np.asarray(expected, dtype=float)
-    actual = np.asarray(actual, dtype=float)
-    if scale is None:
-        scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, err_msg=what)
+close = functools.partial(helpers.close, rtol=RTOL, same_shape=False)
 
 
 def compiled(prog: Program) -> dc.Function:

@@ -1,4 +1,4 @@
-"""Quick cache loads (dcompile.backend.quick_load).
+"""Quick cache loads (dcompile.backend.numba_private.cache_load).
 
 A cached load puts off parsing the LLVM bitcode numba stores beside the object
 code; what numba learned from that parse at load, the names the library
@@ -20,7 +20,7 @@ import sys
 import numpy as np
 import pytest
 
-from dcompile.backend.quick_load import elf_defined_symbols
+from dcompile.backend.numba_private.cache_load import elf_defined_symbols
 
 pytestmark = pytest.mark.numba
 

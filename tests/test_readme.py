@@ -25,8 +25,11 @@ def test_readme_examples_run_and_show_the_real_gradient_code():
 
 
 def test_readme_sympy_example():
-    namespace: dict = {}
-    exec(compile(python_blocks()[2], "README.md", "exec"), {"dc": __import__("dcompile")} | namespace)
+    namespace: dict = {"dc": __import__("dcompile")}
+    exec(compile(python_blocks()[2], "README.md", "exec"), namespace)
+    dc, g = namespace["dc"], namespace["g"]
+    # the first example's function, written in SymPy: the same gradient
+    np.testing.assert_array_equal(dc.grad(g)(1.0, 2.0, 3.0, 4.0), [136.0, 64.0, 104.0, 32.0])
 
 
 def test_readme_array_example_and_its_generated_code():

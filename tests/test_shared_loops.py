@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 
 import dcompile as dc
-from dcompile.backend import notice
+from dcompile.backend import notice, numba_private
 from dcompile.backend.cache import cache_dir
-from dcompile.optimize import fptr
 from dcompile.optimize.driver import Driver, SharedDriver, shared_loops
 from dcompile.optimize.minimize import _DRIVERS
 
@@ -98,8 +97,8 @@ def test_data_arguments_and_chunked_runs(data):
 
 
 def test_outside_the_tested_numba_range_the_specialised_loops_serve(monkeypatch):
-    monkeypatch.setattr(fptr, "_version_ok", lambda: False)
-    monkeypatch.setattr(fptr, "_warned", set())
+    monkeypatch.setattr(numba_private, "IN_RANGE", False)
+    monkeypatch.setattr(numba_private, "_warned", set())
     f = dc.compile(lambda x: np.sum((x - 2.0) ** 2), name="fallback_shared")
     with pytest.warns(RuntimeWarning, match="outside the range"):
         res = dc.minimize(f, np.zeros(3))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numba
 import numpy as np
 import pytest
@@ -13,8 +10,8 @@ import sympy as sp
 import dcompile as dc
 from dcompile.ir.verify import verify
 from tests import worked_example as W
+from tests.helpers import check_golden
 
-GOLDEN = Path(__file__).parent / "golden"
 POINT = (1.0, 2.0, 3.0, 4.0)
 POINTS = [POINT, (0.5, -1.5, 2.25, -0.75), (-2.0, 0.3, 1.7, 3.1)]
 
@@ -124,24 +121,17 @@ def test_graphs_verify(fpy):
     verify(fpy.ir)
 
 
-def _golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("DCOMPILE_UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text(), f"{name} changed; rerun with DCOMPILE_UPDATE_GOLDEN=1 if intended"
-
-
 def test_golden_ir(fpy):
-    _golden("worked_example.ir.txt", str(fpy.ir) + "\n")
+    check_golden("worked_example.ir.txt", str(fpy.ir) + "\n")
 
 
 def test_golden_gradient_source(fpy):
     """The gradient code reads like the backpropagation table."""
-    _golden("worked_example_grad.py", dc.grad(fpy).source)
+    check_golden("worked_example_grad.py", dc.grad(fpy).source)
 
 
 def test_golden_gradient_wrt_weights(fpy):
-    _golden("worked_example_grad_w.py", dc.grad(fpy, wrt=("w1", "w2")).source)
+    check_golden("worked_example_grad_w.py", dc.grad(fpy, wrt=("w1", "w2")).source)
 
 
 def test_gradient_source_reads_like_the_table(fpy):

@@ -23,9 +23,9 @@ from typing import Any
 
 from dcompile.backend import notice
 from dcompile.backend.cache import VerifiedFinder, VerifiedLoader, cache_error, drop_numba_cache, write_module
-from dcompile.backend.emitter import Emitted
 from dcompile.backend.llvm_parts import lower_parts, split_parts
-from dcompile.backend.quick_load import quick_load
+from dcompile.backend.numba_private import cache_index, cache_load
+from dcompile.emit.emitter import Emitted
 from dcompile.errors import ExtensionError
 from dcompile.ir.types import DType, VType
 from dcompile.runtime import extensions
@@ -86,7 +86,8 @@ def _package(directory: Path) -> None:
         package.__path__.append(str(directory))
 
 
-def _load_module(path: Path) -> Any:
+def load_module(path: Path) -> Any:
+    """Import the generated module at ``path`` as ``PACKAGE.<stem>``, from the text whose hash names it."""
     _package(path.parent)
     name = f"{PACKAGE}.{path.stem}"
     # From the text whose hash names the file, never a .pyc or a file edited since (backend/cache.py).
@@ -108,7 +109,7 @@ def _numba_type(t: VType) -> Any:
 def _compile(module: Any, emitted: Emitted, sig: tuple[Any, ...], *, direct: bool) -> Any:
     """The numba dispatcher of the module's function, its part functions compiled first.
 
-    The parts of a split body (backend/chunking.py) that are plain float
+    The parts of a split body (emit/chunking.py) that are plain float
     arithmetic are lowered straight to LLVM (backend/llvm_parts.py, with
     ``direct``), the others are ``numba.njit`` functions; either way they are
     compiled as the function's callees, and numba's cache of the function holds
@@ -122,7 +123,7 @@ def _compile(module: Any, emitted: Emitted, sig: tuple[Any, ...], *, direct: boo
         if cached is not None:
             cached._dcompile_lowered = ()
             return cached
-    direct = direct and bool(emitted.parts) and not _in_numba_cache(numba.njit(**_NJIT)(py_fn), sig)
+    direct = direct and bool(emitted.parts) and not cache_index.in_cache(numba.njit(**_NJIT)(py_fn), sig)
     direct_parts = lower_parts(emitted.source, emitted.parts, hot=emitted.hot) if direct else {}
     for name in emitted.parts:
         part = direct_parts.get(name) or numba.njit(error_model="numpy")(getattr(module, name))
@@ -146,35 +147,21 @@ def _raise_for_extension(source: str, exc: Exception) -> None:
 def _from_numba_cache(py_fn: Callable[..., Any], sig: tuple[Any, ...]) -> Any:
     """``numba.njit(sig)`` of ``py_fn`` loaded from numba's disk cache, or None if the cache lacks it.
 
-    Loaded through :func:`~dcompile.backend.quick_load.quick_load` (numba's linking
-    bitcode and its full start put off until numba next compiles).
+    Whether the cache has it is read from numba's cache index
+    (:mod:`~dcompile.backend.numba_private.cache_index`; on the public path the
+    answer is no, and :func:`_compile`'s ``numba.njit(sig, cache=True)`` loads it).
+    Loaded through :mod:`~dcompile.backend.numba_private.cache_load` (numba's
+    linking bitcode and its full start put off until numba next compiles; numba's
+    own loader if that raises).
     """
     import numba
 
     dispatcher = numba.njit(**_NJIT)(py_fn)
-    if not _in_numba_cache(dispatcher, sig):
+    if not cache_index.in_cache(dispatcher, sig):
         return None
-    with quick_load(dispatcher.targetctx):
-        dispatcher.compile(sig)  # loads the machine code
+    cache_load.load(dispatcher, sig)  # loads the machine code
     dispatcher.disable_compile()  # as numba.njit(sig): never compiles behind the user's back
     return dispatcher
-
-
-def _in_numba_cache(dispatcher: Any, sig: tuple[Any, ...]) -> bool:
-    """Whether numba's disk cache index lists machine code of ``dispatcher`` for ``sig``.
-
-    A cache hit never types the parts, so preparing their direct lowering (parsing
-    the source, planning every part) would be wasted on the path that should be
-    fastest. Reads only numba's index (the same key and freshness test numba's own
-    load applies), not the machine code, which the load then reads once. Uses
-    numba's cache objects; if they are not available, answers False.
-    """
-    try:
-        cache = dispatcher._cache
-        key = cache._index_key(sig, dispatcher.targetctx.codegen())
-        return key in cache._cache_file._load_index()
-    except Exception:
-        return False
 
 
 def _stub(path: Path, emitted: Emitted) -> Any:
@@ -291,7 +278,7 @@ def _load_kernel(
             hits = sum(dispatcher.stats.cache_hits.values())
             lowered = () if hits else getattr(dispatcher, "_dcompile_lowered", ())
             return Kernel(dispatcher, dispatcher.py_func, path, backend, time.perf_counter() - start, hits > 0, lowered)
-    module = _load_module(path)
+    module = load_module(path)
     py_fn = getattr(module, emitted.function)
     if backend == "python":
         return Kernel(py_fn, py_fn, path, backend, time.perf_counter() - start, False)
@@ -308,7 +295,7 @@ def _load_kernel(
             raise
         # A part lowered directly did not type (an argument of another type than the
         # statements imply): compile every part with numba.njit instead.
-        module = _load_module(path)
+        module = load_module(path)
         py_fn = getattr(module, emitted.function)
         dispatcher = _compile(module, emitted, sig, direct=False)
     hits = sum(dispatcher.stats.cache_hits.values())

@@ -11,10 +11,11 @@ over and over, so this module writes the text directly:
   ``fsub -0.0, x``, as numba's implementations emit them (numba's division adds
   a branch on a zero divisor that does nothing under the NumPy error model);
 * ``x ** k`` for a constant integer ``k`` is the multiplication chain of
-  :meth:`~dcompile.backend.llvm_parts._Lowering.int_power`;
+  :meth:`~dcompile.backend.llvm_lower._Lowering.int_power`;
 * element loads and stores of 1-D float64 arrays at constant indices address
   the data pointer read once from numba's array structure (negative indices
-  from its first shape entry);
+  from its first shape entry), at the field positions numba's data model
+  gives (:mod:`dcompile.backend.numba_private.array_layout`);
 * every other operation (a NumPy ufunc, ``x ** y``) is lowered *once per part
   signature* with numba's implementation into a small helper function of the
   module, which the text calls; a helper that is only a call to a declared
@@ -24,7 +25,7 @@ over and over, so this module writes the text directly:
 So the instructions are those of the ``llvmlite.ir`` path, and the results are
 the same bit for bit (tested on the operator zoo of ``tests/test_chunking.py``).
 Anything else (an N-D array, an operation whose helper does not lower) raises
-:class:`~dcompile.backend.llvm_parts._NotLowerable` and the part goes through
+:class:`~dcompile.backend.llvm_lower._NotLowerable` and the part goes through
 the ``llvmlite.ir`` path.
 """
 
@@ -36,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from dcompile.backend import llvm_parts as lp
+from dcompile.backend import llvm_lower as lp
+from dcompile.backend.numba_private.array_layout import array_fields
 
 _FOPS = {ast.Add: "fadd", ast.Sub: "fsub", ast.Mult: "fmul", ast.Div: "fdiv"}
 
@@ -70,13 +72,17 @@ class TextLowering:
         self.data: dict[str, str] = {}
         self.length: dict[str, str] = {}
         self.pointers: dict[tuple[str, int], str] = {}
-        self.struct: dict[str, tuple[str, str]] = {}
+        self.struct: dict[str, tuple[str, str, int, int]] = {}
         self.callees = callees_of(module)
         for name, ty, arg in zip(p.params, argtys, argnames, strict=True):
             if name in p.arrays:
                 if not (isinstance(ty, types.Array) and ty.ndim == 1 and ty.dtype == types.float64):
                     raise lp._NotLowerable
-                self.struct[name] = (str(context.get_value_type(ty)), arg)
+                # Field positions from numba's data model (None: not the layout this text assumes).
+                fields = array_fields(context, ty)
+                if fields is None or str(context.get_value_type(types.intp)) != "i64":
+                    raise lp._NotLowerable
+                self.struct[name] = (str(context.get_value_type(ty)), arg, *fields)
             else:
                 self.env[name] = arg
 
@@ -120,17 +126,17 @@ class TextLowering:
         found = self.pointers.get(key)
         if found is not None:
             return found
-        sty, arg = self.struct[name]
+        sty, arg, data_at, shape_at = self.struct[name]
         data = self.data.get(name)
         if data is None:
-            field = self.emit(f"getelementptr inbounds {sty}, {sty}* {arg}, i32 0, i32 4")
+            field = self.emit(f"getelementptr inbounds {sty}, {sty}* {arg}, i32 0, i32 {data_at}")
             data = self.data[name] = self.emit(f"load double*, double** {field}")
         if index >= 0:
             at = str(index)
         else:
             length = self.length.get(name)
             if length is None:
-                field = self.emit(f"getelementptr inbounds {sty}, {sty}* {arg}, i32 0, i32 5, i32 0")
+                field = self.emit(f"getelementptr inbounds {sty}, {sty}* {arg}, i32 0, i32 {shape_at}, i32 0")
                 length = self.length[name] = self.emit(f"load i64, i64* {field}")
             at = self.emit(f"add i64 {length}, {index}")
         ptr = self.pointers[key] = self.emit(f"getelementptr double, double* {data}, i64 {at}")
@@ -173,7 +179,7 @@ class TextLowering:
         raise lp._NotLowerable
 
     def int_power(self, base: str, k: int) -> str:
-        """As :meth:`~dcompile.backend.llvm_parts._Lowering.int_power`, in text."""
+        """As :meth:`~dcompile.backend.llvm_lower._Lowering.int_power`, in text."""
         if abs(k) > 0x10000:
             raise lp._NotLowerable
         a, r, e = base, None, abs(k)
@@ -197,7 +203,7 @@ class TextLowering:
         """The function to call for operation ``key``: numba's implementation, lowered once.
 
         The helper is a ``double(double, ...)`` function of the module made with
-        :class:`~dcompile.backend.llvm_parts._Lowering`; if its body is a single call
+        :class:`~dcompile.backend.llvm_lower._Lowering`; if its body is a single call
         of a declared function on its arguments, that function is the callee and
         the helper is dropped.
         """

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from dcompile.backend.cache import CacheError, cache_dir, verified_source
-from dcompile.backend.emitter import Emitted
+from dcompile.emit.emitter import Emitted
 from dcompile.ir.types import DType, VType
 
 ENV_VAR = "DCOMPILE_PROGRAM_CACHE"
@@ -63,7 +63,7 @@ def _build() -> str:
 
 
 def _settings() -> tuple[Any, ...]:
-    from dcompile.backend import chunking
+    from dcompile.emit import chunking
 
     return (chunking.THRESHOLD, chunking.PART_SIZE, chunking.HIGH)
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import click
 
-from dcompile import __version__
 from dcompile.cli.common import CliError, TargetSpec, cli_wording, derivative, function_of, target_options, wrt_option
 from dcompile.errors import DcompileError
 from dcompile.pipeline import MODES
+from dcompile.version import __version__
 
 DEFAULT_MODES = ("f", "value_and_grad")
 JIT_OPTIONS = 'cache=True, error_model="numpy"'
@@ -42,7 +42,7 @@ class Part:
     summary: str
     imports: tuple[str, ...]
     code: str
-    helpers: tuple[str, ...] = ()  # the part functions of a split body (backend/chunking.py)
+    helpers: tuple[str, ...] = ()  # the part functions of a split body (emit/chunking.py)
 
 
 def split_source(source: str, function: str, taken: set[str]) -> Part:

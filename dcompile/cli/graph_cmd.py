@@ -19,7 +19,6 @@ from pathlib import Path
 import click
 import numpy as np
 
-from dcompile.backend.literals import format_literal
 from dcompile.cli.common import (
     CliError,
     TargetSpec,
@@ -32,6 +31,7 @@ from dcompile.cli.common import (
 )
 from dcompile.errors import DcompileError
 from dcompile.ir.graph import Graph, Value
+from dcompile.ir.literals import format_literal
 from dcompile.ir.naming import Namer
 
 FORMATS = ("dot", "svg", "png")

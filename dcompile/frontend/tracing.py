@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from dcompile.errors import IntegerUse, StaticUse, TraceError, _is_internal
+from dcompile.errors import IntegerUse, StaticUse, TraceError, is_internal
 from dcompile.frontend.namespace import with_traceable_globals
 from dcompile.ir.builder import RECORD_LOCATIONS, Builder
 from dcompile.ir.graph import Graph, Value
-from dcompile.ir.tracer import Tracer, _holds_tracer, tracing_into
+from dcompile.ir.tracer import Tracer, holds_tracer, tracing_into
 from dcompile.ir.types import VType
 
 
@@ -65,7 +65,7 @@ def _capture_names(builder: Builder) -> Iterator[None]:
         filename = frame.f_code.co_filename
         found = internal.get(filename)
         if found is None:
-            found = internal[filename] = _is_internal(filename)
+            found = internal[filename] = is_internal(filename)
         return None if found else local
 
     sys.settrace(global_)
@@ -98,7 +98,7 @@ def _stores(code: CodeType) -> dict[int, tuple[str, ...]]:
 
 
 def _check_output(out: Any, fn_name: str) -> Any:
-    if isinstance(out, (list, tuple)) and out and _holds_tracer(out):
+    if isinstance(out, (list, tuple)) and out and holds_tracer(out):
         from dcompile.primitives.numpy_api import array
 
         out = array(out)

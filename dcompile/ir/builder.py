@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from dcompile.backend.literals import format_literal
 from dcompile.errors import user_location
 from dcompile.ir.graph import Block, Eqn, Graph, Value
+from dcompile.ir.literals import format_literal
 from dcompile.ir.primitive import Primitive
 from dcompile.ir.types import BOOL, F64, DType, VType
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+from typing import TYPE_CHECKING
 
-from dcompile.ir.graph import Value
+if TYPE_CHECKING:  # annotations only: the printer, which Graph.__str__ calls, uses this module
+    from dcompile.ir.graph import Value
 
 # Names the generated module itself uses.
 RESERVED = frozenset({"np", "numba", "math", "_out", "_dcs", "_dcl", "_dcx", "_dcc"}) | frozenset(dir(builtins))

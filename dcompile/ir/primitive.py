@@ -93,7 +93,7 @@ class Primitive:
     needs_contiguous: bool = False
     elementwise: bool = False  # output entry i depends on input entries i only (broadcasting)
     inplace: bool = False  # emit_lines may update its first input in place (params["_inplace"])
-    fusion: str | None = None  # how it joins a fused loop besides elementwise (see backend/fusion.py)
+    fusion: str | None = None  # how it joins a fused loop besides elementwise (see emit/fusion.py)
     imports: tuple[str, ...] = ()  # import lines the emitted code needs (runtime helpers)
     # jvp_joint(tangents, ans, ins, **params) -> tangent: one forward rule for all inputs at once
     # (``None`` for a zero tangent), for operations whose JVP is one computation (a loop).

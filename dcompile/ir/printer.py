@@ -14,9 +14,13 @@ Example (the worked example of the seed notes)::
 
 from __future__ import annotations
 
-from dcompile.backend.literals import format_literal
-from dcompile.ir.graph import Graph, Value
+from typing import TYPE_CHECKING
+
+from dcompile.ir.literals import format_literal
 from dcompile.ir.naming import Namer
+
+if TYPE_CHECKING:  # annotations only: Graph.__str__ calls this module, which must not import graph back
+    from dcompile.ir.graph import Graph, Value
 
 
 def _short(t: object) -> str:

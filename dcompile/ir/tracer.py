@@ -275,9 +275,10 @@ def _builder_of(args: tuple[Any, ...]) -> Builder | None:
     return builder
 
 
-def _holds_tracer(items: Any) -> bool:
+def holds_tracer(items: Any) -> bool:
+    """Whether ``items`` is a tracer or a (nested) list or tuple holding one."""
     if isinstance(items, (list, tuple)):
-        return any(_holds_tracer(x) for x in items)
+        return any(holds_tracer(x) for x in items)
     return isinstance(items, Tracer)
 
 
@@ -291,7 +292,7 @@ def _as_value(builder: Builder, a: Any) -> Value:
     if isinstance(a, (bool, np.bool_, int, float, np.integer, np.floating)):
         return builder.const(a)
     if isinstance(a, (list, tuple)):
-        if _holds_tracer(a):
+        if holds_tracer(a):
             return HOOKS["array"](a).value
         a = np.asarray(a)
     if isinstance(a, np.ndarray) and a.dtype.kind in "biuf":

@@ -22,9 +22,8 @@ from __future__ import annotations
 from typing import Any
 
 from numba.core import types
-from numba.core.datamodel import models, register_default
 from numba.core.imputils import lower_constant
-from numba.extending import typeof_impl
+from numba.extending import models, register_model, typeof_impl
 
 
 class StaticKernelType(types.Dispatcher):
@@ -41,7 +40,7 @@ class StaticKernelType(types.Dispatcher):
         return super().can_convert_to(typingctx, other)
 
 
-register_default(StaticKernelType)(models.OpaqueModel)
+register_model(StaticKernelType)(models.OpaqueModel)
 
 
 @lower_constant(StaticKernelType)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from dcompile.backend.cache import write_module
-from dcompile.backend.compiler import PACKAGE, Kernel, _load_module
+from dcompile.backend.compiler import PACKAGE, Kernel, load_module
 
 # method -> (python name, method code in methods.py, second-derivative kernel mode or None)
 METHODS: dict[str, tuple[str, str, str | None]] = {
@@ -52,6 +52,7 @@ _SOURCES = (
     "generic.py",
     "bounded.py",
     "lm.py",
+    "trf.py",
     "fptr.py",
 )
 
@@ -131,7 +132,7 @@ def shared_loops(directory: Path) -> Any:
 
         source = Path(generic.__file__).read_text(encoding="utf-8")
         source += f"\n# optimizer sources digest: {sources_digest()}\n"
-        found = _SHARED[directory] = _load_module(write_module("shared_loops", source, directory))
+        found = _SHARED[directory] = load_module(write_module("shared_loops", source, directory))
     return found
 
 
@@ -217,7 +218,10 @@ class _Entry:
         """Compile (or load from numba's cache) the entry for arguments like ``values``; False if it cannot be."""
         from dcompile.optimize import fptr
 
-        self.cell[0] = fptr.bind(self.loop, self.kernel_types, (*values, *self.suffix))
+        if self.suffix:  # a box: L-BFGS-B has no generated per-objective driver to fall back to
+            self.cell[0] = fptr.entry_or_loop(self.loop, self.kernels, self.kernel_types, (*values, *self.suffix))
+        else:
+            self.cell[0] = fptr.bind(self.loop, self.kernel_types, (*values, *self.suffix))
         return self._fn is not None
 
     @property
@@ -349,4 +353,4 @@ def load_driver(name: str, vg: KernelRef, d2: KernelRef | None, method: str, dir
     served = tuple(m for m, (_, _, d) in METHODS.items() if d == mode)
     source = driver_source(name, vg, d2, served)
     path = write_module(f"{name}_optimize", source, directory)
-    return Driver(_load_module(path), method)
+    return Driver(load_module(path), method)

@@ -1,20 +1,20 @@
-"""The numba plumbing of the shared optimizer loops (:mod:`dcompile.optimize.generic`), fenced.
+"""The numba plumbing of the shared optimizer loops (:mod:`dcompile.optimize.generic`).
 
 Three things are needed from numba: the *function type* of a compiled kernel
-(``numba.core.types.FunctionType`` of the kernel's compiled signature, so a
-loop takes a pointer to it instead of being compiled for it), a pointer
-object for the kernel (``numba.core.types.CompileResultWAP`` of its compile
-result), and the compiled entry of one signature of a loop
-(``dispatcher.overloads[sig]``'s ``entry_point``), called with those
-pointers. Calling the loop's dispatcher itself would type the kernels by
-their dispatchers and compile the loop once per objective again.
+(``numba.types.FunctionType`` of the kernel's compiled signature, public, so
+a loop takes a pointer to it instead of being compiled for it), a pointer
+object for the kernel, and the compiled entry of one signature of a loop,
+called with those pointers. Calling the loop's dispatcher itself would type
+the kernels by their dispatchers and compile the loop once per objective
+again.
 
-``overloads``, ``entry_point`` and ``CompileResultWAP`` are not numba's
-documented API. They are
-used for numba ``TESTED`` versions; on any other version, or if anything
-here raises, :func:`bind` returns None and ``dc.minimize`` falls back to the
-loops compiled per objective (the public path; slower first solve, same
-results), with one warning.
+The last two are numba internals, fenced in
+:mod:`dcompile.backend.numba_private` (``function_pointer`` and
+``compiled_entry``) with the package's tested numba range and its switch
+(``DCOMPILE_FAST_PATHS=0``). Outside the range or with the switch off,
+:func:`bind` returns None and ``dc.minimize`` falls back to the loops compiled
+per objective (the public path; slower first solve, same results); outside
+the range it warns once.
 """
 
 from __future__ import annotations
@@ -23,28 +23,20 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-TESTED = ((0, 59), (0, 68))  # tested with numba 0.59.1 (numpy 1.26) and 0.68.1: the shared-loop, bounds and lsq tests
+from dcompile.backend.numba_private import compiled_entry, function_pointer
+
 _warned: set[str] = set()
 
 
-def _version_ok() -> bool:
-    import numba
-
-    parts = tuple(int(p) for p in numba.__version__.split(".")[:2] if p.isdigit())
-    return len(parts) == 2 and TESTED[0] <= parts <= TESTED[1]
-
-
 def pointer(dispatcher: Any, arg_values: Sequence[Any]) -> tuple[Any, Any] | None:
-    """``(pointer, function type)`` of ``dispatcher``'s machine code for arguments like ``arg_values``.
+    """``(pointer, function type)`` of ``dispatcher``'s machine code for arguments like ``arg_values``;
+    None if the kernel does not compile for them.
 
-    The pointer is numba's ``CompileResultWAP`` (the *wrapper address protocol*
-    of first-class functions): passing it to compiled code costs an attribute
-    read, where passing the dispatcher looks its compile result up on every
-    call (tens of microseconds, which is the whole solve of a small problem).
-    It holds the compile result, so the machine code stays alive.
+    The pointer is numba's ``CompileResultWAP`` (see
+    :mod:`dcompile.backend.numba_private.function_pointer`), or, on the public
+    path, the dispatcher itself (numba unboxes it on each call: slower).
     """
     import numba
-    from numba.core import types
 
     wanted = tuple(numba.typeof(a) for a in arg_values)
     sig = next((s for s in dispatcher.nopython_signatures if tuple(s.args) == wanted), None)
@@ -56,34 +48,21 @@ def pointer(dispatcher: Any, arg_values: Sequence[Any]) -> tuple[Any, Any] | Non
         sig = next((s for s in dispatcher.nopython_signatures if tuple(s.args) == wanted), None)
         if sig is None:
             return None
-    try:
-        wap = types.CompileResultWAP(dispatcher.overloads[tuple(sig.args)])
-    except Exception:  # a numba without it: pass the dispatcher, which numba unboxes (slower)
-        wap = dispatcher
-    return wap, types.FunctionType(sig)
+    return function_pointer.wrapper_address(dispatcher, sig), numba.types.FunctionType(sig)
 
 
 def bind(loop: Any, kernel_types: Sequence[Any], arg_values: Sequence[Any]) -> Callable[..., Any] | None:
     """The compiled entry of ``loop`` (a ``cache=True`` dispatcher) for kernels of ``kernel_types``
     followed by arguments like ``arg_values``: compiled, or loaded from numba's disk cache, once.
 
-    None when this numba is outside the tested range or the entry cannot be had (then use the
-    loops specialised per objective).
+    None when the fast paths are off (``DCOMPILE_FAST_PATHS=0``, or a numba outside the tested
+    range) or the entry cannot be had: then use the loops specialised per objective.
     """
-    if not _version_ok():
-        _warn_once(
-            "version",
-            "dcompile: this numba version is outside the range dcompile's shared optimizer loops are tested "
-            f"with ({TESTED[0][0]}.{TESTED[0][1]} to {TESTED[1][0]}.{TESTED[1][1]}); each objective gets its "
-            "own compiled loops instead (slower first solve, same results).",
-        )
-        return None
     import numba
 
     try:
         sig = (*kernel_types, *(numba.typeof(a) for a in arg_values))
-        loop.compile(sig)
-        return loop.overloads[sig].entry_point  # type: ignore[no-any-return]
+        return compiled_entry.entry_point(loop, sig)
     except Exception as exc:
         _warn_once(
             "bind",
@@ -97,3 +76,18 @@ def _warn_once(key: str, message: str) -> None:
     if key not in _warned:
         _warned.add(key)
         warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def entry_or_loop(loop: Any, kernels: Sequence[Any], kernel_types: Sequence[Any], arg_values: Sequence[Any]) -> Any:
+    """:func:`bind`'s entry, or, where it is None and the kernels are numba dispatchers (what
+    :func:`pointer` gives on the public path), ``loop`` itself: numba then compiles the loop for
+    these kernels, once per objective and process, through its public API. None otherwise.
+
+    For the loops that have no generated per-objective driver to fall back to (bounds, least squares).
+    """
+    from numba.extending import is_jitted
+
+    found = bind(loop, kernel_types, arg_values)
+    if found is None and all(is_jitted(k) for k in kernels):
+        return loop
+    return found

@@ -73,7 +73,8 @@ sp: Any = _LazySympy()
 # -- type rules and code templates ---------------------------------------------
 
 
-def _float_rule(*types: VType, **params: Any) -> VType:
+def float_rule(*types: VType, **params: Any) -> VType:
+    """The type rule of a float function: float64 over the broadcast shape of the inputs."""
     return VType(broadcast_shapes(*(t.shape for t in types)), DType.F64)
 
 
@@ -205,7 +206,7 @@ def _define(
     *,
     spell: Sequence[str] = (),
     d: Sequence[Rule] | None = None,
-    type_rule: Callable[..., VType] = _float_rule,
+    type_rule: Callable[..., VType] = float_rule,
     simplify: Callable[..., Any] | None = None,
     derivative: str = SMOOTH,
     imports: tuple[str, ...] = (),
@@ -773,7 +774,7 @@ trunc_p = _arith(
 )
 rint_p = _arith("rint", np.rint, _call("np.rint"), None, spell=("numpy.rint",), d=(None,), derivative=ZERO)
 for _p in (floor_p, ceil_p, trunc_p, rint_p):  # numpy gives floats for integer input too
-    _p.type_rule = _float_rule
+    _p.type_rule = float_rule
 round_p = _define(
     "round",
     lambda x, *, decimals: np.round(x, decimals),

@@ -153,8 +153,9 @@ def _forwarder(fn: Any, nargs: int) -> Callable[..., Any]:
 def _jitted(numba_impl: Any) -> Any:
     """The user's numba function, or their Python function compiled by numba; None for a builtin."""
     import numba
+    from numba.extending import is_jitted
 
-    if isinstance(numba_impl, numba.core.registry.CPUDispatcher):
+    if is_jitted(numba_impl):
         return numba_impl
     if hasattr(numba_impl, "__code__"):
         return numba.njit(numba_impl)

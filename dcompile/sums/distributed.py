@@ -59,7 +59,7 @@ import numpy as np
 
 from dcompile.api import Function
 from dcompile.backend.cache import cache_dir, write_module
-from dcompile.backend.compiler import PACKAGE, _load_module
+from dcompile.backend.compiler import PACKAGE, load_module
 from dcompile.errors import SignatureError
 from dcompile.optimize.driver import KernelRef
 from dcompile.optimize.progress import Progress
@@ -108,7 +108,7 @@ def hvp(w, slot, v):
     return out
 '''
 
-# a part function of a split kernel body (dcompile.backend.chunking): compiled before the kernel
+# a part function of a split kernel body (dcompile.emit.chunking): compiled before the kernel
 _PART = re.compile(r"^def (\w+_part\d+(?:_\d+)?)\(", re.MULTILINE)
 # the generated modules a row-loop module imports
 _IMPORT = re.compile(rf"^from {PACKAGE}\.(\w+) import ", re.MULTILINE)
@@ -172,7 +172,7 @@ def _load_spec(spec: _Spec) -> Any:
         path = write_module(stem[:-21], source, directory)  # the name less "_<20 hex digits>"
         if path.stem != stem:
             raise RuntimeError(f"generated module {stem} was written as {path.stem}: a different dcompile version?")
-        module = _load_module(path)
+        module = load_module(path)
         for part in _PART.findall(source):
             setattr(module, part, numba.njit(error_model="numpy")(getattr(module, part)))
     return sys.modules[f"{PACKAGE}.{spec.module[0]}"]
@@ -545,13 +545,13 @@ class DistributedFiniteSum:
         """The Hessian-vector product a Newton-CG driver binds: a callback to :meth:`hvp`."""
         self.local.hvp_module(self._check_w(w))  # generated (and compiled) here first
         path = write_module("distributed_hvp", _HVP_OBJECTIVE, cache_dir())
-        _load_module(path)
+        load_module(path)
         return KernelRef(path.stem, "hvp", jitted=True)
 
     def kernel_ref(self, w: Any) -> tuple[KernelRef, Path]:
         """The objective an optimizer driver binds: a callback to :meth:`value_and_grad` (see ``_OBJECTIVE``)."""
         path = write_module("distributed_objective", _OBJECTIVE, cache_dir())
-        _load_module(path)
+        load_module(path)
         return KernelRef(path.stem, "objective", jitted=True), path.parent
 
     def _dcompile_derivative(self, mode: str) -> Any:

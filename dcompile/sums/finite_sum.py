@@ -27,7 +27,7 @@ import numpy as np
 from dcompile.api import Function
 from dcompile.api import compile as compile_function
 from dcompile.backend.cache import write_module
-from dcompile.backend.compiler import PACKAGE, Kernel, _load_module
+from dcompile.backend.compiler import PACKAGE, Kernel, load_module
 from dcompile.calling import raveled_function
 from dcompile.errors import SignatureError
 from dcompile.frontend.pytree import Unravel
@@ -382,7 +382,7 @@ class FiniteSum:
         vg_kernel = self.fun.compiled(sig, "value_and_grad", (0,), accumulate=True, checked=False)
         source = self._source(f_kernel, vg_kernel, w)
         path = write_module(f"{self.name}_sum", source, vg_kernel.path.parent)
-        module = _load_module(path)
+        module = load_module(path)
         self._modules[w.shape] = module
         return module
 
@@ -489,7 +489,7 @@ class FiniteSum:
             data=", ".join(f"d{k}" for k in range(len(self.data))),
             rows=", ".join(f"d{k}[i]" for k in range(len(self.data))),
         )
-        module = _load_module(write_module(f"{self.name}_sum_hvp", text, hv.path.parent))
+        module = load_module(write_module(f"{self.name}_sum_hvp", text, hv.path.parent))
         self._modules[key] = module
         return module
 
@@ -528,19 +528,3 @@ def sum_derivative(obj: Any, mode: str) -> Any:
 
 def _digest() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
-
-
-def finite_sum(
-    fun: Function, data: Any, *, mean: bool = False, regularizer: Function | None = None, parallel: bool = False
-) -> FiniteSum:
-    """``F(w) = sum_i fun(w, *row_i)`` over the rows of ``data`` (``mean=True``: the average), plus
-    ``regularizer(w)`` if given; ``parallel=True`` runs full-batch gradients on all cores
-    (the same answer to rounding). See :class:`FiniteSum`. Dask arrays for ``data``: the sum is
-    computed where they live (:mod:`dcompile.sums.distributed`)."""
-    from dcompile.sums import distributed
-
-    if distributed.is_dask(data):
-        return distributed.DistributedFiniteSum(  # type: ignore[return-value]  # the same interface
-            fun, data, mean=mean, regularizer=regularizer, parallel=parallel
-        )
-    return FiniteSum(fun, data, mean=mean, regularizer=regularizer, parallel=parallel)

@@ -1,7 +1,21 @@
 """Load numba's cached machine code without the work the machine code does not need.
 
-Two costs of numba's own cache load, both paid before a cached function runs,
-are put off until something needs them (issue 7: any size loads in <= 0.3 s):
+Entry point: :func:`load` (``dispatcher.compile(sig)`` for a signature numba's
+cache holds, served by the quick load below; numba's own loader when the fast
+paths are off, or when the quick load raises).
+
+Private things touched: ``numba.core.codegen.JITCodeLibrary._unserialize`` is
+replaced while a load runs (under numba's ``global_compiler_lock``), and the
+library it builds is assembled from numba's private steps
+(``create_library``, ``enable_object_caching``, ``_set_compiled_object``,
+``_finalize_final_module``, ``_shared_module``, ``_get_module_for_linking``,
+the JIT engine's ``_defined_symbols`` and ``_load_defined_symbols``); the
+dispatcher's target context gets an instance ``refresh`` for the load, which
+starts ``numba.core.runtime.rtsys`` alone.
+
+Why: two costs of numba's own cache load, both paid before a cached function
+runs, are put off until something needs them (issue 7: any size loads in
+<= 0.3 s):
 
 * **The linking bitcode.** numba caches a function as its object code *and* the
   bitcode of its whole LLVM module, which a later numba function calling this
@@ -18,6 +32,13 @@ are put off until something needs them (issue 7: any size loads in <= 0.3 s):
 
 A fresh process's first call of a cached gradient: worked example 0.38 -> 0.05 s,
 an unrolled 10,000-step chain 0.51 -> 0.1 s.
+
+Public path and fallback: ``dispatcher.compile(sig)`` alone, numba's own
+loader. It serves when the fast paths are off, and whenever the quick load
+raises (a renamed private attribute): the load is then done again by numba's
+loader, with one warning per process, and numba's cache files are kept. Only
+if numba's own loader fails too does the error reach the caller (a damaged
+cache, whose files the backend then drops and compiles afresh).
 """
 
 from __future__ import annotations
@@ -27,6 +48,8 @@ import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from dcompile.backend import numba_private
 
 _SHT_SYMTAB = 2
 _STT_SECTION, _STT_FILE = 3, 4
@@ -79,8 +102,35 @@ def _linking_module(library: Any) -> Any:
     return library._shared_module
 
 
+def load(dispatcher: Any, sig: tuple[Any, ...]) -> None:
+    """``dispatcher.compile(sig)`` for a ``sig`` whose machine code numba's cache holds: a quick load
+    (see the module), or numba's own when the fast paths are off or the quick load raises."""
+    if numba_private.fast_paths():
+        try:
+            with quick_load(dispatcher.targetctx):
+                dispatcher.compile(sig)
+        except Exception as exc:
+            failure: Exception | None = exc
+        else:
+            return
+    else:
+        failure = None
+    dispatcher.compile(sig)  # numba's loader; a damaged cache raises here, for the caller to handle
+    if failure is not None:
+        numba_private.hook_failed("cache_load", failure)
+
+
 def _unserialize(codegen: Any, state: Any, *, eager: Any) -> Any:
-    """numba's ``CPUCodeLibrary._unserialize`` for object code, with the bitcode parse put off."""
+    """numba's ``CPUCodeLibrary._unserialize`` for object code, with the bitcode parse put off
+    (numba's own, ``eager``, for anything else or if a private step raises)."""
+    try:
+        return _quick_unserialize(codegen, state, eager=eager)
+    except Exception as exc:
+        numba_private.hook_failed("cache_load", exc)
+        return eager(codegen, state)
+
+
+def _quick_unserialize(codegen: Any, state: Any, *, eager: Any) -> Any:
     name, kind, data = state
     if kind != "object":
         return eager(codegen, state)
@@ -88,13 +138,17 @@ def _unserialize(codegen: Any, state: Any, *, eager: Any) -> Any:
     defined = elf_defined_symbols(object_code)
     if defined is None:
         return eager(codegen, state)
+    engine = codegen._engine
+    symbols = engine._defined_symbols
+    if not callable(getattr(engine, "_load_defined_symbols", None)):  # needed later, at link time: check now
+        raise AttributeError("numba's JIT engine has no _load_defined_symbols")
     library = codegen.create_library(name)
     library.enable_object_caching()
     library._set_compiled_object(object_code)
     library._dcompile_bitcode = shared_bitcode
     library._get_module_for_linking = types.MethodType(_linking_module, library)
     library._finalize_final_module()
-    library._codegen._engine._defined_symbols |= defined
+    symbols |= defined
     return library
 
 

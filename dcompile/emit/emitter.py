@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dcompile import __version__
-from dcompile.backend.chunking import LoopPieces, split_body, split_loop, store_lines
-from dcompile.backend.fusion import FINAL_KINDS, LOOP_VARS, Cluster, Item, fusion_kind, plan, read_index, shifted
-from dcompile.backend.layout import Array, Into, Layout, Loop, Matrix, Pack, Scalar, Vector, layout_values
-from dcompile.backend.literals import format_array, format_literal
+from dcompile.emit.chunking import LoopPieces, split_body, split_loop, store_lines
+from dcompile.emit.fusion import FINAL_KINDS, LOOP_VARS, Cluster, Item, fusion_kind, plan, read_index, shifted
 from dcompile.ir.graph import Block, Eqn, Graph, Value
+from dcompile.ir.layout import Array, Into, Layout, Loop, Matrix, Pack, Scalar, Vector, layout_values
+from dcompile.ir.literals import format_array, format_literal
 from dcompile.ir.naming import Namer
 from dcompile.ir.primitive import PREC_ATOM, PREC_CMP, PREC_MUL, PREC_TERNARY
 from dcompile.ir.types import DType, VType
+from dcompile.version import __version__
 
 INDENT = "    "
 _VIEW_KINDS: frozenset[str | None] = frozenset({"slice", "transpose"})  # fusion kinds whose arrays are views
@@ -42,7 +42,7 @@ MAX_INLINE_DEPTH = 12
 class Emitted:
     """A generated module: its source, the name of its function and of the part functions it calls.
 
-    ``parts`` is empty unless a long body was split (see :mod:`dcompile.backend.chunking`);
+    ``parts`` is empty unless a long body was split (see :mod:`dcompile.emit.chunking`);
     the backend compiles the parts with numba before the function. ``hot`` names
     the parts that run once per iteration of a loop (the body of a long
     Jacobian or Hessian loop), which LLVM optimises; the others run once.
@@ -120,7 +120,7 @@ class _Printer:
                 self.namer(e.out)
         self.loop_vars = [self.namer.fresh(v) for v in LOOP_VARS]
 
-    # -- fused loops (see backend/fusion.py) ---------------------------------------
+    # -- fused loops (see emit/fusion.py) ---------------------------------------
     def _plan_loops(self, fuse: bool, layout: Layout, shown: set[Value]) -> None:
         """Group equations into loops; decide what each loop writes out and what is inlined."""
         eqns = self.graph.eqns
@@ -491,7 +491,7 @@ class _Printer:
         raise NotImplementedError("a matrix inside a tuple")
 
     def loop_pieces(self, layout: Loop) -> LoopPieces:
-        """The pieces of a Loop layout's body (see :class:`~dcompile.backend.chunking.LoopPieces`)."""
+        """The pieces of a Loop layout's body (see :class:`~dcompile.emit.chunking.LoopPieces`)."""
         d = self.namer(layout.direction)
         n = layout.direction.type.shape[0]
         target = "_out[:, _j]" if layout.along == "col" and len(layout.shape) == 2 else "_out[_j]"
@@ -652,7 +652,7 @@ def emit_module(
     """The Python module computing ``graph``'s outputs, packed by ``layout``.
 
     ``fuse``: elementwise array work of one shape is printed as one loop
-    (see :mod:`dcompile.backend.fusion`) instead of one NumPy statement each.
+    (see :mod:`dcompile.emit.fusion`) instead of one NumPy statement each.
     ``guards=False`` leaves out the shape checks of array parameters: only for
     kernels that generated loops call with shapes they checked once themselves
     (a raise in a callee costs a per-call status check: 0.67 -> 1.30 ms per
