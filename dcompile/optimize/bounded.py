@@ -59,6 +59,7 @@ from dcompile.optimize.methods import (
     F,
     _finish,
     _stop,
+    failed_search,
     first_records,
 )
 from dcompile.optimize.result import LINE_SEARCH_FAILED, MAXFEV, NON_FINITE
@@ -521,7 +522,7 @@ def lbfgsb_iterate(vg, args, lo, hi, x, g, fs, ist, W, w, hist_f, hist_g, opts_f
             if stored > 0 and ls != 3:  # a stale model: forget the pairs and try steepest descent once more
                 stored = 0
                 continue
-            status = NON_FINITE if ls == 3 else LINE_SEARCH_FAILED
+            status = NON_FINITE if ls == 3 else failed_search(hist_g[ist[NIT]], opts_f)
             break
         for i in range(n):  # rounding may leave the box by an ulp
             x_new[i] = min(max(x_new[i], lo[i]), hi[i])
@@ -530,7 +531,7 @@ def lbfgsb_iterate(vg, args, lo, hi, x, g, fs, ist, W, w, hist_f, hist_g, opts_f
         gmax = projected_gradient_max(x_new, g_new, lo, hi)
         hist_f[it] = f_new
         hist_g[it] = gmax
-        status = _stop(f, f_new, xc, x_new, gmax, opts_f)
+        status = _stop(f, f_new, hist_f[0], xc, x_new, gmax, opts_f)
         if status < 0 and ist[NFEV] >= opts_i[MAXFEV_OPT]:
             status = MAXFEV
         sy = ss = yy = 0.0

@@ -27,6 +27,7 @@ from numba import njit
 from dcompile.optimize import bounded as _b
 from dcompile.optimize import lm as _lm
 from dcompile.optimize import methods as _m
+from dcompile.optimize import trf as _trf
 
 # ruff: noqa: PLR0917  (the loops' state travels as positional arrays, as in methods.py)
 
@@ -144,3 +145,9 @@ def lm_run(res, jac, x0, args, opts_f, opts_i):
 @njit(cache=True)
 def lm_box_run(res, jac, x0, args, opts_f, opts_i, lo, hi):
     return _lm.lm_solve_box(res, jac, args, x0, lo, hi, opts_f, opts_i)
+
+
+# Trust-region reflective (optimize/trf.py): the box is always passed (infinite bounds: none).
+@njit(cache=True)
+def trf_run(res, jac, x0, args, opts_f, opts_i, lo, hi):
+    return _trf.trf_solve(res, jac, args, x0, lo, hi, opts_f, opts_i)

@@ -43,7 +43,7 @@ _EPS = 2.220446049250313e-16
 
 
 @njit(cache=True)
-def _enorm(v):
+def enorm(v):
     s = 0.0
     for t in v:
         s += t * t
@@ -131,7 +131,7 @@ def lm_parameter(J, r, D, delta, lam0, A, b, p):
     dp = np.empty(n)
     for j in range(n):
         dp[j] = D[j] * p[j]
-    dxnorm = _enorm(dp)
+    dxnorm = enorm(dp)
     fp = dxnorm - delta
     if fp <= 0.1 * delta:
         return 0.0
@@ -169,7 +169,7 @@ def lm_parameter(J, r, D, delta, lam0, A, b, p):
         qr_step(J, r, D, math.sqrt(lam), A, b, p)
         for j in range(n):
             dp[j] = D[j] * p[j]
-        dxnorm = _enorm(dp)
+        dxnorm = enorm(dp)
         fp_old = fp
         fp = dxnorm - delta
         if abs(fp) <= 0.1 * delta or (parl == 0.0 and fp <= fp_old < 0.0) or it == 9:
@@ -234,7 +234,7 @@ def lm_solve(res, jac, args, x0, opts_f, opts_i):
     x = x0.copy()
     r = res(x, *args)
     nfev, njev, nit = 1, 0, 0
-    fnorm = _enorm(r)
+    fnorm = enorm(r)
     m = r.shape[0]
     J = jac(x, *args)
     njev = 1
@@ -265,7 +265,7 @@ def lm_solve(res, jac, args, x0, opts_f, opts_i):
                 D[j] = cn[j] if cn[j] != 0.0 else 1.0
             for j in range(n):
                 xn[j] = D[j] * x[j]
-            xnorm = _enorm(xn)
+            xnorm = enorm(xn)
             delta = factor * xnorm if xnorm != 0.0 else factor
         else:
             for j in range(n):
@@ -285,7 +285,7 @@ def lm_solve(res, jac, args, x0, opts_f, opts_i):
             lam = lm_parameter(J, r, D, delta, lam, A, b, p)
             for j in range(n):
                 xn[j] = D[j] * p[j]
-            pnorm = _enorm(xn)
+            pnorm = enorm(xn)
             if first:
                 delta = min(delta, pnorm)
                 first = False
@@ -293,7 +293,7 @@ def lm_solve(res, jac, args, x0, opts_f, opts_i):
                 xn[j] = x[j] + p[j]
             r_new = res(xn, *args)
             nfev += 1
-            fnorm1 = _enorm(r_new)
+            fnorm1 = enorm(r_new)
             if not math.isfinite(fnorm1):
                 fnorm1 = math.inf
             actred = 1.0 - (fnorm1 / fnorm) ** 2 if 0.1 * fnorm1 < fnorm else -1.0
@@ -302,7 +302,7 @@ def lm_solve(res, jac, args, x0, opts_f, opts_i):
                 for j in range(n):
                     s += J[i, j] * p[j]
                 jp[i] = s
-            temp1 = _enorm(jp) / fnorm
+            temp1 = enorm(jp) / fnorm
             temp2 = math.sqrt(lam) * pnorm / fnorm
             prered = temp1 * temp1 + temp2 * temp2 / 0.5
             dirder = -(temp1 * temp1 + temp2 * temp2)
@@ -315,7 +315,7 @@ def lm_solve(res, jac, args, x0, opts_f, opts_i):
                 fnorm = fnorm1
                 for j in range(n):
                     xn[j] = D[j] * x[j]
-                xnorm = _enorm(xn)
+                xnorm = enorm(xn)
                 nit += 1
             status = _status(actred, prered, ratio, delta, xnorm, fnorm, nfev, ftol, xtol, max_nfev)
             if ratio >= 1e-4:
@@ -345,7 +345,7 @@ def lm_solve_box(res, jac, args, x0, lo, hi, opts_f, opts_i):
         x[j] = min(max(x0[j], lo[j]), hi[j])
     r = res(x, *args)
     nfev, njev, nit = 1, 0, 0
-    fnorm = _enorm(r)
+    fnorm = enorm(r)
     m = r.shape[0]
     J = jac(x, *args)
     njev = 1
@@ -377,7 +377,7 @@ def lm_solve_box(res, jac, args, x0, lo, hi, opts_f, opts_i):
             for j in range(n):
                 D[j] = cn[j] if cn[j] != 0.0 else 1.0
                 xn[j] = D[j] * x[j]
-            xnorm = _enorm(xn)
+            xnorm = enorm(xn)
             delta = factor * xnorm if xnorm != 0.0 else factor
         else:
             for j in range(n):
@@ -425,7 +425,7 @@ def lm_solve_box(res, jac, args, x0, lo, hi, opts_f, opts_i):
                 first = False
             r_new = res(xn, *args)
             nfev += 1
-            fnorm1 = _enorm(r_new)
+            fnorm1 = enorm(r_new)
             if not math.isfinite(fnorm1):
                 fnorm1 = math.inf
             actred = 1.0 - (fnorm1 / fnorm) ** 2 if 0.1 * fnorm1 < fnorm else -1.0
@@ -436,7 +436,7 @@ def lm_solve_box(res, jac, args, x0, lo, hi, opts_f, opts_i):
                     s += J[i, j] * step[j]
                 js[i] = s
                 rjs += r[i] * s
-            jsn = _enorm(js)
+            jsn = enorm(js)
             prered = -(2.0 * rjs + jsn * jsn) / (fnorm * fnorm)  # the model's relative reduction
             dirder = 2.0 * rjs / (fnorm * fnorm)
             ratio = actred / prered if prered > 0.0 else 0.0
@@ -448,7 +448,7 @@ def lm_solve_box(res, jac, args, x0, lo, hi, opts_f, opts_i):
                 fnorm = fnorm1
                 for j in range(n):
                     xn[j] = D[j] * x[j]
-                xnorm = _enorm(xn)
+                xnorm = enorm(xn)
                 nit += 1
             status = _status(actred, prered, ratio, delta, xnorm, fnorm, nfev, ftol, xtol, max_nfev)
             if ratio >= 1e-4:

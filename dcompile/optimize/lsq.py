@@ -106,8 +106,11 @@ def _least_squares(  # noqa: PLR0917
     x_scale: Any,
     bounds: Any = None,
 ) -> OptimizeResult:
-    if method != "lm":
-        raise SignatureError(f"unknown method {method!r}; least_squares has method='lm' (Levenberg-Marquardt)")
+    if method not in {"lm", "trf"}:
+        raise SignatureError(
+            f"unknown method {method!r}; least_squares has method='lm' (Levenberg-Marquardt) and "
+            "method='trf' (trust-region reflective)"
+        )
     if x_scale is not None:
         raise SignatureError("x_scale is not needed: the method scales by the Jacobian's column norms")
     x = np.ascontiguousarray(np.asarray(x0, dtype=np.float64))
@@ -123,10 +126,12 @@ def _least_squares(  # noqa: PLR0917
     if nfev_limit < 1:
         raise SignatureError("max_nfev must be at least 1")
     box = parse_lsq_bounds(bounds, n) if bounds is not None else None
+    if method == "trf" and box is None:
+        box = (np.full(n, -np.inf), np.full(n, np.inf))
     target = fun if isinstance(fun, Function) else _compiled(fun)
     t0 = time.perf_counter()
     with notice.compiling(f"the residuals of {target.name} and their Jacobian for least_squares"):
-        res_ptr, jac_ptr, entry, data, m = _loop(target, x, args, box)
+        res_ptr, jac_ptr, entry, data, m = _loop(target, x, args, method, box)
     compile_s = time.perf_counter() - t0
     opts_f = np.array([ftol, xtol, gtol, _FACTOR], dtype=np.float64)
     opts_i = np.array([nfev_limit], dtype=np.int64)
@@ -136,9 +141,11 @@ def _least_squares(  # noqa: PLR0917
     solve_s = time.perf_counter() - t0
     grad = J.T @ r
     active = np.zeros(n, dtype=np.int64)
-    if box is not None:
-        active[xs <= box[0]] = -1
-        active[xs >= box[1]] = 1
+    if box is not None:  # trf stays strictly inside: a bound within a relative 1e-10 counts as active
+        lo, hi = box
+        with np.errstate(invalid="ignore"):
+            active[np.isfinite(lo) & (xs - lo <= 1e-10 * np.maximum(1.0, np.abs(lo)))] = -1
+            active[np.isfinite(hi) & (hi - xs <= 1e-10 * np.maximum(1.0, np.abs(hi)))] = 1
     return OptimizeResult(
         x=xs,
         cost=0.5 * float(np.dot(r, r)),
@@ -154,7 +161,7 @@ def _least_squares(  # noqa: PLR0917
         success=int(status) > 0,
         message=MESSAGES[int(status)],
         covariance=covariance(J, r, m),
-        method="lm",
+        method=method,
         compile_seconds=compile_s,
         solve_seconds=solve_s,
     )
@@ -184,10 +191,14 @@ def _compiled(fun: Any) -> Function:
 
 
 def _loop(
-    fun: Function, x: np.ndarray, args: Sequence[Any], box: tuple[np.ndarray, np.ndarray] | None = None
+    fun: Function,
+    x: np.ndarray,
+    args: Sequence[Any],
+    method: str,
+    box: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[Any, Any, Any, tuple[Any, ...], int]:
-    """The residual and Jacobian pointers, the compiled LM entry (the box variant with ``box``), the data
-    arguments and ``m``."""
+    """The residual and Jacobian pointers, the compiled entry of ``method`` (LM's box variant with
+    ``box``), the data arguments and ``m``."""
     from dcompile.optimize import fptr
     from dcompile.optimize.driver import shared_loops
 
@@ -197,7 +208,7 @@ def _loop(
     if sig[0].dtype is not DType.F64 or sig[0].rank != 1:
         raise SignatureError(f"the first argument of {fun.name} is what least_squares varies: a float vector")
     data = tuple(conv[1:])
-    key = (fun, fun.generation, sig, box is not None)
+    key = (fun, fun.generation, sig, method, box is not None)
     hit = _LOOPS.get(key)
     if hit is None:
         prog = fun.program(sig, "f", tuple(range(len(sig))))
@@ -213,10 +224,8 @@ def _loop(
             raise SignatureError("least_squares needs dcompile's shared loops, which this numba cannot build")
         loops = shared_loops(cache_dir())
         opts = (np.zeros(4), np.zeros(1, dtype=np.int64))
-        if box is None:
-            entry = fptr.bind(loops.lm_run, (res[1], jac[1]), (x, data, *opts))
-        else:
-            entry = fptr.bind(loops.lm_box_run, (res[1], jac[1]), (x, data, *opts, *box))
+        loop = loops.lm_run if box is None else loops.trf_run if method == "trf" else loops.lm_box_run
+        entry = fptr.entry_or_loop(loop, (res[0], jac[0]), (res[1], jac[1]), (x, data, *opts, *(box or ())))
         if entry is None:
             raise SignatureError("least_squares needs dcompile's shared loops, which this numba cannot build")
         hit = _LOOPS[key] = (res[0], jac[0], entry, out.shape[0])

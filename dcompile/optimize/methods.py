@@ -26,10 +26,13 @@ An iteration allocates only what the line search returns (the trial point
 and its gradient): two-loop recursion, curvature pairs, BFGS updates and the
 stopping tests work in place on the state.
 
-Stopping rules, in order: the gradient test ``max |g_i| <= gtol`` (success);
+Stopping rules, in order: the gradient test ``max |g_i| <= gtol`` once f has
+settled (success: the last step changed f or x by at most 1e-8 relative, or f
+is zero on the scale of its start, ``|f| <= eps^2 |f0|``; see :func:`settled`);
 a non-finite value; a failed line search; ``maxfev`` evaluations; a relative
 decrease of f below ``ftol`` together with a step below ``xtol`` (stalled);
-``maxiter`` iterations.
+``maxiter`` iterations. A failed search or a stall where the gradient test
+holds is a success: f cannot fall further in floating point there.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ F, ALPHA = 0, 1
 _RUNNING = -1
 _CURVATURE = 1e-10  # a pair (s, y) is kept when s'y > 1e-10 |s| |y|
 _MAX_EVALS = 50  # per line search
+SETTLE = 1e-8  # success needs the last step's relative change of f or of x below this (see settled)
+_EPS2 = 4.930380657631324e-32  # eps ** 2
 
 
 @njit(cache=True)
@@ -119,16 +124,44 @@ def _search(vg, args, x, f, g, p, alpha0, opts_f, opts_i):  # noqa: PLR0917
 
 
 @njit(cache=True)
-def _stop(f_old, f_new, x_old, x_new, gmax, opts_f):  # noqa: PLR0917
-    """The status after an accepted step, or -1 to go on."""
-    if gmax <= opts_f[GTOL]:
+def settled(f_old, f_new, f0, x_old, x_new, gmax):  # noqa: PLR0917
+    """Whether the last step shows the run has arrived: f fell by at most ``SETTLE`` relative to
+    itself, or x moved by at most ``SETTLE`` relative to its size, or f is zero on the scale of
+    the start (``|f| <= eps^2 |f0|``: residuals at their rounding level when f is a sum of
+    squares), or the gradient is exactly zero.
+
+    The gradient test alone is absolute, and a small gradient is not a minimum
+    when f itself is small: on sums of squares with tiny residuals (NIST's
+    Lanczos problems, ``f ~ 1e-7``) ``max |g| <= 1e-6`` held while each step
+    still cut f by 0.1-40 % and moved x, with no parameter correct. With this
+    test too a success means the same at every scale of f: near a minimum a
+    superlinear method's steps shrink below ``1e-8 |x|`` within an iteration
+    or two of the gradient test holding, and so does the relative decrease
+    of f where ``f* != 0``.
+    """
+    if f_old - f_new <= SETTLE * abs(f_new) or abs(f_new) <= _EPS2 * abs(f0) or gmax == 0.0:
+        return True
+    return amax_abs_diff(x_new, x_old) <= SETTLE * max(amax_abs(x_old), 1.0)
+
+
+@njit(cache=True)
+def _stop(f_old, f_new, f0, x_old, x_new, gmax, opts_f):  # noqa: PLR0917
+    """The status after an accepted step, or -1 to go on (``f0``: f at the start)."""
+    if gmax <= opts_f[GTOL] and settled(f_old, f_new, f0, x_old, x_new, gmax):
         return SUCCESS
     if not (math.isfinite(f_new) and math.isfinite(gmax)):
         return NON_FINITE
     small_f = abs(f_old - f_new) <= opts_f[FTOL] * max(abs(f_old), abs(f_new), 1.0)
     if small_f and amax_abs_diff(x_new, x_old) <= opts_f[XTOL] * max(amax_abs(x_old), 1.0):
-        return STALLED
+        return SUCCESS if gmax <= opts_f[GTOL] else STALLED  # nothing left to gain in floating point
     return _RUNNING
+
+
+@njit(cache=True)
+def failed_search(gmax, opts_f):
+    """The status of a line search that found no decrease at a point whose gradient test gives
+    ``gmax``: f cannot fall further in floating point there, so a success if the test holds."""
+    return SUCCESS if gmax <= opts_f[GTOL] else LINE_SEARCH_FAILED
 
 
 @njit
@@ -136,19 +169,20 @@ def _step(vg, args, x, f, g, p, alpha0, ist, hist_f, hist_g, opts_f, opts_i):  #
     """Line search along ``p`` and the stopping tests: ``(x, f, g, alpha, status)``; status -1 goes on.
 
     An accepted step counts an iteration and records it; a failed search keeps
-    the current point (status LINE_SEARCH_FAILED or NON_FINITE).
+    the current point (status LINE_SEARCH_FAILED or NON_FINITE; SUCCESS if the
+    gradient test holds there).
     """
     a, x_new, f_new, g_new, evals, ls = _search(vg, args, x, f, g, p, alpha0, opts_f, opts_i)
     ist[NFEV] += evals
     unbounded = ls == 4 and a > 0.0  # still falling at the longest step: take it and stop
     if (ls != 0 and not unbounded) or a == 0.0:
-        return x, f, g, 0.0, NON_FINITE if ls == 3 else LINE_SEARCH_FAILED
+        return x, f, g, 0.0, NON_FINITE if ls == 3 else failed_search(hist_g[ist[NIT]], opts_f)
     it = ist[NIT] + 1
     ist[NIT] = it
     gmax = amax_abs(g_new)
     hist_f[it] = f_new
     hist_g[it] = gmax
-    status = _stop(f, f_new, x, x_new, gmax, opts_f)
+    status = _stop(f, f_new, hist_f[0], x, x_new, gmax, opts_f)
     if status < 0 and unbounded:
         status = UNBOUNDED
     if status < 0 and ist[NFEV] >= opts_i[MAXFEV_OPT]:

@@ -1,9 +1,11 @@
 """The result of a minimisation, in ``scipy.optimize.OptimizeResult``'s terms.
 
 Status codes are shared by every method. Success means the gradient test
-held (``max |g_i| <= gtol``) and nothing else: a run that stops because the
-step or the decrease became tiny, or hit an iteration or evaluation limit,
-reports that, and is not a success.
+held (``max |g_i| <= gtol``) where the run had arrived: the last step changed
+f or x by at most 1e-8 relative (or f is zero on the scale of the start), or
+f could not fall further in floating point. A run that stops because the step
+or the decrease became tiny with a large gradient, or hit an iteration or
+evaluation limit, reports that, and is not a success.
 """
 
 from __future__ import annotations
