@@ -27,7 +27,11 @@ from hypothesis import strategies as st
 
 import dcompile as dc
 from dcompile.emit import chunking
-from dcompile.emit.chunking import split_body
+from dcompile.emit.chunking import Split, from_text, split_body
+from dcompile.emit.emitter import _Printer
+from dcompile.emit.records import Kind, Stmt
+from dcompile.ir.layout import Loop
+from tests.test_arrays import PROGS
 
 SMALL = {"THRESHOLD": 40, "PART_SIZE": 16}
 UNSPLIT = {"THRESHOLD": 10**9}
@@ -74,16 +78,22 @@ def parts_of(source: str) -> list[str]:
 
 
 # -- the split itself, on hand-written bodies -----------------------------------------------
+def split_text(function: str, params: list[str], body: list[str], scalars: set[str], **kw: int) -> Split | None:
+    """``split_body`` of source lines (as statement records: ``from_text``), None if they are not splittable."""
+    stmts = from_text(body)
+    return None if stmts is None else split_body(function, params, stmts, scalars, **kw)
+
+
 def test_short_bodies_are_left_alone():
     body = ["a = x * 2.0", "b = a + 1.0", "return b"]
-    assert split_body("f", ["x"], body, {"a", "b"}, size=1, threshold=3) is None
-    assert split_body("f", ["x"], body, {"a", "b"}, size=1, threshold=2) is not None
+    assert split_text("f", ["x"], body, {"a", "b"}, size=1, threshold=3) is None
+    assert split_text("f", ["x"], body, {"a", "b"}, size=1, threshold=2) is not None
 
 
 def run_split(body: list[str], params: list[str], scalars: set[str], args: tuple[Any, ...], size: int = 2) -> Any:
     """Execute ``body`` as one function and split into parts; both results."""
     whole = "def f({}):\n{}\n".format(", ".join(params), textwrap.indent("\n".join(body), "    "))
-    split = split_body("f", params, body, scalars, size=size, threshold=1)
+    split = split_text("f", params, body, scalars, size=size, threshold=1)
     assert split is not None and len(split.parts) >= 2
     lines = ["def f({}):".format(", ".join(params)), *(f"    {line}" for line in split.body)]
     for part in split.parts:
@@ -134,9 +144,9 @@ def test_names_assigned_again_in_a_later_part_and_loops_stay_whole():
 
 def test_unsupported_bodies_are_not_split():
     body = ["a = x * 2.0", "h = lambda z: z + a", "b = h(a)", "return b"]
-    assert split_body("f", ["x"], body, {"a", "b"}, size=1, threshold=1) is None
+    assert split_text("f", ["x"], body, {"a", "b"}, size=1, threshold=1) is None
     early = ["a = x * 2.0", "if a > 0:", "    return a", "b = a + 1.0", "return b"]
-    assert split_body("f", ["x"], early, {"a", "b"}, size=1, threshold=1) is None
+    assert split_text("f", ["x"], early, {"a", "b"}, size=1, threshold=1) is None
 
 
 # -- generated code: small functions are unchanged -------------------------------------------
@@ -491,3 +501,51 @@ def test_exported_module_of_a_split_function_compiles_its_parts(tmp_path, capsys
     with split_settings(**UNSPLIT):
         whole = dc.value_and_grad(dc.compile(make_chain(10)))(*args)
     assert bits(module.chain_value_and_grad(*args)) == bits(whole)
+
+
+# -- the emitter's statement records agree with its text ------------------------------------
+def _check_records(params: list[str], records: list[Stmt]) -> None:
+    """Every name a statement's text reads (of the function's locals) is among its record's reads, its
+    text's bindings among the record's writes; allocations, aliases and the return are recorded as such."""
+    parsed = []
+    for r in records:
+        if r.kind is Kind.COMMENT:
+            continue
+        found = from_text(list(r.lines))
+        assert found is not None, r.lines
+        (t,) = [s for s in found if s.kind is not Kind.COMMENT]
+        parsed.append((r, t))
+    local = set(params).union(*(t.writes for _, t in parsed))
+    for r, t in parsed:
+        assert t.writes <= r.writes, (r.lines, t.writes, r.writes)
+        assert set(t.reads) & local <= set(r.reads), (r.lines, t.reads, r.reads)
+        if t.kind in (Kind.ALLOCATION, Kind.ALIAS, Kind.RETURN):
+            assert r.kind is t.kind, (r.lines, r.kind, t.kind)
+    assert parsed[-1][0].kind is Kind.RETURN
+
+
+def _derivatives(pid: str) -> list[dc.Derivative]:
+    from tests.test_arrays import BY_ID, float_positions, function
+
+    f, p = function(pid), BY_ID[pid]
+    wrt = tuple(float_positions(pid))
+    if not wrt:
+        return []
+    out = [dc.jacobian(f, wrt=wrt) if p.jac else dc.value_and_grad(f, wrt=wrt)]
+    return [*out, dc.hessian(f, wrt=wrt)] if p.hess else out
+
+
+@pytest.mark.parametrize("pid", [p.id for p in PROGS])
+def test_records_read_and_write_what_their_text_does(pid: str) -> None:
+    from tests.test_arrays import inputs
+
+    for d in _derivatives(pid):
+        try:
+            d.specialize(*inputs(pid))
+        except dc.SignatureError:  # a gradient of an array-valued program
+            continue
+        prog = d.program
+        p = _Printer(prog.graph, prog.layout)
+        params = ["_out", *(p.namer(v) for v in prog.graph.inputs)]
+        layout = prog.layout
+        _check_records(params, p.loop(layout) if isinstance(layout, Loop) else p.body() + p.returns(layout))

@@ -9,10 +9,11 @@ about the same to compile, so the whole costs time linear in its length.
 
 The split works on the emitted statements, so it applies to every layout:
 
-* The body (after the shape guards) is parsed with :mod:`ast`; each top-level
-  statement, with the comment lines before it, is one unit. A compound
-  statement (a fused ``for`` loop, the ``for _j`` loop of a Jacobian) is one
-  unit and never split.
+* The body (after the shape guards) comes as the emitter's statement records
+  (:mod:`dcompile.emit.records`: each top-level statement's lines, the names
+  it reads and writes, its kind); the text is not read back. Each statement,
+  with the comment lines before it, is one unit. A compound statement (a fused
+  ``for`` loop, the ``for _j`` loop of a Jacobian) is one unit and never split.
 * Units are grouped into consecutive parts of about ``size`` lines. Within a
   window around each target size the boundary goes where the fewest values
   are live (defined before, read after), preferring the start of a comment
@@ -47,6 +48,8 @@ import itertools
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+
+from dcompile.emit.records import Kind, Stmt, code_lines, comment, text
 
 INDENT = "    "
 # Lines per part, and the body length above which a function is split. Chosen by
@@ -107,13 +110,13 @@ class _Unit:
     reads: list[str]  # names read before this statement writes them, in order
     writes: set[str]
     comment: bool  # starts with a comment line (a block boundary)
-    node: ast.stmt | None  # parsed statements only (see _units)
+    kind: Kind
 
 
 def split_body(
     function: str,
     params: Sequence[str],
-    body: Sequence[str],
+    body: Sequence[Stmt],
     scalars: Collection[str],
     *,
     size: int | None = None,
@@ -124,12 +127,13 @@ def split_body(
     ``params`` are the main function's parameters; ``scalars`` the names known
     to hold float64 scalars (they cross part boundaries through the scratch
     array); ``body`` the main function's statements, unindented, ending with
-    its ``return``. ``size`` and ``threshold`` default to PART_SIZE and THRESHOLD
+    its ``return`` (as records: :func:`from_text` makes them from source lines).
+    ``size`` and ``threshold`` default to PART_SIZE and THRESHOLD
     (read at call time, so that a benchmark can set them).
     """
     size = PART_SIZE if size is None else size
     threshold = THRESHOLD if threshold is None else threshold
-    if sum(1 for line in body if line.strip() and not line.lstrip().startswith("#")) <= threshold:
+    if code_lines(body) <= threshold:
         return None
     units = _units(body)
     if units is None or len(units) < 3:
@@ -168,14 +172,27 @@ class LoopPieces:
         result: the store's target and the stored expression (``_out[:, _j]``, ``d2f_dx_de``).
         footer: the loop's last lines (indented ``e[_j] = 0.0``).
         length: the entries of one stored result (None: one number); see :func:`store_lines`.
+        reads: the names the stored expression reads.
+        direction: the name of the unit vector the header and footer set (``e``).
     """
 
-    outer: list[str]
+    outer: list[Stmt]
     header: list[str]
-    inner: list[str]
+    inner: list[Stmt]
     result: tuple[str, str]
     footer: list[str]
     length: int | None = None
+    reads: tuple[str, ...] = ()
+    direction: str = ""
+
+    def loop(self, call: str, reads: Sequence[str]) -> Stmt:
+        """The loop as one statement, storing ``call``, its result in one direction, which reads ``reads``."""
+        store = store_lines(self.result[0], call, self.length)
+        lines = [*self.header, *(f"{INDENT}{x}" for x in [*_wrap(store[0]), *store[1:]]), *self.footer]
+        # _out[:, _j] = call reads _out first; _col = call, then a loop storing _col into _out, last
+        order = ("_out", *reads) if self.length is None else (*reads, "_out")
+        reads = tuple(dict.fromkeys((self.direction, *order)))
+        return Stmt(tuple(lines), reads, frozenset({"_j", "_col", "_k"}), Kind.COMPOUND)
 
 
 @dataclass(frozen=True)
@@ -183,7 +200,7 @@ class LoopSplit:
     """A long loop over unit directions with its body moved to a function of its own.
 
     Attributes:
-        lines: what replaces the loop in the main body (unindented): the invariant
+        lines: what replaces the loop in the main body (records): the invariant
             float scalars the body reads stored into a scratch array, then the loop,
             which calls the body function once per direction.
         function: the body function's lines (a module-level ``def``), itself split
@@ -191,7 +208,7 @@ class LoopSplit:
         name: the body function's name.
     """
 
-    lines: list[str]
+    lines: list[Stmt]
     function: list[str]
     name: str
     parts: list[list[str]]
@@ -223,13 +240,14 @@ def split_loop(
     stores (``_out[:, _j] = <function>_column(...)``): a slice store inside the
     body would leave its last part to numba's front end.
     """
-    outer, header, footer = pieces.outer, pieces.header, pieces.footer
-    inner = [*pieces.inner, f"_result = {pieces.result[1]}"]
+    outer = pieces.outer
+    src = pieces.result[1]
+    inner = [*pieces.inner, Stmt((f"_result = {src}",), pieces.reads, frozenset({"_result"}))]
     threshold = THRESHOLD if threshold is None else threshold
-    if sum(1 for line in inner if line.strip() and not line.lstrip().startswith("#")) <= threshold:
+    if code_lines(inner) <= threshold:
         return None
-    outer_units = _units([*outer, "return None"])
-    inner_units = _units([*inner, "return None"])
+    outer_units = _units([*outer, _RETURN_NONE])
+    inner_units = _units([*inner, _RETURN_NONE])
     if outer_units is None or inner_units is None:
         return None
     defined = set(params).union(*(u.writes for u in outer_units))
@@ -244,24 +262,23 @@ def split_loop(
     name = _fresh(f"{function}_column", used)
     through = [n for n in inputs if n in scalars and n in defined and n not in params]
     args = ([scratch] if through else []) + [n for n in inputs if n not in through]
-    lines = []
+    lines: list[Stmt] = []
     if through:
-        lines.append(f"{scratch} = np.empty({len(through)})")
-        lines += [f"{scratch}[{k}] = {n}" for k, n in enumerate(through)]
-    store = store_lines(pieces.result[0], f"{name}({', '.join(args)})", pieces.length)
-    call = [*_wrap(store[0]), *store[1:]]
-    lines += [*header, *(f"{INDENT}{x}" for x in call), *footer]
-    body = [f"{n} = {scratch}[{k}]" for k, n in enumerate(through)] + inner[:-1] + [f"return {pieces.result[1]}"]
+        lines.append(Stmt((f"{scratch} = np.empty({len(through)})",), (), frozenset({scratch}), Kind.ALLOCATION))
+        lines += [Stmt((f"{scratch}[{k}] = {n}",), (scratch, n), kind=Kind.STORE) for k, n in enumerate(through)]
+    lines.append(pieces.loop(f"{name}({', '.join(args)})", args))
+    loads = [Stmt((f"{n} = {scratch}[{k}]",), (scratch,), frozenset({n})) for k, n in enumerate(through)]
+    body = [*loads, *inner[:-1], Stmt((f"return {src}",), pieces.reads, kind=Kind.RETURN)]
     split = split_body(name, args, body, scalars)
     head = _wrap(f"def {name}({', '.join(args)}):", indent="")
     doc = f'{INDENT}"""One direction of the loop of {function}: its body, called once per unit vector."""'
     if split is None:
-        return LoopSplit(lines, [*head, doc, *(f"{INDENT}{x}" if x else "" for x in body)], name, [], [])
+        return LoopSplit(lines, [*head, doc, *(f"{INDENT}{x}" if x else "" for x in text(body))], name, [], [])
     own = [*head, doc, *(f"{INDENT}{x}" if x else "" for x in split.body)]
     return LoopSplit(lines, own, name, split.parts, split.names)
 
 
-_ALIAS = re.compile(r"([A-Za-z_]\w*) = ([A-Za-z_]\w*)")
+_RETURN_NONE = Stmt(("return None",), kind=Kind.RETURN)
 
 
 def _without_dead_aliases(units: list[_Unit]) -> list[_Unit]:
@@ -277,10 +294,8 @@ def _without_dead_aliases(units: list[_Unit]) -> list[_Unit]:
     read = set().union(*(u.reads for u in units))
     out = []
     for u in units:
-        code = u.lines[-1].strip() if u.size == 1 and u.node is None else ""
-        m = _ALIAS.fullmatch(code)
-        if m is not None and m.group(1) not in read:
-            out.append(_Unit(u.lines[:-1], 0, [], set(), u.comment, None))
+        if u.kind is Kind.ALIAS and not u.writes & read:
+            out.append(_Unit(u.lines[:-1], 0, [], set(), u.comment, Kind.COMMENT))
         else:
             out.append(u)
     return out
@@ -304,20 +319,21 @@ def _hoist_allocations(units: list[_Unit], params: Sequence[str]) -> tuple[list[
     rest: list[_Unit] = []
     carry: list[str] = []
     for unit in units:
-        if _is_allocation(unit.node) and not set(unit.reads) & local and all(writers[n] == 1 for n in unit.writes):
+        allocation = unit.kind is Kind.ALLOCATION
+        if allocation and not set(unit.reads) & local and all(writers[n] == 1 for n in unit.writes):
             code = unit.size
             carry += unit.lines[: len(unit.lines) - code]
             head.append(
-                _Unit(unit.lines[len(unit.lines) - code :], unit.size, unit.reads, unit.writes, False, unit.node)
+                _Unit(unit.lines[len(unit.lines) - code :], unit.size, unit.reads, unit.writes, False, unit.kind)
             )
         elif carry:
-            rest.append(_Unit(carry + unit.lines, unit.size, unit.reads, unit.writes, True, unit.node))
+            rest.append(_Unit(carry + unit.lines, unit.size, unit.reads, unit.writes, True, unit.kind))
             carry = []
         else:
             rest.append(unit)
     if carry and rest:
         last = rest[-1]
-        rest[-1] = _Unit(last.lines + carry, last.size, last.reads, last.writes, last.comment, last.node)
+        rest[-1] = _Unit(last.lines + carry, last.size, last.reads, last.writes, last.comment, last.kind)
     return head, rest
 
 
@@ -339,20 +355,40 @@ def _is_allocation(node: ast.stmt | None) -> bool:
 
 
 # -- analysis -----------------------------------------------------------------------
-def _units(body: Sequence[str]) -> list[_Unit] | None:
-    """The top-level statements of ``body`` with what they read and write; None if unsupported.
-
-    A statement starts at a line in column 0 that is not a comment; indented lines
-    after it belong to it (a loop body), comment lines before it too. One-line
-    assignments, nearly all of a long body, are read with a regular expression
-    (see :func:`_simple`); anything else is parsed with :mod:`ast`, which costs
-    tens of microseconds a line.
-    """
+def _units(body: Sequence[Stmt]) -> list[_Unit] | None:
+    """The statements of ``body``, each with the comment lines before it; None without a final ``return``."""
     units: list[_Unit] = []
-    start = i = 0
+    pending: list[str] = []
+    for s in body:
+        if s.kind is Kind.COMMENT:
+            pending += s.lines
+            continue
+        units.append(_Unit([*pending, *s.lines], len(s.lines), list(s.reads), set(s.writes), bool(pending), s.kind))
+        pending = []
+    if pending and units:  # trailing comments
+        last = units[-1]
+        units[-1] = _Unit([*last.lines, *pending], last.size, last.reads, last.writes, last.comment, last.kind)
+    if not units or units[-1].kind is not Kind.RETURN or any(u.kind is Kind.RETURN for u in units[:-1]):
+        return None
+    return units
+
+
+def from_text(body: Sequence[str]) -> list[Stmt] | None:
+    """Statement records of source lines, or None if the split does not handle them.
+
+    For code the emitter did not build from the graph (the lines a primitive's
+    template prints, hand-written bodies in tests). A statement starts at a line
+    in column 0 that is not a comment; indented lines after it belong to it (a
+    loop body). One-line assignments are read with a regular expression (see
+    :func:`_simple`); anything else is parsed with :mod:`ast`. A ``return`` is
+    allowed only as the last statement.
+    """
+    out: list[Stmt] = []
+    i = 0
     while i < len(body):
         line = body[i]
         if not line.strip() or line.startswith("#"):
+            out.append(comment(line))
             i += 1
             continue
         if line[0] in " \t":
@@ -360,23 +396,32 @@ def _units(body: Sequence[str]) -> list[_Unit] | None:
         j = i + 1
         while j < len(body) and body[j][:1] in (" ", "\t"):
             j += 1
-        lines = list(body[start:j])
         code = body[i:j]
         found = _simple(code[0]) if len(code) == 1 else None
+        simple = found is not None
         if found is None:
             found = _parsed(code, last=j >= len(body) or not any(x.strip() for x in body[j:]))
         if found is None:
             return None
         reads, writes, node = found
-        units.append(_Unit(lines, len(code), reads, writes, lines[0].startswith("#"), node))
-        start = i = j
-    if start < len(body) and units:  # trailing comments
-        last = units[-1]
-        tail = [*last.lines, *body[start:]]
-        units[-1] = _Unit(tail, last.size, last.reads, last.writes, last.comment, last.node)
-    if not units or not isinstance(units[-1].node, ast.Return):
-        return None
-    return units
+        out.append(Stmt(tuple(code), tuple(reads), frozenset(writes), _kind(code, node, writes, simple=simple)))
+        i = j
+    return out
+
+
+_ALIAS = re.compile(r"[A-Za-z_]\w* = [A-Za-z_]\w*")
+
+
+def _kind(code: Sequence[str], node: ast.stmt | None, writes: set[str], *, simple: bool) -> Kind:
+    if isinstance(node, ast.Return):
+        return Kind.RETURN
+    if _is_allocation(node):
+        return Kind.ALLOCATION
+    if len(code) > 1 or not (simple or isinstance(node, (ast.Assign, ast.AugAssign))):
+        return Kind.COMPOUND
+    if simple and _ALIAS.fullmatch(code[0]):
+        return Kind.ALIAS
+    return Kind.ASSIGN if writes else Kind.STORE
 
 
 # ``name = expr``, ``name op= expr``, ``name[index] = expr``, ``name[index] op= expr`` on one line.

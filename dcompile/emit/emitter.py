@@ -7,6 +7,11 @@ stays one line. Display blocks become comments quoting the primal statement
 an adjoint block differentiates, and alias lines such as ``df_dd = e`` record
 a derivative that needed no new code.
 
+The body is built as statement records (:mod:`dcompile.emit.records`: each
+statement's lines with the names it reads and writes, tracked as expressions
+are printed), whose lines are the text; a long body is split on the records
+(:mod:`dcompile.emit.chunking`), never by reading the text back.
+
 The module depends on numpy only; the backend decides whether the function
 runs as Python or under ``numba.njit``.
 """
@@ -20,8 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dcompile.emit.chunking import LoopPieces, split_body, split_loop, store_lines
+from dcompile.emit.chunking import LoopPieces, from_text, split_body, split_loop, store_lines
 from dcompile.emit.fusion import FINAL_KINDS, LOOP_VARS, Cluster, Item, fusion_kind, plan, read_index, shifted
+from dcompile.emit.records import Kind, Stmt, comment, nest, text
 from dcompile.ir.graph import Block, Eqn, Graph, Value
 from dcompile.ir.layout import Array, Into, Layout, Loop, Matrix, Pack, Scalar, Vector, layout_values
 from dcompile.ir.literals import format_array, format_literal
@@ -36,6 +42,8 @@ _VIEW_KINDS: frozenset[str | None] = frozenset({"slice", "transpose"})  # fusion
 # read); longer ones are filled into np.empty (numba would build a list first).
 LIST_LIMIT = 8
 MAX_INLINE_DEPTH = 12
+# Primitives whose template prints ``target = x.copy()`` (unless in place) and one store ``target[...] op= v``.
+_UPDATES = frozenset({"set_index", "pad_add"})
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,7 @@ class _Printer:
         self.graph = graph
         self.layout = layout
         self.namer = Namer(dict(graph.hints))
+        self._reads: list[str] = []  # names the expressions printed since the last _take() read
         self.module = module if module is not None else ModuleParts()
         self.consts = {e.out: e.kwargs["value"] for e in graph.eqns if e.prim.literal}
         # Array constants are module globals (numba freezes them into the machine code).
@@ -168,51 +177,64 @@ class _Printer:
                         if v not in c.values:
                             self.inlined.discard(v)  # computed once, before the loop
 
-    def cluster(self, c: Cluster, attach: dict[int, list[Block]]) -> list[str]:
+    def cluster(self, c: Cluster, attach: dict[int, list[Block]]) -> list[Stmt]:
         """The loop nest of a cluster, with the arrays it fills declared before it."""
-        eqns = self.graph.eqns
         names = self.loop_vars[: len(c.shape)]
-        pre: list[str] = []
-        inner: list[str] = []
+        pre: list[Stmt] = []
+        inner: list[Stmt] = []
         for i in c.members:
-            e = eqns[i]
+            e = self.graph.eqns[i]
             inner += self.blocks(attach.get(i, ()), c)
-            kind = self.kinds[e]
-            v = e.out
-            if v in self.inlined:
-                continue
-            name = self.namer(v)
-            if v is self.acc and kind in ("sum_axes", "scatter", "map", "identity", "outer") and v in self.written:
-                inner.append(self._accumulate(e, kind, names, c))
-                self.acc_done = True
-            elif kind == "sum":
-                pre.append(f"{name} = 0.0")
-                inner.append(f"{name} += {self.loop_expr(e.inputs[0], c)[0]}")
-            elif kind == "dot":
-                pre.append(f"{name} = 0.0")
-                a, b = (self.loop_expr(x, c)[0] for x in e.inputs)
-                inner.append(f"{name} += {a} * {b}")
-            elif kind == "sum_axes":
-                kept = [var for k, var in enumerate(names) if k not in e.kwargs["axes"]]
-                pre.append(f"{name} = np.zeros({_shape(v.type.shape)})")
-                inner.append(f"{name}[{', '.join(kept)}] += {self.loop_expr(e.inputs[0], c)[0]}")
-            elif kind in ("scatter", "scatter_add"):
-                if kind == "scatter":
-                    pre.append(f"{name} = np.zeros({_shape(v.type.shape)})")
-                at = shifted(e.kwargs["index"][0], names[0])
-                inner.append(f"{name}[{at}] += {self.loop_expr(e.inputs[-1], c)[0]}")
-            elif v in self.written and kind in ("slice", "transpose"):
-                pre.append(f"{name} = {self.eqn_expr(e)[0]}")  # a view: free to keep as an array
-            elif v in self.written:
-                pre.append(f"{name} = np.empty({_shape(v.type.shape)}{_dtype_arg(v.type)})")
-                inner.append(f"{name}[{', '.join(names)}] = {self.member_expr(e, c)[0]}")
-            else:
-                inner.append(f"{name} = {self.member_expr(e, c)[0]}")
+            if e.out not in self.inlined:
+                self._member(e, c, names, pre, inner)
         header = [
             f"{INDENT * k}for {var} in range({n}):" for k, (var, n) in enumerate(zip(names, c.shape, strict=True))
         ]
         depth = INDENT * len(names)
-        return [*pre, *header, *(f"{depth}{line}" for line in inner)]
+        return [*pre, nest([*header, *(f"{depth}{line}" for line in text(inner))], inner, bound=names)]
+
+    def _member(self, e: Eqn, c: Cluster, names: list[str], pre: list[Stmt], inner: list[Stmt]) -> None:
+        """The statements of one loop member: before the loop (``pre``) and in it (``inner``)."""
+        kind = self.kinds[e]
+        v = e.out
+        name = self.namer(v)
+        self._reads = []
+
+        def alloc(line: str) -> None:
+            pre.append(Stmt((line,), (), frozenset({name}), Kind.ALLOCATION))
+
+        def update(line: str, array: str = name) -> None:  # name += ..., name[...] op= ...: reads name first
+            inner.append(Stmt((line,), (array, *self._take())))
+
+        if v is self.acc and kind in ("sum_axes", "scatter", "map", "identity", "outer") and v in self.written:
+            update(self._accumulate(e, kind, names, c), "_out")
+            self.acc_done = True
+        elif kind in ("sum", "dot"):
+            pre.append(Stmt((f"{name} = 0.0",), (), frozenset({name})))
+            if kind == "sum":
+                term = self.loop_expr(e.inputs[0], c)[0]
+            else:
+                a, b = (self.loop_expr(x, c)[0] for x in e.inputs)
+                term = f"{a} * {b}"
+            inner.append(Stmt((f"{name} += {term}",), (name, *self._take()), frozenset({name})))
+        elif kind == "sum_axes":
+            kept = [var for k, var in enumerate(names) if k not in e.kwargs["axes"]]
+            alloc(f"{name} = np.zeros({_shape(v.type.shape)})")
+            update(f"{name}[{', '.join(kept)}] += {self.loop_expr(e.inputs[0], c)[0]}")
+        elif kind in ("scatter", "scatter_add"):
+            if kind == "scatter":
+                alloc(f"{name} = np.zeros({_shape(v.type.shape)})")
+            at = shifted(e.kwargs["index"][0], names[0])
+            update(f"{name}[{at}] += {self.loop_expr(e.inputs[-1], c)[0]}")
+        elif v in self.written and kind in ("slice", "transpose"):
+            line = f"{name} = {self.eqn_expr(e)[0]}"  # a view: free to keep as an array
+            pre.append(Stmt((line,), self._take(), frozenset({name})))
+        elif v in self.written:
+            alloc(f"{name} = np.empty({_shape(v.type.shape)}{_dtype_arg(v.type)})")
+            update(f"{name}[{', '.join(names)}] = {self.member_expr(e, c)[0]}")
+        else:
+            line = f"{name} = {self.member_expr(e, c)[0]}"
+            inner.append(Stmt((line,), self._take(), frozenset({name})))
 
     def _accumulate(self, e: Eqn, kind: str | None, names: list[str], c: Cluster) -> str:
         """The loop statement adding one entry of the returned gradient to ``_out``."""
@@ -246,6 +268,7 @@ class _Printer:
         if kind == "transpose":  # out[i, j] = x[j, i] (any permutation)
             perm = e.kwargs["perm"]
             src = self.globals.get(e.inputs[0]) or self.expr(e.inputs[0])[0]
+            self._reads.append(src)
             at = [names[perm.index(a)] for a in range(len(perm))]
             return f"{src}[{', '.join(at)}]", PREC_ATOM
         row, col = names[-2], names[-1]
@@ -271,6 +294,7 @@ class _Printer:
             # A broadcast that was never stored (it lived in another loop): read what it repeats.
             return self.loop_expr(e.inputs[0], c)
         src = self.globals.get(v) or self.namer(v)
+        self._reads.append(src)
         return f"{src}[{read_index(v.type.shape, c.shape, self.loop_vars)}]", PREC_ATOM
 
     def _in_place(self, uses: Counter[Value], shown: set[Value]) -> set[Eqn]:
@@ -333,12 +357,26 @@ class _Printer:
     def expr(self, v: Value) -> tuple[str, int]:
         """Source and precedence of ``v`` where it is used."""
         if v in self.globals:
+            self._reads.append(self.globals[v])
             return self.globals[v], PREC_ATOM
         if v in self.consts:
             return format_literal(self.consts[v])
         if v in self.inlined:
             return self.eqn_expr(self.producer[v])
-        return self.namer(v), PREC_ATOM
+        name = self.namer(v)
+        self._reads.append(name)
+        return name, PREC_ATOM
+
+    def _take(self) -> tuple[str, ...]:
+        """The names read since the last call (each once, in order); starts a new list."""
+        reads = tuple(dict.fromkeys(self._reads))
+        self._reads = []
+        return reads
+
+    def _reads_of(self, v: Value) -> tuple[str, ...]:
+        self._reads = []
+        self.expr(v)
+        return self._take()
 
     def is_view(self, v: Value) -> bool:
         """Whether ``v``'s emitted value may share memory with another array."""
@@ -362,29 +400,55 @@ class _Printer:
     def eqn_expr(self, e: Eqn) -> tuple[str, int]:
         return e.prim.emit(self.args(e), e.kwargs, [v.type for v in e.inputs])
 
-    def statement(self, e: Eqn) -> list[str]:
+    def statement(self, e: Eqn) -> list[Stmt]:
         target = self.namer(e.out)
         if e.prim.emit_lines is not None:
+            self._reads = []
             srcs = [a for a, _ in self.args(e)]
+            reads = self._take()
             params = {**e.kwargs, "_inplace": True} if e in self.inplace else e.kwargs
             if e.prim.nested:
                 params = {**params, "_module": self.module}
-            return e.prim.emit_lines(target, srcs, params, [v.type for v in e.inputs], e.out.type)
-        return [f"{target} = {self.eqn_expr(e)[0]}"]
+            lines = e.prim.emit_lines(target, srcs, params, [v.type for v in e.inputs], e.out.type)
+            return self._template(e, target, list(lines), reads)
+        self._reads = []
+        line = f"{target} = {self.eqn_expr(e)[0]}"
+        # A new array (hoisted by the split when it reads no local): not a view of an array input.
+        fresh = e.out.type.rank > 0 and not (e.prim.view and e.inputs and e.inputs[0].type.rank > 0)
+        return [Stmt((line,), self._take(), frozenset({target}), Kind.ALLOCATION if fresh else Kind.ASSIGN)]
 
-    def body(self, part: bool | None = None) -> list[str]:
+    def _template(self, e: Eqn, target: str, lines: list[str], reads: tuple[str, ...]) -> list[Stmt]:
+        """Records of the lines a primitive's template printed for ``e``.
+
+        An update (``set_index``, ``pad_add``: the bulk of a long gradient's array
+        code) is a store, after a copy unless in place; other templates' few lines
+        are read as text (:func:`~dcompile.emit.chunking.from_text`).
+        """
+        if e.prim.name in _UPDATES and len(lines) == (1 if e in self.inplace else 2):
+            values = tuple(n for v in e.inputs[1:] for n in self._reads_of(v))
+            store = Stmt((lines[-1],), tuple(dict.fromkeys((target, *values))), kind=Kind.STORE)
+            if len(lines) == 1:
+                return [store]
+            copy = Stmt((lines[0],), self._reads_of(e.inputs[0]), frozenset({target}), Kind.ALLOCATION)
+            return [copy, store]
+        found = from_text(lines)
+        if found is not None:
+            return found
+        return [Stmt(tuple(lines), reads, frozenset({target}), Kind.COMPOUND)]
+
+    def body(self, part: bool | None = None) -> list[Stmt]:
         """Statements and loops with their display blocks: all, or (in a Loop layout) one part."""
         attach, tail = self.attach[part]
-        lines: list[str] = []
+        stmts: list[Stmt] = []
         for item in self.plans[part]:
             if isinstance(item, Cluster):
-                lines += self.cluster(item, attach)
+                stmts += self.cluster(item, attach)
                 continue
-            lines += self.blocks(attach.get(item, ()))
+            stmts += self.blocks(attach.get(item, ()))
             e = self.graph.eqns[item]
             if e.out not in self.inlined:
-                lines += self.statement(e)
-        return lines + self.blocks(tail)
+                stmts += self.statement(e)
+        return stmts + self.blocks(tail)
 
     def _attach(self, part: bool | None) -> tuple[dict[int, list[Block]], list[Block]]:
         """Display blocks by the equation they precede (and those after the last one)."""
@@ -398,7 +462,7 @@ class _Printer:
             (attach[order[k]] if k < len(order) else tail).append(b)
         return attach, tail
 
-    def blocks(self, blocks: Sequence[Block], c: Cluster | None = None) -> list[str]:
+    def blocks(self, blocks: Sequence[Block], c: Cluster | None = None) -> list[Stmt]:
         return [line for b in blocks for line in self.block(b, c)]
 
     def block_goes(self, b: Block, i: int) -> bool:
@@ -410,24 +474,28 @@ class _Printer:
     def is_variant(self, i: int) -> bool:
         return i < len(self.graph.eqns) and self.graph.eqns[i].out in self.variant
 
-    def block(self, b: Block, c: Cluster | None = None) -> list[str]:
+    def block(self, b: Block, c: Cluster | None = None) -> list[Stmt]:
         """A display block; inside a loop (``c``) its aliases name one entry."""
         out = []
         if b.title:
-            out.append(f"# {b.title}")
+            out.append(comment(f"# {b.title}"))
         if b.source is not None:
-            out.append(f"# {self.namer(b.source.out)} = {self.eqn_expr_plain(b.source)}")
+            out.append(comment(f"# {self.namer(b.source.out)} = {self.eqn_expr_plain(b.source)}"))
         for name, v in b.aliases:
             if v is self.acc:  # the gradient being added to _out has no array of its own to name
-                out.append(f"# {name}: added to _out")
+                out.append(comment(f"# {name}: added to _out"))
                 continue
             if not self._available(v, c):
                 continue  # a display alias of a value that lived in another loop: nothing to name
             # An entry of the loop only for a value the loop runs over (a (2,) adjoint shown in a
             # (2, 3) loop is the whole array: indexing it by the loop's last index read past its end).
             entry = c is not None and (v in c.values or _broadcasts(v.type.shape, c.shape))
+            self._reads = []
             src = self.loop_expr(v, c)[0] if entry else self.expr(v)[0]
-            out.append(f"{self.namer.fresh(name)} = {src}")
+            reads = self._take()
+            target = self.namer.fresh(name)
+            kind = Kind.ALIAS if reads == (src,) else Kind.ASSIGN  # a bare name: dropped when nothing reads it
+            out.append(Stmt((f"{target} = {src}",), reads, frozenset({target}), kind))
         return out
 
     def _available(self, v: Value, c: Cluster | None) -> bool:
@@ -448,37 +516,58 @@ class _Printer:
         args = [format_literal(self.consts[v]) if v in self.consts else (self.namer(v), PREC_ATOM) for v in e.inputs]
         return e.prim.emit(args, e.kwargs, [v.type for v in e.inputs])[0]
 
-    def returns(self, layout: Layout) -> list[str]:
+    def returns(self, layout: Layout) -> list[Stmt]:
+        self._reads = []
         if isinstance(layout, Into):
             op = "+=" if layout.accumulate else "="
-            if isinstance(layout.vector, Array):
+            lines: list[Stmt] = []
+            if isinstance(layout.vector, Array) and not self.acc_done:
                 whole = "_out" if layout.accumulate else "_out[:]"
-                lines = [] if self.acc_done else [f"{whole} {op} {self.expr(layout.vector.value)[0]}"]
+                line = f"{whole} {op} {self.expr(layout.vector.value)[0]}"
+                writes = frozenset({"_out"}) if layout.accumulate else frozenset()
+                lines.append(Stmt((line,), ("_out", *self._take()), writes, Kind.ASSIGN if writes else Kind.STORE))
+            elif not isinstance(layout.vector, Array):
+                for i, v in enumerate(layout.vector.values):
+                    line = f"_out[{i}] {op} {self.expr(v)[0]}"
+                    lines.append(Stmt((line,), ("_out", *self._take()), kind=Kind.STORE))
+            self._reads = []
+            if layout.scalar:
+                result = self.value_expr(layout.scalar, lines)
             else:
-                lines = [f"_out[{i}] {op} {self.expr(v)[0]}" for i, v in enumerate(layout.vector.values)]
-            return [*lines, f"return {self.value_expr(layout.scalar, lines) if layout.scalar else '_out'}"]
+                result = "_out"
+                self._reads.append(result)
+            return [*lines, Stmt((f"return {result}",), self._take(), kind=Kind.RETURN)]
         if isinstance(layout, Matrix):
-            lines = [f"_out = np.empty(({layout.n}, {layout.n}))"]
+            lines = [Stmt((f"_out = np.empty(({layout.n}, {layout.n}))",), (), frozenset({"_out"}), Kind.ALLOCATION)]
             for (i, j), v in sorted(layout.entries.items()):
                 target = f"_out[{i}, {j}]"
                 if layout.symmetric and i != j:
                     target += f" = _out[{j}, {i}]"
-                lines.append(f"{target} = {self.expr(v)[0]}")
-            return [*lines, "return _out"]
-        fill: list[str] = []
+                line = f"{target} = {self.expr(v)[0]}"
+                lines.append(Stmt((line,), ("_out", *self._take()), kind=Kind.STORE))
+            return [*lines, Stmt(("return _out",), ("_out",), kind=Kind.RETURN)]
+        fill: list[Stmt] = []
         result = self.value_expr(layout, fill)
-        return [*fill, f"return {result}"]
+        return [*fill, Stmt((f"return {result}",), self._take(), kind=Kind.RETURN)]
 
-    def value_expr(self, layout: Layout, fill: list[str]) -> str:
-        """The returned expression; long vectors are filled by statements added to ``fill``."""
+    def value_expr(self, layout: Layout, fill: list[Stmt]) -> str:
+        """The returned expression; long vectors are filled by statements added to ``fill``.
+
+        The names the expression reads are added to ``self._reads``.
+        """
         if isinstance(layout, Scalar):
             src, prec = self.expr(layout.value)
             return f"({src})" if prec <= PREC_TERNARY else src
         if isinstance(layout, Vector):
             if len(layout.values) > LIST_LIMIT:
                 # numba builds a list before copying it into np.array([...]): fill directly.
-                fill.append(f"_out = np.empty({len(layout.values)})")
-                fill.extend(f"_out[{i}] = {self.expr(v)[0]}" for i, v in enumerate(layout.values))
+                reads = self._reads
+                fill.append(Stmt((f"_out = np.empty({len(layout.values)})",), (), frozenset({"_out"}), Kind.ALLOCATION))
+                for i, v in enumerate(layout.values):
+                    self._reads = []
+                    line = f"_out[{i}] = {self.expr(v)[0]}"
+                    fill.append(Stmt((line,), ("_out", *self._take()), kind=Kind.STORE))
+                self._reads = [*reads, "_out"]
                 return "_out"
             return "np.array([" + ", ".join(self.expr(v)[0] for v in layout.values) + "])"
         if isinstance(layout, Array):
@@ -496,19 +585,28 @@ class _Printer:
         n = layout.direction.type.shape[0]
         target = "_out[:, _j]" if layout.along == "col" and len(layout.shape) == 2 else "_out[_j]"
         inner = self.body(True)
+        self._reads = []
         src, _ = self.expr(layout.result)
-        outer = [*self.body(False), f"_out = np.empty({_shape(layout.shape)})", f"{d} = np.zeros({n})"]
+        reads = self._take()
+        outer = [
+            *self.body(False),
+            Stmt((f"_out = np.empty({_shape(layout.shape)})",), (), frozenset({"_out"}), Kind.ALLOCATION),
+            Stmt((f"{d} = np.zeros({n})",), (), frozenset({d}), Kind.ALLOCATION),
+        ]
         header = [f"for _j in range({n}):", f"{INDENT}{d}[_j] = 1.0"]
         length = None
         if len(layout.shape) == 2:
             length = layout.shape[0] if layout.along == "col" else layout.shape[1]
-        return LoopPieces(outer, header, inner, (target, src), [f"{INDENT}{d}[_j] = 0.0"], length)
+        return LoopPieces(outer, header, inner, (target, src), [f"{INDENT}{d}[_j] = 0.0"], length, reads, d)
 
-    def loop(self, layout: Loop) -> list[str]:
+    def loop(self, layout: Loop) -> list[Stmt]:
         """Invariant statements, then the loop over unit directions (see :class:`Loop`)."""
         p = self.loop_pieces(layout)
         store = store_lines(p.result[0], p.result[1], p.length)
-        return [*p.outer, *p.header, *(f"{INDENT}{line}" for line in [*p.inner, *store]), *p.footer, "return _out"]
+        lines = [*p.header, *(f"{INDENT}{line}" for line in [*text(p.inner), *store]), *p.footer]
+        result = Stmt((), ("_out", *p.reads) if p.length is None else (*p.reads, "_out"))  # as chunking's loop
+        loop = nest(lines, [*p.inner, result], reads=(p.direction,), bound=("_j", "_col", "_k"))
+        return [*p.outer, loop, Stmt(("return _out",), ("_out",), kind=Kind.RETURN)]
 
     def guards(self, function: str) -> list[str]:
         """Shape checks of array parameters: numba does not check bounds, so a wrong shape must not get in."""
@@ -638,7 +736,7 @@ def emit_function(graph: Graph, function: str, module: ModuleParts) -> None:
     scalars = {name for v, name in p.namer.named().items() if v.type == VType((), DType.F64)}
     split = split_body(function, params, body, scalars)
     lines = [f"def {function}({', '.join(params)}):"]
-    lines += [f"{INDENT}{line}" for line in (split.body if split is not None else body)]
+    lines += [f"{INDENT}{line}" for line in (split.body if split is not None else text(body))]
     module.globals += [f"{p.globals[v]} = {format_array(p.consts[v])}" for v in p.globals]
     module.imports.update(_imports(graph))
     if split is not None:
@@ -669,13 +767,12 @@ def emit_module(
     if isinstance(layout, Loop):
         pieces = p.loop_pieces(layout)
         looped = split_loop(function, param_names, pieces, scalars)
-        body = [*pieces.outer, *looped.lines, "return _out"] if looped is not None else p.loop(layout)
+        end = Stmt(("return _out",), ("_out",), kind=Kind.RETURN)
+        body = [*pieces.outer, *looped.lines, end] if looped is not None else p.loop(layout)
     else:
         body = p.body() + p.returns(layout)
     split = split_body(function, param_names, body, scalars)
-    if split is not None:
-        body = split.body
-    body = checks + body
+    lines_of_body = checks + (split.body if split is not None else text(body))
     doc_lines = doc.strip().splitlines()
     lines = [
         f'"""Generated by dcompile {__version__}: {doc_lines[0]}',
@@ -698,7 +795,7 @@ def emit_module(
     if len(doc_lines) == 1:
         lines[-2] += '"""'
         lines.pop()
-    lines += [f"{INDENT}{line}" for line in body]
+    lines += [f"{INDENT}{line}" for line in lines_of_body]
     names: list[str] = []
     if looped is not None:  # the loop's body function and its parts come right after the main function
         for part in [looped.function, *looped.parts]:
