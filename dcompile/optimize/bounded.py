@@ -44,30 +44,28 @@ import math
 import numpy as np
 from numba import njit
 
-from dcompile.optimize.linesearch import OK, strong_wolfe
+from dcompile.optimize.linesearch import NON_FINITE as SEARCH_NON_FINITE
+from dcompile.optimize.linesearch import OK as SEARCH_OK
+from dcompile.optimize.linesearch import strong_wolfe
 from dcompile.optimize.methods import (
-    AUX,
-    AUX2,
     C1,
     C2,
     MAXFEV_OPT,
     MAXITER_OPT,
     MEMORY,
-    NFEV,
-    NIT,
-    STATUS,
-    F,
+    FloatSlot,
+    IntSlot,
+    State,
     _finish,
     _stop,
     failed_search,
     first_records,
 )
-from dcompile.optimize.result import LINE_SEARCH_FAILED, MAXFEV, NON_FINITE
+from dcompile.optimize.result import Status
 from dcompile.optimize.vectors import dot
 
 # ruff: noqa: PLR0917, PLR0912, PLR0915, C901  (the loops' state travels as positional arrays)
 
-_RUNNING = -1
 _CURVATURE = 1e-10  # a pair (s, y) is kept when s'y > 1e-10 |s| |y|, as in L-BFGS
 _EPS = 2.220446049250313e-16
 _MAX_EVALS = 50  # per line search
@@ -87,7 +85,7 @@ def projected_gradient_max(x, g, lo, hi):
 
 @njit
 def start_bounded(vg, args, x0, lo, hi, opts_f, opts_i):
-    """Project ``x0`` into the box, evaluate it and allocate the state (as ``methods.start``)."""
+    """Project ``x0`` into the box, evaluate it and allocate the ``State`` (as ``methods.start``)."""
     n = x0.shape[0]
     x = np.empty(n)
     for i in range(n):
@@ -96,7 +94,7 @@ def start_bounded(vg, args, x0, lo, hi, opts_f, opts_i):
     f = float(f)
     fs, ist, hist_f, hist_g = first_records(f, projected_gradient_max(x, g, lo, hi), 1.0, opts_f, opts_i)
     m = opts_i[MEMORY]
-    return x, g, fs, ist, np.zeros((2 * m, n)), np.zeros(2 * m + 3 * m * m), hist_f, hist_g
+    return State(x, g, fs, ist, np.zeros((2 * m, n)), np.zeros(2 * m + 3 * m * m), hist_f, hist_g)
 
 
 # -- the compact L-BFGS matrix ------------------------------------------------------------------
@@ -479,18 +477,18 @@ def max_step(x, p, lo, hi):
 @njit
 def lbfgsb_iterate(vg, args, lo, hi, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts_i, it_stop):
     """L-BFGS-B iterations (see the module doc) until the run stops or ``nit`` reaches ``it_stop``."""
-    if ist[STATUS] >= 0:
+    if ist[IntSlot.STATUS] != Status.RUNNING:
         return
     n = x.shape[0]
     m = W.shape[0] // 2
-    stored, newest = ist[AUX], ist[AUX2]
-    xc, gc, f = x.copy(), g.copy(), fs[F]
+    stored, newest = ist[IntSlot.STORED], ist[IntSlot.NEWEST]
+    xc, gc, f = x.copy(), g.copy(), fs[FloatSlot.F]
     cauchy = np.empty(n)
     xbar = np.empty(n)
     p = np.empty(n)
-    status = _RUNNING
+    status = Status.RUNNING
     stop = min(it_stop, opts_i[MAXITER_OPT])
-    while ist[NIT] < stop:
+    while ist[IntSlot.NIT] < stop:
         order, theta, M, WtW = _compact(W, w, stored, newest)
         c = np.empty(M.shape[0])
         cauchy_point(xc, gc, lo, hi, W, order, theta, M, cauchy, c)
@@ -506,34 +504,34 @@ def lbfgsb_iterate(vg, args, lo, hi, x, g, fs, ist, W, w, hist_f, hist_g, opts_f
                 slope += p[i] * gc[i]
             if not slope < 0.0:
                 if stored == 0:
-                    status = LINE_SEARCH_FAILED
+                    status = Status.LINE_SEARCH_FAILED
                     break
                 stored = 0
                 continue
         alpha0, alpha_max = 1.0, max_step(xc, p, lo, hi)
-        if ist[NIT] == 0:  # the first step: length at most 1 and not past xbar (as L-BFGS-B)
+        if ist[IntSlot.NIT] == 0:  # the first step: length at most 1 and not past xbar (as L-BFGS-B)
             alpha0 = min(1.0, 1.0 / max(math.sqrt(dot(p, p)), 1e-300))
             alpha_max = 1.0
         a, x_new, f_new, g_new, evals, ls = strong_wolfe(
             vg, args, xc, f, gc, p, alpha0, opts_f[C1], opts_f[C2], _MAX_EVALS, alpha_max, _EXTRAPOLATE
         )
-        ist[NFEV] += evals
-        if ls != OK or a == 0.0:
-            if stored > 0 and ls != 3:  # a stale model: forget the pairs and try steepest descent once more
+        ist[IntSlot.NFEV] += evals
+        if ls != SEARCH_OK or a == 0.0:
+            if stored > 0 and ls != SEARCH_NON_FINITE:  # a stale model: forget the pairs, try steepest descent
                 stored = 0
                 continue
-            status = NON_FINITE if ls == 3 else failed_search(hist_g[ist[NIT]], opts_f)
+            status = Status.NON_FINITE if ls == SEARCH_NON_FINITE else failed_search(hist_g[ist[IntSlot.NIT]], opts_f)
             break
         for i in range(n):  # rounding may leave the box by an ulp
             x_new[i] = min(max(x_new[i], lo[i]), hi[i])
-        it = ist[NIT] + 1
-        ist[NIT] = it
+        it = ist[IntSlot.NIT] + 1
+        ist[IntSlot.NIT] = it
         gmax = projected_gradient_max(x_new, g_new, lo, hi)
         hist_f[it] = f_new
         hist_g[it] = gmax
         status = _stop(f, f_new, hist_f[0], xc, x_new, gmax, opts_f)
-        if status < 0 and ist[NFEV] >= opts_i[MAXFEV_OPT]:
-            status = MAXFEV
+        if status == Status.RUNNING and ist[IntSlot.NFEV] >= opts_i[MAXFEV_OPT]:
+            status = Status.MAXFEV
         sy = ss = yy = 0.0
         for i in range(n):
             s_i = x_new[i] - xc[i]
@@ -541,13 +539,13 @@ def lbfgsb_iterate(vg, args, lo, hi, x, g, fs, ist, W, w, hist_f, hist_g, opts_f
             sy += s_i * y_i
             ss += s_i * s_i
             yy += y_i * y_i
-        if status < 0 and sy > _CURVATURE * math.sqrt(ss * yy):
+        if status == Status.RUNNING and sy > _CURVATURE * math.sqrt(ss * yy):
             slot = (newest + 1) % m
             store_pair(W, w, slot, min(stored, m - 1), newest, x_new - xc, g_new - gc)
             newest = slot
             stored = min(stored + 1, m)
         xc, gc, f = x_new, g_new, f_new
-        if status >= 0:
+        if status != Status.RUNNING:
             break
-    ist[AUX], ist[AUX2] = stored, newest
+    ist[IntSlot.STORED], ist[IntSlot.NEWEST] = stored, newest
     _finish(x, g, fs, ist, xc, gc, f, status, opts_i)

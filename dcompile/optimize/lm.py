@@ -23,12 +23,15 @@ of ``J`` (1: the gradient is orthogonal to the residual up to ``gtol``);
 ``ftol`` on the relative reduction of the sum of squares, actual and
 predicted (2); ``xtol`` on the step relative to ``|D x|`` (3; 4 when both);
 ``0`` when ``max_nfev`` evaluations are spent, ``-2`` on a non-finite
-residual at the start. An exact fit (``r = 0``) is status 1.
+residual at the start. An exact fit (``r = 0``) is status 1. The codes are
+:class:`LsqStatus`, an ``IntEnum`` the compiled loops read as numba
+constants (``res.status`` is its plain ``int``).
 """
 
 from __future__ import annotations
 
 import math
+from enum import IntEnum
 
 import numpy as np
 from numba import njit
@@ -37,9 +40,20 @@ from numba import njit
 
 FTOL, XTOL, GTOL, FACTOR = 0, 1, 2, 3  # opts_f entries
 MAX_NFEV = 0  # opts_i entries
-MAXFEV, GTOL_OK, FTOL_OK, XTOL_OK, BOTH_OK, BAD_START = 0, 1, 2, 3, 4, -2  # statuses (SciPy's)
 _DWARF = 2.2250738585072014e-308
 _EPS = 2.220446049250313e-16
+
+
+class LsqStatus(IntEnum):
+    """Why a least-squares run stopped: SciPy's ``least_squares`` codes (``res.status``; success: > 0)."""
+
+    BAD_START = -2  # the residuals are not finite at x0
+    RUNNING = -1  # inside the loops only: the run goes on (never a result's status)
+    MAXFEV = 0  # max_nfev evaluations spent
+    GTOL_OK = 1  # the gradient test holds (or r = 0)
+    FTOL_OK = 2  # the relative reduction of the sum of squares is below ftol
+    XTOL_OK = 3  # the step is below xtol relative to x
+    BOTH_OK = 4  # ftol and xtol both
 
 
 @njit(cache=True)
@@ -207,24 +221,24 @@ def _new_radius(ratio, actred, dirder, fnorm, fnorm1, pnorm, delta, lam):
 
 @njit(cache=True)
 def _status(actred, prered, ratio, delta, xnorm, fnorm, nfev, ftol, xtol, max_nfev):
-    """The status after a trial step (the module doc's tests), or -1 to go on."""
+    """The status after a trial step (the module doc's tests), or ``LsqStatus.RUNNING`` to go on."""
     f_ok = abs(actred) <= ftol and 0.0 <= prered <= ftol and 0.5 * ratio <= 1.0
     x_ok = delta <= xtol * xnorm
     if f_ok and x_ok:
-        return BOTH_OK
+        return LsqStatus.BOTH_OK
     if f_ok:
-        return FTOL_OK
+        return LsqStatus.FTOL_OK
     if x_ok:
-        return XTOL_OK
+        return LsqStatus.XTOL_OK
     if fnorm == 0.0:
-        return GTOL_OK
+        return LsqStatus.GTOL_OK
     if nfev >= max_nfev:
-        return MAXFEV
+        return LsqStatus.MAXFEV
     if abs(actred) <= _EPS and 0.0 <= prered <= _EPS and 0.5 * ratio <= 1.0:
-        return FTOL_OK  # no further reduction possible in floating point
+        return LsqStatus.FTOL_OK  # no further reduction possible in floating point
     if delta <= _EPS * xnorm:
-        return XTOL_OK  # no further improvement of x possible in floating point
-    return -1
+        return LsqStatus.XTOL_OK  # no further improvement of x possible in floating point
+    return LsqStatus.RUNNING
 
 
 @njit
@@ -239,7 +253,7 @@ def lm_solve(res, jac, args, x0, opts_f, opts_i):
     J = jac(x, *args)
     njev = 1
     if not math.isfinite(fnorm):
-        return x, r, J, nfev, njev, nit, BAD_START
+        return x, r, J, nfev, njev, nit, LsqStatus.BAD_START
     ftol, xtol, gtol, factor = opts_f[FTOL], opts_f[XTOL], opts_f[GTOL], opts_f[FACTOR]
     max_nfev = opts_i[MAX_NFEV]
     D = np.empty(n)
@@ -252,9 +266,9 @@ def lm_solve(res, jac, args, x0, opts_f, opts_i):
     delta = 0.0
     xnorm = 0.0
     lam = 0.0
-    status = -1
+    status = LsqStatus.RUNNING
     first = True
-    while status < 0:
+    while status == LsqStatus.RUNNING:
         for j in range(n):
             s = 0.0
             for i in range(m):
@@ -279,7 +293,7 @@ def lm_solve(res, jac, args, x0, opts_f, opts_i):
                         s += J[i, j] * r[i]
                     gnorm = max(gnorm, abs(s / fnorm) / cn[j])
         if gnorm <= gtol:
-            status = GTOL_OK
+            status = LsqStatus.GTOL_OK
             break
         while True:  # trial steps until one reduces the sum of squares (or a test ends the run)
             lam = lm_parameter(J, r, D, delta, lam, A, b, p)
@@ -322,7 +336,7 @@ def lm_solve(res, jac, args, x0, opts_f, opts_i):
                 J = jac(x, *args)
                 njev += 1
                 break
-            if status >= 0:
+            if status != LsqStatus.RUNNING:
                 break
     return x, r, J, nfev, njev, nit, status
 
@@ -350,7 +364,7 @@ def lm_solve_box(res, jac, args, x0, lo, hi, opts_f, opts_i):
     J = jac(x, *args)
     njev = 1
     if not math.isfinite(fnorm):
-        return x, r, J, nfev, njev, nit, BAD_START
+        return x, r, J, nfev, njev, nit, LsqStatus.BAD_START
     ftol, xtol, gtol, factor = opts_f[FTOL], opts_f[XTOL], opts_f[GTOL], opts_f[FACTOR]
     max_nfev = opts_i[MAX_NFEV]
     D = np.empty(n)
@@ -362,9 +376,9 @@ def lm_solve_box(res, jac, args, x0, lo, hi, opts_f, opts_i):
     delta = 0.0
     xnorm = 0.0
     lam = 0.0
-    status = -1
+    status = LsqStatus.RUNNING
     first = True
-    while status < 0:
+    while status == LsqStatus.RUNNING:
         for j in range(n):
             s = 0.0
             t = 0.0
@@ -392,7 +406,7 @@ def lm_solve_box(res, jac, args, x0, lo, hi, opts_f, opts_i):
                 if fnorm != 0.0 and cn[j] != 0.0:
                     gnorm = max(gnorm, abs(g[j] / fnorm) / cn[j])
         if gnorm <= gtol or nf == 0:
-            status = GTOL_OK
+            status = LsqStatus.GTOL_OK
             break
         Jf = np.empty((m, nf))
         Df = np.empty(nf)
@@ -455,6 +469,6 @@ def lm_solve_box(res, jac, args, x0, lo, hi, opts_f, opts_i):
                 J = jac(x, *args)
                 njev += 1
                 break
-            if status >= 0:
+            if status != LsqStatus.RUNNING:
                 break
     return x, r, J, nfev, njev, nit, status

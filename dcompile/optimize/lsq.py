@@ -23,17 +23,17 @@ from dcompile.backend import notice
 from dcompile.backend.cache import cache_dir
 from dcompile.errors import DcompileError, SignatureError, user_traceback
 from dcompile.ir.types import DType
-from dcompile.optimize import lm
 from dcompile.optimize.box import parse_lsq_bounds
+from dcompile.optimize.lm import LsqStatus
 from dcompile.optimize.result import OptimizeResult
 
-MESSAGES = {
-    lm.BAD_START: "The residuals are not finite at x0.",
-    lm.MAXFEV: "The maximum number of function evaluations is exceeded.",
-    lm.GTOL_OK: "`gtol` termination condition is satisfied.",
-    lm.FTOL_OK: "`ftol` termination condition is satisfied.",
-    lm.XTOL_OK: "`xtol` termination condition is satisfied.",
-    lm.BOTH_OK: "Both `ftol` and `xtol` termination conditions are satisfied.",
+MESSAGES: dict[int, str] = {  # keyed by the plain codes too (an IntEnum member hashes as its int)
+    LsqStatus.BAD_START: "The residuals are not finite at x0.",
+    LsqStatus.MAXFEV: "The maximum number of function evaluations is exceeded.",
+    LsqStatus.GTOL_OK: "`gtol` termination condition is satisfied.",
+    LsqStatus.FTOL_OK: "`ftol` termination condition is satisfied.",
+    LsqStatus.XTOL_OK: "`xtol` termination condition is satisfied.",
+    LsqStatus.BOTH_OK: "Both `ftol` and `xtol` termination conditions are satisfied.",
 }
 # The first trust radius is _FACTOR * |D x0| (MINPACK's `factor`, 100 there). On NIST's set (both
 # starts, benchmarks/bench_nist.py) 100 lets the first step of BoxBOD jump onto a plateau where the
@@ -158,7 +158,7 @@ def _least_squares(  # noqa: PLR0917
         njev=int(njev),
         nit=int(nit),
         status=int(status),
-        success=int(status) > 0,
+        success=int(status) > LsqStatus.MAXFEV,
         message=MESSAGES[int(status)],
         covariance=covariance(J, r, m),
         method=method,

@@ -3,17 +3,30 @@
 A run is a *state* plus an *iterate* function per method:
 
 ``start(vg, args, x0, opts_f, opts_i, method)``
-    evaluates the start and returns the state
+    evaluates the start and returns the :class:`State`
     ``(x, g, fs, ist, W, w, hist_f, hist_g)``: the current point and
-    gradient, ``fs = [f, gd step]``, ``ist = [nit, nfev, nhev, status, aux,
-    aux]``, the method's work arrays ``W`` (L-BFGS: the ``s`` and ``y`` pairs;
-    BFGS: the inverse Hessian) and ``w``, and f and max |g| per iteration
-    (entry 0 is the start).
+    gradient, the float records ``fs`` (indexed by :class:`FloatSlot`: ``F``,
+    and ``ALPHA``, gd's next first step), the integer records ``ist``
+    (indexed by :class:`IntSlot`: ``NIT``, ``NFEV``, ``NHEV``, ``STATUS``, a
+    :class:`~dcompile.optimize.result.Status`, and the method's own:
+    L-BFGS's ``STORED`` pairs and ``NEWEST`` row, BFGS's ``SCALED`` flag),
+    the method's work arrays ``W`` (L-BFGS: the ``s`` and ``y`` pairs; BFGS:
+    the inverse Hessian) and ``w``, and f and max |g| per iteration (entry 0
+    is the start).
 ``<method>_iterate(vg, d2, args, *state, opts_f, opts_i, it_stop)``
     runs iterations in place until the run stops or ``nit`` reaches
     ``it_stop``. Nothing of a run lives outside the state, so a run split
     into chunks (to show progress or call a callback between them) gives
     bit-for-bit the result of one call.
+
+The state is a ``NamedTuple`` of arrays (numba types it as a heterogeneous
+named tuple: it crosses between Python and compiled code and caches on disk
+like a plain tuple), read by name in Python (``state.ist``, ``state.nit``).
+Compiled code takes its parts as separate arguments, the convention of the
+generated drivers (numba cannot ``*``-unpack a named tuple into a call), and
+``fs``/``ist`` stay arrays so the loops update them in place; the slot enums
+are ``IntEnum`` classes, whose members numba folds to the same constant
+indices as plain integers (no change in the loops' speed).
 
 ``vg(x, *args) -> (f, g)`` is the compiled value-and-gradient; ``d2`` is the
 Hessian ``hess(x, *args)`` for Newton, the Hessian-vector product
@@ -38,12 +51,16 @@ holds is a success: f cannot fall further in floating point there.
 from __future__ import annotations
 
 import math
+from enum import IntEnum
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from dcompile.optimize.linesearch import armijo, strong_wolfe
-from dcompile.optimize.result import LINE_SEARCH_FAILED, MAXFEV, MAXITER, NON_FINITE, STALLED, SUCCESS, UNBOUNDED
+from dcompile.optimize.linesearch import NON_FINITE as SEARCH_NON_FINITE
+from dcompile.optimize.linesearch import OK as SEARCH_OK
+from dcompile.optimize.linesearch import STILL_DECREASING, armijo, strong_wolfe
+from dcompile.optimize.result import Status
 from dcompile.optimize.vectors import amax_abs, amax_abs_diff, axpy, dot, set_scaled
 
 # line-search codes
@@ -54,11 +71,62 @@ GD, LBFGS, BFGS, NEWTON, NEWTON_CG = 0, 1, 2, 3, 4
 GTOL, FTOL, XTOL, C1, C2, STEP = 0, 1, 2, 3, 4, 5
 # opts_i entries
 MAXITER_OPT, MAXFEV_OPT, KIND, MEMORY = 0, 1, 2, 3
-# ist entries (AUX: L-BFGS stored pairs / BFGS scaled flag; AUX2: L-BFGS newest slot)
-NIT, NFEV, NHEV, STATUS, AUX, AUX2 = 0, 1, 2, 3, 4, 5
-# fs entries
-F, ALPHA = 0, 1
-_RUNNING = -1
+
+
+class IntSlot(IntEnum):
+    """The entries of a state's integer records ``ist``."""
+
+    NIT = 0  # iterations done
+    NFEV = 1  # evaluations of vg
+    NHEV = 2  # Hessians (Newton) or Hessian-vector products (Newton-CG)
+    STATUS = 3  # a Status; Status.RUNNING while the run goes on
+    STORED = 4  # L-BFGS, L-BFGS-B: how many pairs W holds
+    NEWEST = 5  # L-BFGS, L-BFGS-B: the row of W's newest pair
+    SCALED = 4  # BFGS (STORED's entry): 1 once the inverse Hessian was scaled by s'y / y'y
+
+
+class FloatSlot(IntEnum):
+    """The entries of a state's float records ``fs``."""
+
+    F = 0  # f at the current point
+    ALPHA = 1  # gd: the first step of the next line search
+
+
+class State(NamedTuple):
+    """A run, all of it (see the module doc): ``start`` makes it, ``<method>_iterate`` updates it in place."""
+
+    x: np.ndarray  # the current point
+    g: np.ndarray  # its gradient
+    fs: np.ndarray  # float records, by FloatSlot
+    ist: np.ndarray  # integer records, by IntSlot
+    W: np.ndarray  # the method's work arrays
+    w: np.ndarray
+    hist_f: np.ndarray  # f per iteration (entry 0: the start)
+    hist_g: np.ndarray  # the gradient test's value per iteration
+
+    @property
+    def f(self) -> float:
+        return float(self.fs[FloatSlot.F])
+
+    @property
+    def nit(self) -> int:
+        return int(self.ist[IntSlot.NIT])
+
+    @property
+    def nfev(self) -> int:
+        return int(self.ist[IntSlot.NFEV])
+
+    @property
+    def nhev(self) -> int:
+        return int(self.ist[IntSlot.NHEV])
+
+    @property
+    def status(self) -> int:
+        """The run's :class:`~dcompile.optimize.result.Status` as a plain int (negative: running)."""
+        return int(self.ist[IntSlot.STATUS])
+
+
+_INTS, _FLOATS = len(IntSlot), len(FloatSlot)  # the records' lengths (an alias takes no entry)
 _CURVATURE = 1e-10  # a pair (s, y) is kept when s'y > 1e-10 |s| |y|
 _MAX_EVALS = 50  # per line search
 SETTLE = 1e-8  # success needs the last step's relative change of f or of x below this (see settled)
@@ -73,22 +141,22 @@ def first_records(f, gmax, alpha, opts_f, opts_i):
     hist_g = np.empty(opts_i[MAXITER_OPT] + 1)
     hist_f[0] = f
     hist_g[0] = gmax
-    fs = np.empty(2)
-    fs[F] = f
-    fs[ALPHA] = alpha
-    ist = np.zeros(6, dtype=np.int64)
-    ist[NFEV] = 1
-    ist[STATUS] = _RUNNING
+    fs = np.empty(_FLOATS)
+    fs[FloatSlot.F] = f
+    fs[FloatSlot.ALPHA] = alpha
+    ist = np.zeros(_INTS, dtype=np.int64)
+    ist[IntSlot.NFEV] = 1
+    ist[IntSlot.STATUS] = Status.RUNNING
     if not (math.isfinite(f) and math.isfinite(gmax)):
-        ist[STATUS] = NON_FINITE
+        ist[IntSlot.STATUS] = Status.NON_FINITE
     elif gmax <= opts_f[GTOL]:
-        ist[STATUS] = SUCCESS
+        ist[IntSlot.STATUS] = Status.SUCCESS
     return fs, ist, hist_f, hist_g
 
 
 @njit
 def start(vg, args, x0, opts_f, opts_i, method):  # noqa: PLR0917
-    """Evaluate ``x0`` and allocate the state of ``method`` (its status is set if the start ends the run)."""
+    """Evaluate ``x0`` and allocate the :class:`State` of ``method`` (its status is set if the start ends the run)."""
     n = x0.shape[0]
     x = x0.copy()
     f, g = vg(x, *args)
@@ -105,7 +173,7 @@ def start(vg, args, x0, opts_f, opts_i, method):  # noqa: PLR0917
     else:
         W = np.zeros((0, n))
         w = np.zeros(0)
-    return x, g, fs, ist, W, w, hist_f, hist_g
+    return State(x, g, fs, ist, W, w, hist_f, hist_g)
 
 
 @njit
@@ -117,7 +185,7 @@ def _search(vg, args, x, f, g, p, alpha0, opts_f, opts_i):  # noqa: PLR0917
         x_new = x + step * p
         f_new, g_new = vg(x_new, *args)
         f_new = float(f_new)
-        return step, x_new, f_new, g_new, 1, 0 if math.isfinite(f_new) else 3
+        return step, x_new, f_new, g_new, 1, SEARCH_OK if math.isfinite(f_new) else SEARCH_NON_FINITE
     if kind == ARMIJO:
         return armijo(vg, args, x, f, g, p, alpha0, opts_f[C1], _MAX_EVALS)
     return strong_wolfe(vg, args, x, f, g, p, alpha0, opts_f[C1], opts_f[C2], _MAX_EVALS)
@@ -146,81 +214,83 @@ def settled(f_old, f_new, f0, x_old, x_new, gmax):  # noqa: PLR0917
 
 @njit(cache=True)
 def _stop(f_old, f_new, f0, x_old, x_new, gmax, opts_f):  # noqa: PLR0917
-    """The status after an accepted step, or -1 to go on (``f0``: f at the start)."""
+    """The status after an accepted step, or ``Status.RUNNING`` to go on (``f0``: f at the start)."""
     if gmax <= opts_f[GTOL] and settled(f_old, f_new, f0, x_old, x_new, gmax):
-        return SUCCESS
+        return Status.SUCCESS
     if not (math.isfinite(f_new) and math.isfinite(gmax)):
-        return NON_FINITE
+        return Status.NON_FINITE
     small_f = abs(f_old - f_new) <= opts_f[FTOL] * max(abs(f_old), abs(f_new), 1.0)
     if small_f and amax_abs_diff(x_new, x_old) <= opts_f[XTOL] * max(amax_abs(x_old), 1.0):
-        return SUCCESS if gmax <= opts_f[GTOL] else STALLED  # nothing left to gain in floating point
-    return _RUNNING
+        return Status.SUCCESS if gmax <= opts_f[GTOL] else Status.STALLED  # nothing left to gain in floating point
+    return Status.RUNNING
 
 
 @njit(cache=True)
 def failed_search(gmax, opts_f):
     """The status of a line search that found no decrease at a point whose gradient test gives
     ``gmax``: f cannot fall further in floating point there, so a success if the test holds."""
-    return SUCCESS if gmax <= opts_f[GTOL] else LINE_SEARCH_FAILED
+    return Status.SUCCESS if gmax <= opts_f[GTOL] else Status.LINE_SEARCH_FAILED
 
 
 @njit
 def _step(vg, args, x, f, g, p, alpha0, ist, hist_f, hist_g, opts_f, opts_i):  # noqa: PLR0917
-    """Line search along ``p`` and the stopping tests: ``(x, f, g, alpha, status)``; status -1 goes on.
+    """Line search along ``p`` and the stopping tests: ``(x, f, g, alpha, status)``; ``Status.RUNNING`` goes on.
 
     An accepted step counts an iteration and records it; a failed search keeps
-    the current point (status LINE_SEARCH_FAILED or NON_FINITE; SUCCESS if the
+    the current point (status ``LINE_SEARCH_FAILED`` or ``NON_FINITE``; ``SUCCESS`` if the
     gradient test holds there).
     """
     a, x_new, f_new, g_new, evals, ls = _search(vg, args, x, f, g, p, alpha0, opts_f, opts_i)
-    ist[NFEV] += evals
-    unbounded = ls == 4 and a > 0.0  # still falling at the longest step: take it and stop
-    if (ls != 0 and not unbounded) or a == 0.0:
-        return x, f, g, 0.0, NON_FINITE if ls == 3 else failed_search(hist_g[ist[NIT]], opts_f)
-    it = ist[NIT] + 1
-    ist[NIT] = it
+    ist[IntSlot.NFEV] += evals
+    unbounded = ls == STILL_DECREASING and a > 0.0  # still falling at the longest step: take it and stop
+    if (ls != SEARCH_OK and not unbounded) or a == 0.0:
+        if ls == SEARCH_NON_FINITE:
+            return x, f, g, 0.0, Status.NON_FINITE
+        return x, f, g, 0.0, failed_search(hist_g[ist[IntSlot.NIT]], opts_f)
+    it = ist[IntSlot.NIT] + 1
+    ist[IntSlot.NIT] = it
     gmax = amax_abs(g_new)
     hist_f[it] = f_new
     hist_g[it] = gmax
     status = _stop(f, f_new, hist_f[0], x, x_new, gmax, opts_f)
-    if status < 0 and unbounded:
-        status = UNBOUNDED
-    if status < 0 and ist[NFEV] >= opts_i[MAXFEV_OPT]:
-        status = MAXFEV
+    if status == Status.RUNNING and unbounded:
+        status = Status.UNBOUNDED
+    if status == Status.RUNNING and ist[IntSlot.NFEV] >= opts_i[MAXFEV_OPT]:
+        status = Status.MAXFEV
     return x_new, f_new, g_new, a, status
 
 
 @njit(cache=True)
 def _finish(x, g, fs, ist, xc, gc, f, status, opts_i):  # noqa: PLR0917
     """Write the chunk's point back into the state and settle the status."""
-    if status < 0 and ist[NIT] >= opts_i[MAXITER_OPT]:
-        status = MAXITER
-    ist[STATUS] = status
+    if status == Status.RUNNING and ist[IntSlot.NIT] >= opts_i[MAXITER_OPT]:
+        status = Status.MAXITER
+    ist[IntSlot.STATUS] = status
     x[:] = xc
     g[:] = gc
-    fs[F] = f
+    fs[FloatSlot.F] = f
 
 
 @njit
 def gd_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts_i, it_stop):  # noqa: PLR0917
     """Steepest descent with a fixed step or a line search (the next search starts at twice the last step)."""
-    if ist[STATUS] >= 0:
+    if ist[IntSlot.STATUS] != Status.RUNNING:
         return
-    xc, gc, f = x, g, fs[F]
-    alpha = fs[ALPHA]
+    xc, gc, f = x, g, fs[FloatSlot.F]
+    alpha = fs[FloatSlot.ALPHA]
     p = np.empty(x.shape[0])
-    status = _RUNNING
+    status = Status.RUNNING
     stop = min(it_stop, opts_i[MAXITER_OPT])
-    while ist[NIT] < stop:
+    while ist[IntSlot.NIT] < stop:
         set_scaled(p, -1.0, gc)
         x_new, f_new, g_new, a, status = _step(vg, args, xc, f, gc, p, alpha, ist, hist_f, hist_g, opts_f, opts_i)
-        if status in (LINE_SEARCH_FAILED, NON_FINITE):
+        if status in (Status.LINE_SEARCH_FAILED, Status.NON_FINITE):
             break
         xc, gc, f = x_new, g_new, f_new
-        if status >= 0:
+        if status != Status.RUNNING:
             break
         alpha = min(2.0 * a, 1e10)
-    fs[ALPHA] = alpha
+    fs[FloatSlot.ALPHA] = alpha
     _finish(x, g, fs, ist, xc, gc, f, status, opts_i)
 
 
@@ -274,22 +344,22 @@ def lbfgs_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opt
     a pair with ``s'y`` not safely positive is skipped, so the implicit matrix
     stays positive definite and every direction is a descent direction.
     """
-    if ist[STATUS] >= 0:
+    if ist[IntSlot.STATUS] != Status.RUNNING:
         return
     n = x.shape[0]
     m = W.shape[0] // 2
-    stored, newest = ist[AUX], ist[AUX2]
-    xc, gc, f = x, g, fs[F]
+    stored, newest = ist[IntSlot.STORED], ist[IntSlot.NEWEST]
+    xc, gc, f = x, g, fs[FloatSlot.F]
     p = np.empty(n)
-    status = _RUNNING
+    status = Status.RUNNING
     stop = min(it_stop, opts_i[MAXITER_OPT])
-    while ist[NIT] < stop:
+    while ist[IntSlot.NIT] < stop:
         _two_loop(W, w, stored, newest, gc, p)
         if dot(p, gc) >= 0.0:  # not a descent direction (rounding): restart from steepest descent
             stored = 0
             set_scaled(p, -1.0 / max(math.sqrt(dot(gc, gc)), 1.0), gc)
         x_new, f_new, g_new, _, status = _step(vg, args, xc, f, gc, p, 1.0, ist, hist_f, hist_g, opts_f, opts_i)
-        if status in (LINE_SEARCH_FAILED, NON_FINITE):
+        if status in (Status.LINE_SEARCH_FAILED, Status.NON_FINITE):
             break
         sy = ss = yy = 0.0
         for i in range(n):
@@ -298,7 +368,7 @@ def lbfgs_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opt
             sy += s_i * y_i
             ss += s_i * s_i
             yy += y_i * y_i
-        if status < 0 and sy > _CURVATURE * math.sqrt(ss * yy):  # curvature safely positive: keep the pair
+        if status == Status.RUNNING and sy > _CURVATURE * math.sqrt(ss * yy):  # safely positive curvature: keep it
             newest = (newest + 1) % m
             for i in range(n):
                 W[newest, i] = x_new[i] - xc[i]
@@ -306,9 +376,9 @@ def lbfgs_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opt
             w[newest] = 1.0 / sy
             stored = min(stored + 1, m)
         xc, gc, f = x_new, g_new, f_new
-        if status >= 0:
+        if status != Status.RUNNING:
             break
-    ist[AUX], ist[AUX2] = stored, newest
+    ist[IntSlot.STORED], ist[IntSlot.NEWEST] = stored, newest
     _finish(x, g, fs, ist, xc, gc, f, status, opts_i)
 
 
@@ -331,19 +401,19 @@ def _bfgs_update(H, s, y, sy, Hy):
 @njit
 def bfgs_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts_i, it_stop):  # noqa: C901, PLR0917
     """Dense BFGS on the inverse Hessian ``W`` (scaled by ``s'y / y'y`` after the first step)."""
-    if ist[STATUS] >= 0:
+    if ist[IntSlot.STATUS] != Status.RUNNING:
         return
     n = x.shape[0]
     H = W
-    scaled = ist[AUX] != 0
-    xc, gc, f = x, g, fs[F]
+    scaled = ist[IntSlot.SCALED] != 0
+    xc, gc, f = x, g, fs[FloatSlot.F]
     p = np.empty(n)
     s = np.empty(n)
     y = np.empty(n)
     Hy = np.empty(n)
-    status = _RUNNING
+    status = Status.RUNNING
     stop = min(it_stop, opts_i[MAXITER_OPT])
-    while ist[NIT] < stop:
+    while ist[IntSlot.NIT] < stop:
         for i in range(n):
             total = 0.0
             for j in range(n):
@@ -359,13 +429,13 @@ def bfgs_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts
         elif not scaled:
             p *= 1.0 / max(gnorm, 1.0)  # a first step of length at most 1
         x_new, f_new, g_new, _, status = _step(vg, args, xc, f, gc, p, 1.0, ist, hist_f, hist_g, opts_f, opts_i)
-        if status in (LINE_SEARCH_FAILED, NON_FINITE):
+        if status in (Status.LINE_SEARCH_FAILED, Status.NON_FINITE):
             break
         for i in range(n):
             s[i] = x_new[i] - xc[i]
             y[i] = g_new[i] - gc[i]
         xc, gc, f = x_new, g_new, f_new
-        if status >= 0:
+        if status != Status.RUNNING:
             break
         sy = dot(s, y)
         if sy > _CURVATURE * math.sqrt(dot(s, s) * dot(y, y)):
@@ -373,7 +443,7 @@ def bfgs_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts
                 H *= sy / dot(y, y)
                 scaled = True
             _bfgs_update(H, s, y, sy, Hy)
-    ist[AUX] = 1 if scaled else 0
+    ist[IntSlot.SCALED] = 1 if scaled else 0
     _finish(x, g, fs, ist, xc, gc, f, status, opts_i)
 
 
@@ -437,20 +507,20 @@ def newton_direction(H, g):
 @njit
 def newton_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts_i, it_stop):  # noqa: PLR0917
     """Newton's method with the exact Hessian ``d2``, shifted by a multiple of I where not positive definite."""
-    if ist[STATUS] >= 0:
+    if ist[IntSlot.STATUS] != Status.RUNNING:
         return
-    xc, gc, f = x, g, fs[F]
-    status = _RUNNING
+    xc, gc, f = x, g, fs[FloatSlot.F]
+    status = Status.RUNNING
     stop = min(it_stop, opts_i[MAXITER_OPT])
-    while ist[NIT] < stop:
+    while ist[IntSlot.NIT] < stop:
         H = d2(xc, *args)
-        ist[NHEV] += 1
+        ist[IntSlot.NHEV] += 1
         p, _ = newton_direction(H, gc)
         x_new, f_new, g_new, _, status = _step(vg, args, xc, f, gc, p, 1.0, ist, hist_f, hist_g, opts_f, opts_i)
-        if status in (LINE_SEARCH_FAILED, NON_FINITE):
+        if status in (Status.LINE_SEARCH_FAILED, Status.NON_FINITE):
             break
         xc, gc, f = x_new, g_new, f_new
-        if status >= 0:
+        if status != Status.RUNNING:
             break
     _finish(x, g, fs, ist, xc, gc, f, status, opts_i)
 
@@ -469,7 +539,7 @@ def _truncated_cg(d2, args, xc, gc, ist):
     rr = dot(r, r)
     for j in range(2 * n + 10):
         Hd = d2(xc, *(args + (d,)))  # noqa: RUF005  (numba: a tuple built by concatenation)
-        ist[NHEV] += 1
+        ist[IntSlot.NHEV] += 1
         curvature = dot(d, Hd)
         if curvature <= 1e-14 * dot(d, d):  # negative curvature: use what CG has so far
             return -gc if j == 0 else z
@@ -488,17 +558,17 @@ def _truncated_cg(d2, args, xc, gc, ist):
 @njit
 def newton_cg_iterate(vg, d2, args, x, g, fs, ist, W, w, hist_f, hist_g, opts_f, opts_i, it_stop):  # noqa: PLR0917
     """Truncated Newton: directions from :func:`_truncated_cg` with Hessian-vector products ``d2``."""
-    if ist[STATUS] >= 0:
+    if ist[IntSlot.STATUS] != Status.RUNNING:
         return
-    xc, gc, f = x, g, fs[F]
-    status = _RUNNING
+    xc, gc, f = x, g, fs[FloatSlot.F]
+    status = Status.RUNNING
     stop = min(it_stop, opts_i[MAXITER_OPT])
-    while ist[NIT] < stop:
+    while ist[IntSlot.NIT] < stop:
         p = _truncated_cg(d2, args, xc, gc, ist)
         x_new, f_new, g_new, _, status = _step(vg, args, xc, f, gc, p, 1.0, ist, hist_f, hist_g, opts_f, opts_i)
-        if status in (LINE_SEARCH_FAILED, NON_FINITE):
+        if status in (Status.LINE_SEARCH_FAILED, Status.NON_FINITE):
             break
         xc, gc, f = x_new, g_new, f_new
-        if status >= 0:
+        if status != Status.RUNNING:
             break
     _finish(x, g, fs, ist, xc, gc, f, status, opts_i)

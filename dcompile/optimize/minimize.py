@@ -23,8 +23,9 @@ from dcompile.optimize.box import parse_bounds
 from dcompile.optimize.callback import PythonObjective
 from dcompile.optimize.driver import METHODS as _DRIVER_METHODS
 from dcompile.optimize.driver import Driver, KernelRef, SharedDriver, load_driver
+from dcompile.optimize.methods import IntSlot, State
 from dcompile.optimize.progress import Progress
-from dcompile.optimize.result import CALLBACK, MESSAGES, SUCCESS, OptimizeResult
+from dcompile.optimize.result import MESSAGES, OptimizeResult, Status
 
 METHODS = tuple(_DRIVER_METHODS)
 LINE_SEARCHES = {"armijo": M.ARMIJO, "wolfe": M.WOLFE}
@@ -348,16 +349,15 @@ def minimizer(fun: Function, x0: Any, args: Sequence[Any] = (), *, method: str =
     return driver.solve
 
 
-def _intermediate(state: tuple[Any, ...], method: str) -> OptimizeResult:
-    x, g, fs, ist, _, _, hist_f, hist_g = state
-    nit = int(ist[M.NIT])
+def _intermediate(state: State, method: str) -> OptimizeResult:
+    nit = state.nit
     return OptimizeResult(
-        x=x.copy(),
-        fun=float(fs[M.F]),
-        jac=g.copy(),
+        x=state.x.copy(),
+        fun=state.f,
+        jac=state.g.copy(),
         nit=nit,
-        nfev=int(ist[M.NFEV]),
-        history={"f": hist_f[: nit + 1].copy(), "gnorm": hist_g[: nit + 1].copy()},
+        nfev=state.nfev,
+        history={"f": state.hist_f[: nit + 1].copy(), "gnorm": state.hist_g[: nit + 1].copy()},
         method=method,
     )
 
@@ -370,29 +370,27 @@ def _chunked(  # noqa: PLR0917
     opts_i: np.ndarray,
     callback: Callable[[OptimizeResult], Any] | None,
     progress: Progress | None,
-) -> tuple[Any, ...]:
+) -> State:
     """Run in chunks of iterations, returning to Python about every ``_CHUNK_SECONDS``.
 
     The state carries the whole run, so the result is bit-for-bit that of one call.
     """
-    state = driver.start(x, data, opts_f, opts_i)
-    ist = state[3]
+    state = State(*driver.start(x, data, opts_f, opts_i))
     chunk = 1
-    while ist[M.STATUS] < 0:
+    while state.status == Status.RUNNING:
         t0 = time.perf_counter()
-        driver.iterate(data, *state, opts_f, opts_i, int(ist[M.NIT]) + chunk)
+        driver.iterate(data, *state, opts_f, opts_i, state.nit + chunk)
         if time.perf_counter() - t0 < _CHUNK_SECONDS / 2:
             chunk *= 2
         if progress is not None:
-            nit = int(ist[M.NIT])
-            progress.update(nit, float(state[2][M.F]), float(state[7][nit]), int(ist[M.NFEV]))
-        if callback is not None and ist[M.STATUS] < 0:
+            progress.update(state.nit, state.f, float(state.hist_g[state.nit]), state.nfev)
+        if callback is not None and state.status == Status.RUNNING:
             try:
                 stop = callback(_intermediate(state, driver.method))
             except StopIteration:
                 stop = True
             if stop:
-                ist[M.STATUS] = CALLBACK
+                state.ist[IntSlot.STATUS] = Status.CALLBACK
     return state
 
 
@@ -625,36 +623,35 @@ def _solve(  # noqa: PLR0917
                 driver = _prepared(driver, "run", (x, data, opts_f, opts_i))
             compile_s += time.perf_counter() - t0
         t0 = time.perf_counter()
-        state = driver.run(x, data, opts_f, opts_i)
+        state = State(*driver.run(x, data, opts_f, opts_i))  # the drivers return a plain tuple
         solve_s = time.perf_counter() - t0
     else:
         if "iterate" not in driver.compiled:
             t0 = time.perf_counter()
             with notice.compiling(f"the {label} loop for these argument types"):
                 driver = _prepared(driver, "start", (x, data, opts_f, opts_i))
-                state = driver.start(x, data, opts_f, opts_i)
-                driver = _prepared(driver, "iterate", (data, *state, opts_f, opts_i, 0))
+                first = driver.start(x, data, opts_f, opts_i)
+                driver = _prepared(driver, "iterate", (data, *first, opts_f, opts_i, 0))
             compile_s += time.perf_counter() - t0
         display = Progress(label) if progress else None
         t0 = time.perf_counter()
         state = _chunked(driver, x, data, opts_f, opts_i, callback, display)
         solve_s = time.perf_counter() - t0
-    xs, g, fs, ist, _, _, hist_f, hist_g = state
-    nit, status = int(ist[M.NIT]), int(ist[M.STATUS])
+    nit, status = state.nit, state.status
     if progress:
-        display.close(nit, float(fs[M.F]), float(hist_g[nit]), int(ist[M.NFEV]), MESSAGES[status])
+        display.close(nit, state.f, float(state.hist_g[nit]), state.nfev, MESSAGES[status])
     return OptimizeResult(
-        x=xs,
-        fun=float(fs[M.F]),
-        jac=g,
+        x=state.x,
+        fun=state.f,
+        jac=state.g,
         nit=nit,
-        nfev=int(ist[M.NFEV]),
-        njev=int(ist[M.NFEV]),
-        nhev=int(ist[M.NHEV]),
+        nfev=state.nfev,
+        njev=state.nfev,
+        nhev=state.nhev,
         status=status,
-        success=status == SUCCESS,
+        success=status == Status.SUCCESS,
         message=MESSAGES[status],
-        history={"f": hist_f[: nit + 1].copy(), "gnorm": hist_g[: nit + 1].copy()},
+        history={"f": state.hist_f[: nit + 1].copy(), "gnorm": state.hist_g[: nit + 1].copy()},
         method=label,
         line_search=ls_name,
         compile_seconds=compile_s,

@@ -40,7 +40,7 @@ for a variable whose gradient points at a bound by ``min(1, v_j c_j / |r|)``
 (the distance to that bound on the scale over which the residual changes by
 ``|r|``); ``ftol`` on the relative reduction of the sum of squares, actual
 and predicted; ``xtol`` on the step relative to the scaled ``x``. Statuses
-are ``lm``'s (SciPy's).
+are ``lm``'s :class:`~dcompile.optimize.lm.LsqStatus` (SciPy's).
 """
 
 from __future__ import annotations
@@ -51,17 +51,12 @@ import numpy as np
 from numba import njit
 
 from dcompile.optimize.lm import (
-    BAD_START,
-    BOTH_OK,
     FACTOR,
     FTOL,
-    FTOL_OK,
     GTOL,
-    GTOL_OK,
     MAX_NFEV,
-    MAXFEV,
     XTOL,
-    XTOL_OK,
+    LsqStatus,
     enorm,
     lm_parameter,
 )
@@ -237,24 +232,24 @@ def select_step(x, lo, hi, d, Ja, m, gh, C, ph, delta, theta, step_h, w):
 
 @njit(cache=True)
 def _status(actred, prered, ratio, dxn, xnorm, fnorm, nfev, ftol, xtol, max_nfev):
-    """The status after a trial step, or -1 to go on (``actred``, ``prered``: relative to ``f``)."""
+    """The status after a trial step, or ``LsqStatus.RUNNING`` to go on (``actred``, ``prered``: relative to ``f``)."""
     f_ok = abs(actred) <= ftol and 0.0 <= prered <= ftol and ratio >= 0.25
     x_ok = dxn <= xtol * (xtol + xnorm)
     if f_ok and x_ok:
-        return BOTH_OK
+        return LsqStatus.BOTH_OK
     if f_ok:
-        return FTOL_OK
+        return LsqStatus.FTOL_OK
     if x_ok:
-        return XTOL_OK
+        return LsqStatus.XTOL_OK
     if fnorm == 0.0:
-        return GTOL_OK
+        return LsqStatus.GTOL_OK
     if nfev >= max_nfev:
-        return MAXFEV
+        return LsqStatus.MAXFEV
     if abs(actred) <= _EPS and 0.0 <= prered <= _EPS:
-        return FTOL_OK  # no further reduction possible in floating point
+        return LsqStatus.FTOL_OK  # no further reduction possible in floating point
     if dxn <= _EPS * xnorm:
-        return XTOL_OK  # no further change of x possible in floating point
-    return -1
+        return LsqStatus.XTOL_OK  # no further change of x possible in floating point
+    return LsqStatus.RUNNING
 
 
 @njit
@@ -270,7 +265,7 @@ def trf_solve(res, jac, args, x0, lo, hi, opts_f, opts_i):
     J = jac(x, *args)
     njev = 1
     if not math.isfinite(fnorm):
-        return x, r, J, nfev, njev, nit, BAD_START
+        return x, r, J, nfev, njev, nit, LsqStatus.BAD_START
     ftol, xtol, gtol, factor = opts_f[FTOL], opts_f[XTOL], opts_f[GTOL], opts_f[FACTOR]
     max_nfev = opts_i[MAX_NFEV]
     g = np.empty(n)
@@ -292,9 +287,9 @@ def trf_solve(res, jac, args, x0, lo, hi, opts_f, opts_i):
     w = np.empty((5, max(m, n)))
     delta = 0.0
     lam = 0.0
-    status = -1
+    status = LsqStatus.RUNNING
     first = True
-    while status < 0:
+    while status == LsqStatus.RUNNING:
         for j in range(n):
             s = 0.0
             t = 0.0
@@ -325,7 +320,7 @@ def trf_solve(res, jac, args, x0, lo, hi, opts_f, opts_i):
                         o *= min(1.0, v[j] * cn[j] / fnorm)
                     optimality = max(optimality, o)
         if optimality <= gtol:
-            status = GTOL_OK
+            status = LsqStatus.GTOL_OK
             break
         for j in range(n):
             C[j] = g[j] * dv[j] / c[j]
@@ -380,6 +375,6 @@ def trf_solve(res, jac, args, x0, lo, hi, opts_f, opts_i):
                 J = jac(x, *args)
                 njev += 1
                 break
-            if status >= 0:
+            if status != LsqStatus.RUNNING:
                 break
     return x, r, J, nfev, njev, nit, status

@@ -28,7 +28,7 @@ from dcompile.backend import notice
 from dcompile.errors import SignatureError
 from dcompile.frontend.pytree import Unravel, ravel, vector_like
 from dcompile.optimize.progress import Progress
-from dcompile.optimize.result import CALLBACK, EPOCHS_DONE, MESSAGES, NON_FINITE, OptimizeResult
+from dcompile.optimize.result import MESSAGES, OptimizeResult, Status
 from dcompile.sums.finite_sum import FiniteSum
 from dcompile.sums.schedules import as_schedule
 
@@ -142,8 +142,8 @@ def _run(
         nit=steps_all.size,
         epochs=len(run.steps),
         nfev=len(run.steps) * obj.n,  # per-sample gradient evaluations
-        status=run.status,
-        success=run.status == EPOCHS_DONE,
+        status=int(run.status),
+        success=run.status == Status.EPOCHS_DONE,
         message=MESSAGES[run.status],
         history={"loss": np.array(run.losses), "loss_avg": np.array(run.losses_avg), "step": steps_all},
         method=method,
@@ -172,13 +172,13 @@ class _Run:
         self.steps: list[np.ndarray] = []
         self.weight = 0.0
         self.recorded = -1  # the last epoch whose losses were recorded
-        self.status = EPOCHS_DONE
+        self.status = Status.EPOCHS_DONE
         self.compile_s = self.solve_s = 0.0
 
     def after_epoch(self, w: np.ndarray, avg_sum: np.ndarray) -> bool:
         """Record the epoch, show progress, call the callback; whether to stop."""
         if not np.all(np.isfinite(w)):
-            self.status = NON_FINITE
+            self.status = Status.NON_FINITE
             return True
         if self.record:
             self.losses.append(float(self.module.value(w, *self.obj.data)))
@@ -196,7 +196,7 @@ class _Run:
         except StopIteration:
             stop = True
         if stop:
-            self.status = CALLBACK
+            self.status = Status.CALLBACK
         return bool(stop)
 
 
