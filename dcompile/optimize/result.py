@@ -36,9 +36,6 @@ class Status(IntEnum):
     UNBOUNDED = 8  # f kept falling along a direction as far as the line search went
 
 
-# Kept for dcompile/sums/distributed.py, which imports these names; new code reads Status.<NAME>.
-CALLBACK, EPOCHS_DONE, NON_FINITE = Status.CALLBACK, Status.EPOCHS_DONE, Status.NON_FINITE
-
 MESSAGES: dict[int, str] = {  # keyed by the plain codes too (an IntEnum member hashes as its int)
     Status.SUCCESS: "Optimization terminated successfully: the gradient norm is below gtol.",
     Status.MAXITER: "Maximum number of iterations reached.",

@@ -63,7 +63,7 @@ from dcompile.backend.compiler import PACKAGE, load_module
 from dcompile.errors import SignatureError
 from dcompile.optimize.driver import KernelRef
 from dcompile.optimize.progress import Progress
-from dcompile.optimize.result import CALLBACK, EPOCHS_DONE, MESSAGES, NON_FINITE, OptimizeResult
+from dcompile.optimize.result import MESSAGES, OptimizeResult, Status
 from dcompile.sums.finite_sum import FiniteSum, sum_derivative
 from dcompile.sums.schedules import as_schedule
 
@@ -598,7 +598,7 @@ def sgd(
     avg_sum, weight = np.zeros_like(w), 0.0
     losses: list[float] = []
     all_steps: list[np.ndarray] = []
-    status = EPOCHS_DONE
+    status = Status.EPOCHS_DONE
     t_start = time.perf_counter()
     compile_s = solve_s = 0.0
     for epoch in range(epochs):
@@ -615,7 +615,7 @@ def sgd(
         avg_sum += ew * w
         weight += ew
         if not np.all(np.isfinite(w)):
-            status = NON_FINITE
+            status = Status.NON_FINITE
             break
         if record:
             losses.append(obj(w))
@@ -628,7 +628,7 @@ def sgd(
             except StopIteration:
                 stop = True
             if stop:
-                status = CALLBACK
+                status = Status.CALLBACK
                 break
     done = len(all_steps)
     x_avg = avg_sum / weight if weight > 0.0 else w.copy()
@@ -645,8 +645,8 @@ def sgd(
         nit=steps_all.size,
         epochs=done,
         nfev=done * obj.n,
-        status=status,
-        success=status == EPOCHS_DONE,
+        status=int(status),
+        success=status == Status.EPOCHS_DONE,
         message=MESSAGES[status],
         history={"loss": np.array(losses), "step": steps_all},
         method="sgd (local, averaged per epoch)",
