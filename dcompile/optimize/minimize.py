@@ -616,6 +616,7 @@ def _solve(  # noqa: PLR0917
     label: str,
 ) -> OptimizeResult:
     """Run the driver's loop (at once, or in chunks for a callback or progress) and make the result."""
+    display: Progress | None = None
     if callback is None and not progress:
         if "run" not in driver.compiled:  # first use: compile (or load) the loop, timed apart from the solve
             t0 = time.perf_counter()
@@ -638,7 +639,7 @@ def _solve(  # noqa: PLR0917
         state = _chunked(driver, x, data, opts_f, opts_i, callback, display)
         solve_s = time.perf_counter() - t0
     nit, status = state.nit, state.status
-    if progress:
+    if display is not None:
         display.close(nit, state.f, float(state.hist_g[nit]), state.nfev, MESSAGES[status])
     return OptimizeResult(
         x=state.x,

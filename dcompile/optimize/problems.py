@@ -377,7 +377,6 @@ def _fixed(name, mgh, residuals, x0, fmin, xmin=None, scale=""):  # noqa: PLR091
             raise ValueError(f"{name} has fixed n = {len(x0)}, got n = {n}")
         return _make(name, mgh, residuals, x0, fmin, xmin, scale)
 
-    make.fixed_n = len(x0)
     return make
 
 
