@@ -29,7 +29,7 @@ import dcompile as dc
 from dcompile.emit import chunking
 from dcompile.emit.chunking import Split, from_text, split_body
 from dcompile.emit.emitter import _Printer
-from dcompile.emit.records import Kind, Stmt
+from dcompile.emit.records import Assign, Elem, Kind, Op, Part, Stmt
 from dcompile.ir.layout import Loop
 from tests.test_arrays import PROGS
 
@@ -361,14 +361,18 @@ def test_parts_are_written_as_llvm_text_where_they_can_be():
     from numba.core import types
     from numba.core.registry import cpu_target
 
-    from dcompile.backend.llvm_parts import _NotLowerable, plan
+    from dcompile.backend.llvm_parts import _NotLowerable, from_ast, plan
     from dcompile.backend.llvm_text import TextLowering
 
     context = cpu_target.target_context
     module = ir.Module("t")
     src = "def p(_s, x, a):\n    t = np.sin(a) * x[-1] + a ** 3\n    _s[0] = -t / 2.0\n    _s[1] += np.hypot(t, a)\n"
     node = ast.parse(src).body[0]
-    p = plan(node)
+    assert isinstance(node, ast.FunctionDef)
+    part = from_ast(node)
+    assert part is not None
+    p = plan(part)
+    assert p is not None
     vec = types.Array(types.float64, 1, "C")
     with context.push_code_library(context.codegen().create_library("t")):  # as during a compile
         text = TextLowering(context, module, p, [vec, vec, types.float64], ["%a0", "%a1", "%a2"]).body()
@@ -413,8 +417,9 @@ def test_numba_direct_parts_match_numba_bit_for_bit(numba_zoo):
     from dcompile.backend.llvm_parts import lower_parts
 
     split, whole, emitted = numba_zoo
-    direct = lower_parts(emitted.source, emitted.parts)
+    direct = lower_parts(emitted.source, emitted.parts, plans=emitted.plans)
     assert len(emitted.parts) >= 3 and len(direct) >= len(emitted.parts) - 1  # (nearly) all parts direct
+    assert set(lower_parts(emitted.source, emitted.parts)) == set(direct)  # the same parts from the text
     # and the compile used them (no silent fall-back to numba's front end for every part)
     assert split.kernel.cache_hit or set(split.kernel.lowered) == set(direct)
     for args in ZOO_ARGS:  # (numba's libm and NumPy's may differ in the last bit: compare numba with numba)
@@ -422,12 +427,14 @@ def test_numba_direct_parts_match_numba_bit_for_bit(numba_zoo):
 
 
 def test_direct_lowering_plans_only_plain_float_code():
-    from dcompile.backend.llvm_parts import plan
+    from dcompile.backend.llvm_lower import Plan
+    from dcompile.backend.llvm_parts import from_ast, plan
 
-    def first_def(src: str) -> ast.FunctionDef:
+    def first_def(src: str) -> Plan | None:
         node = ast.parse(textwrap.dedent(src)).body[0]
         assert isinstance(node, ast.FunctionDef)
-        return node
+        part = from_ast(node)
+        return None if part is None else plan(part)
 
     ok = plan(first_def("def p(_s, x, g):\n    a = _s[3] * x[-1]\n    g[2] += np.sin(a) ** 2\n    _s[4] = -a / 2.0\n"))
     assert ok is not None and ok.arrays == frozenset({"_s", "x", "g"})
@@ -439,7 +446,26 @@ def test_direct_lowering_plans_only_plain_float_code():
         "a = x[i]",  # a variable index
         "return x",
     ):
-        assert plan(first_def(f"def p(x, i):\n    {body}\n")) is None, body
+        assert first_def(f"def p(x, i):\n    {body}\n") is None, body
+    # trees as the emitter gives them: the same checks (a global, an integer outside an exponent)
+    assert plan(Part("p", ("x",), (Assign("a", Op("*", ("x", "y"))),))) is None
+    assert plan(Part("p", ("x",), (Assign("a", Op("*", ("x", 2))),))) is None
+    assert plan(Part("p", ("x",), (Assign("a", Op("np.sum", ("x",))),))) is None
+    assert plan(Part("p", ("x", "g"), (Assign(Elem("g", (0,)), Op("**", ("x", 3)), "+"),))) is not None
+
+
+@pytest.mark.numba
+def test_parts_are_lowered_from_the_emitters_trees_not_the_text(numba_zoo):
+    """Every part the text lowers has the emitter's trees, the same as the text's; with them the text is not read."""
+    from dcompile.backend.llvm_parts import from_ast, lower_parts
+
+    _, _, emitted = numba_zoo
+    defs = {n.name: n for n in ast.parse(emitted.source).body if isinstance(n, ast.FunctionDef)}
+    planned = {p.name: p for p in emitted.plans}
+    for name in emitted.parts:
+        assert from_ast(defs[name]) == planned.get(name), name
+    assert planned
+    assert set(lower_parts("not Python (", tuple(planned), plans=emitted.plans)) == set(planned)
 
 
 @pytest.mark.parametrize(
@@ -504,6 +530,25 @@ def test_exported_module_of_a_split_function_compiles_its_parts(tmp_path, capsys
 
 
 # -- the emitter's statement records agree with its text ------------------------------------
+def test_tree_templates_are_one_operator_or_one_ufunc_call():
+    """The primitives the emitter gives operation trees print what their tree says on float scalars."""
+    from dcompile.emit.emitter import _OPERATORS, _UFUNCS
+    from dcompile.ir.primitive import PREC_ATOM, REGISTRY
+    from dcompile.ir.types import DType, VType
+
+    f64 = VType((), DType.F64)
+    for name in _UFUNCS:
+        assert isinstance(getattr(np, name), np.ufunc), name
+        for n in (1, 2):
+            src, prec = REGISTRY[name].emit([("a", PREC_ATOM), ("b", PREC_ATOM)][:n], {}, [f64] * n)
+            assert (src, prec) == (f"np.{name}({', '.join('ab'[:n])})", PREC_ATOM), name
+    for name, op in _OPERATORS.items():
+        args = [("a", PREC_ATOM), ("b", PREC_ATOM)][: 1 if op == "neg" else 2]
+        src, _ = REGISTRY[name].emit(args, {}, [f64] * len(args))
+        want = {"+": "a + b", "-": "a - b", "*": "a * b", "/": "a / b", "**": "a**b", "neg": "-a"}[op]
+        assert src == want, name
+
+
 def _check_records(params: list[str], records: list[Stmt]) -> None:
     """Every name a statement's text reads (of the function's locals) is among its record's reads, its
     text's bindings among the record's writes; allocations, aliases and the return are recorded as such."""
@@ -518,6 +563,11 @@ def _check_records(params: list[str], records: list[Stmt]) -> None:
     local = set(params).union(*(t.writes for _, t in parsed))
     for r, t in parsed:
         assert t.writes <= r.writes, (r.lines, t.writes, r.writes)
+        if r.tree is not None:  # the operation tree is the one Python parses from the text
+            from dcompile.backend.llvm_parts import _statement
+
+            (line,) = r.lines
+            assert _statement(ast.parse(line).body[0]) == r.tree, (line, r.tree)
         assert set(t.reads) & local <= set(r.reads), (r.lines, t.reads, r.reads)
         if t.kind in (Kind.ALLOCATION, Kind.ALIAS, Kind.RETURN):
             assert r.kind is t.kind, (r.lines, r.kind, t.kind)

@@ -124,7 +124,7 @@ def _compile(module: Any, emitted: Emitted, sig: tuple[Any, ...], *, direct: boo
             cached._dcompile_lowered = ()
             return cached
     direct = direct and bool(emitted.parts) and not cache_index.in_cache(numba.njit(**_NJIT)(py_fn), sig)
-    direct_parts = lower_parts(emitted.source, emitted.parts, hot=emitted.hot) if direct else {}
+    direct_parts = lower_parts(emitted.source, emitted.parts, hot=emitted.hot, plans=emitted.plans) if direct else {}
     for name in emitted.parts:
         part = direct_parts.get(name) or numba.njit(error_model="numpy")(getattr(module, name))
         setattr(module, name, part)
@@ -201,13 +201,14 @@ def _standing_in(module: types.ModuleType) -> Iterator[None]:
 def _compile_split(module: types.ModuleType, path: Path, emitted: Emitted, sig: tuple[Any, ...]) -> Any:
     """Compile a split function from its stub, its lowered parts and the other parts' definitions.
 
-    The cold counterpart of :func:`_load_from_numba_cache`: only the parts that are
-    not lowered to LLVM are compiled to bytecode (from the tree the lowering parsed),
-    for ``numba.njit``.
+    The cold counterpart of :func:`_load_from_numba_cache`: the parts with plans
+    (``emitted.plans``) are lowered to LLVM from their trees; only the others are
+    parsed from the source and compiled to bytecode, for ``numba.njit`` (or, without
+    a plan, lowered from the parsed text: :func:`~dcompile.backend.llvm_parts.split_parts`).
     """
     import numba
 
-    lowered, rest = split_parts(emitted.source, emitted.parts, hot=emitted.hot)
+    lowered, rest = split_parts(emitted.source, emitted.parts, hot=emitted.hot, plans=emitted.plans)
     for node in rest:
         code = compile(ast.Module(body=[node], type_ignores=[]), str(path), "exec", dont_inherit=True)
         exec(code, module.__dict__)

@@ -4,8 +4,10 @@ The lowering shared by :mod:`dcompile.backend.llvm_parts` (which decides what
 a part is, turns it into a numba intrinsic and writes its function) and
 :mod:`dcompile.backend.llvm_text` (which writes the common instructions as
 LLVM text and lowers every other operation once per module into a helper
-with :class:`_Lowering`): the subset's operator tables, :class:`Plan`, the
-constant-index helpers, :class:`_Lowering` over ``llvmlite.ir`` objects, and
+with :class:`_Lowering`): the subset's operator tables (keyed by the
+operation of :class:`~dcompile.emit.records.Op`), :class:`Plan` (a part's
+statements as the emitter's operation trees, :mod:`dcompile.emit.records`),
+:class:`_Lowering` over ``llvmlite.ir`` objects, and
 :func:`without_exception_channel` (from :mod:`dcompile.backend.numba_private`).
 Both modules import it; it imports neither, so the two do not import each
 other (issue 23).
@@ -13,7 +15,6 @@ other (issue 23).
 
 from __future__ import annotations
 
-import ast
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,21 +24,37 @@ import numpy as np
 
 from dcompile.backend.numba_private import ufunc_loops
 from dcompile.backend.numba_private.exception_channel import without_exception_channel
+from dcompile.emit.records import Assign, Elem, Op, Tree
 
-_BINOPS: dict[type[ast.operator], Callable[..., Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.Pow: operator.pow,
+_BINOPS: dict[str, Callable[..., Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "**": operator.pow,
 }
-_INPLACE: dict[type[ast.operator], Callable[..., Any]] = {
-    ast.Add: operator.iadd,
-    ast.Sub: operator.isub,
-    ast.Mult: operator.imul,
-    ast.Div: operator.itruediv,
+_INPLACE: dict[str, Callable[..., Any]] = {
+    "+": operator.iadd,
+    "-": operator.isub,
+    "*": operator.imul,
+    "/": operator.itruediv,
 }
-_UNARY: dict[type[ast.unaryop], Callable[..., Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+_UNARY: dict[str, Callable[..., Any]] = {"neg": operator.neg, "pos": operator.pos}
+UFUNC = "np."  # the prefix of a ufunc call's operation (records.Op)
+
+
+def ufunc_of(op: str) -> Any:
+    """The NumPy ufunc of operation ``op`` (``"np.sin"``), or None."""
+    if not op.startswith(UFUNC):
+        return None
+    fn = getattr(np, op[len(UFUNC) :], None)
+    return fn if isinstance(fn, np.ufunc) else None
+
+
+def int_exponent(node: Op) -> int | None:
+    """The exponent of ``x ** k`` for a constant integer ``k`` (lowered as multiplications), else None."""
+    k = node.args[1] if node.op == "**" else None
+    return k if type(k) is int else None
 
 
 class _NotLowerable(Exception):
@@ -46,34 +63,13 @@ class _NotLowerable(Exception):
 
 @dataclass(frozen=True)
 class Plan:
-    """A part that can be lowered: its parameters, which are arrays, and its statements."""
+    """A part that can be lowered: its parameters, which are arrays, and its statements' operation trees."""
 
     name: str
     params: tuple[str, ...]
     arrays: frozenset[str]
-    body: tuple[ast.stmt, ...]
+    body: tuple[Assign, ...]
     optimize: bool = False
-
-
-def _indices(node: ast.Subscript) -> tuple[int, ...]:
-    index = node.slice
-    items = index.elts if isinstance(index, ast.Tuple) else [index]
-    out = []
-    for item in items:
-        value = _int_constant(item)
-        if value is None:
-            raise _NotLowerable
-        out.append(value)
-    return tuple(out)
-
-
-def _int_constant(node: ast.expr) -> int | None:
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        inner = _int_constant(node.operand)
-        return None if inner is None else -inner
-    return None
 
 
 class _Lowering:
@@ -109,22 +105,22 @@ class _Lowering:
 
     def statements(self) -> None:
         for stmt in self.plan.body:
-            if isinstance(stmt, ast.Assign):
-                target = stmt.targets[0]
+            target = stmt.target
+            if stmt.op is None:
                 value, ty = self.expr(stmt.value)
-                if isinstance(target, ast.Name):
-                    self.env[target.id] = (value, ty)
+                if isinstance(target, str):
+                    self.env[target] = (value, ty)
                 else:
                     self.store(target, value, ty)
             else:
-                assert isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Subscript)
-                old = self.load(stmt.target)
+                assert isinstance(target, Elem)
+                old = self.load(target)
                 new = self.expr(stmt.value)
-                fn = _INPLACE[type(stmt.op)]
-                self.store(stmt.target, *self.binop(fn, (*old, None), (*new, None)))
+                fn = _INPLACE[stmt.op]
+                self.store(target, *self.binop(fn, (*old, None), (*new, None)))
 
     # -- array elements --------------------------------------------------------------
-    def pointer(self, node: ast.Subscript) -> tuple[Any, Any]:
+    def pointer(self, node: Elem) -> tuple[Any, Any]:
         """The address of an element at constant indices (negative ones count from the end).
 
         The address, not the code that computes it, is what matters: the load or
@@ -135,10 +131,9 @@ class _Lowering:
         """
         from numba.core import cgutils
 
-        assert isinstance(node.value, ast.Name)
-        name = node.value.id
+        name = node.array
         aryty, ary = self.arrays[name]
-        indices = _indices(node)
+        indices = node.index
         key = (name, indices)
         found = self.pointers.get(key)
         if found is not None:
@@ -164,42 +159,41 @@ class _Lowering:
         self.pointers[key] = ptr
         return aryty, ptr
 
-    def load(self, node: ast.Subscript) -> tuple[Any, Any]:
+    def load(self, node: Elem) -> tuple[Any, Any]:
         # float64 arrays only (see the typer): numba's data model stores a float64 as a double.
         aryty, ptr = self.pointer(node)
         return self.builder.load(ptr), aryty.dtype
 
-    def store(self, node: ast.expr, value: Any, ty: Any) -> None:
-        assert isinstance(node, ast.Subscript)
+    def store(self, node: Elem, value: Any, ty: Any) -> None:
         aryty, ptr = self.pointer(node)
         if ty != aryty.dtype:
             value = self.context.cast(self.builder, value, ty, aryty.dtype)
         self.builder.store(value, ptr)
 
     # -- expressions -----------------------------------------------------------------
-    def expr(self, node: ast.expr) -> tuple[Any, Any]:
+    def expr(self, node: Tree) -> tuple[Any, Any]:
         """LLVM value and numba type of an expression."""
-        if isinstance(node, ast.Name):
-            return self.env[node.id]
-        if isinstance(node, ast.Constant):
-            return self.context.get_constant(self.types.float64, node.value), self.types.float64
-        if isinstance(node, ast.Subscript):
+        if isinstance(node, str):
+            return self.env[node]
+        if isinstance(node, float):
+            return self.context.get_constant(self.types.float64, node), self.types.float64
+        if isinstance(node, Elem):
             return self.load(node)
-        if isinstance(node, ast.BinOp):
+        assert isinstance(node, Op)
+        if node.op in _BINOPS:
             return self.binary(node)
-        if isinstance(node, ast.UnaryOp):
-            value, ty = self.expr(node.operand)
-            return self.call(_UNARY[type(node.op)], [(value, ty)])
-        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-        return self.call(getattr(np, node.func.attr), [self.expr(a) for a in node.args])
+        if node.op in _UNARY:
+            value, ty = self.expr(node.args[0])
+            return self.call(_UNARY[node.op], [(value, ty)])
+        return self.call(ufunc_of(node.op), [self.expr(a) for a in node.args])
 
-    def binary(self, node: ast.BinOp) -> tuple[Any, Any]:
-        lhs = (*self.expr(node.left), None)
-        k = _int_constant(node.right) if isinstance(node.op, ast.Pow) else None
+    def binary(self, node: Op) -> tuple[Any, Any]:
+        lhs = (*self.expr(node.args[0]), None)
+        k = int_exponent(node)
         if k is not None:
             return self.int_power(lhs[0], lhs[1], k)
-        rhs = (*self.expr(node.right), None)
-        return self.binop(_BINOPS[type(node.op)], lhs, rhs)
+        rhs = (*self.expr(node.args[1]), None)
+        return self.binop(_BINOPS[node.op], lhs, rhs)
 
     def int_power(self, base: Any, ty: Any, k: int) -> tuple[Any, Any]:
         """``base ** k`` for a constant integer ``k``, as numba computes a float to an integer power.

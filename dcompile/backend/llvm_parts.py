@@ -11,9 +11,10 @@ The parts of a split function are mostly plain float arithmetic:
 ``name = expr`` statements over float64 scalars, subscripts of float64 arrays
 with constant indices (``_s[12]``, ``x[3]``, ``_out[4] = ...``,
 ``g[2] += ...``), ``+ - * / **``, unary minus and NumPy ufunc calls
-(``np.sin(t)``). Such a part is compiled here: its statements are read from
-the emitted source (the readable artefact stays the one source of truth) and
-each operation is lowered with numba's *own* implementation of that operation
+(``np.sin(t)``). Such a part is compiled here from its operation trees
+(:class:`~dcompile.emit.records.Part`: the emitter records each plain float
+statement's operations as it prints it, and the split adds its scratch loads
+and stores), not from its text, and each operation is lowered with numba's *own* implementation of that operation
 (``context.get_function(op, signature)``, the ufunc kernels of
 ``numba.np.ufunc_db``), looked up once per distinct signature instead of once
 per statement. The generated machine code is therefore the code numba
@@ -26,6 +27,12 @@ function is compiled by numba as usual, so ``.njit`` works from user numba
 code and numba's disk cache stores the whole machine code. A part with any
 other statement (an allocation, a fused loop, a select, a call numba would
 type differently) is compiled by ``numba.njit`` as before.
+
+The text is read back in one case only: a part without trees (a module found
+by the program cache, which keeps only the source; a part whose statements the
+emitter gives no trees, such as a primitive's multi-line template). Its
+``def`` is parsed and turned into the same trees (:func:`from_ast`), so both
+ways lower through one code path.
 
 This lowering is a fast path on numba's internals: the target context's
 lowering methods, and the hooks of :mod:`dcompile.backend.numba_private`
@@ -41,106 +48,157 @@ import ast
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from dcompile.backend.llvm_lower import (
     _BINOPS,
     _INPLACE,
     _UNARY,
     Plan,
-    _indices,
-    _int_constant,
     _Lowering,
     _NotLowerable,
+    int_exponent,
+    ufunc_of,
 )
 from dcompile.backend.llvm_text import TextLowering
 from dcompile.backend.numba_private import fast_paths, target_context
 from dcompile.backend.numba_private.text_function import text_function
+from dcompile.emit.records import Assign, Elem, Op, Part, Tree
 
 
-def plan(fn: ast.FunctionDef, *, optimize: bool = False) -> Plan | None:
-    """The lowering plan of a part function, or None if it has a statement outside the subset."""
-    params = tuple(a.arg for a in fn.args.args)
-    body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+def plan(part: Part, *, optimize: bool = False) -> Plan | None:
+    """The lowering plan of a part, or None if it has an operation outside the subset.
+
+    The trees are plain float code by construction; what is checked here is what
+    the lowering needs besides: every name read is a parameter or an earlier
+    statement's (not a module global), every array a parameter, every operation
+    one numba's implementation lowers inside a part (:func:`_probe`).
+    """
     arrays: set[str] = set()
-    local: set[str] = set(params)
+    local: set[str] = set(part.params)
     try:
-        for stmt in body:
-            _check_stmt(stmt, arrays, local)
+        for stmt in part.body:
+            if stmt.op is not None and (stmt.op not in _INPLACE or not isinstance(stmt.target, Elem)):
+                raise _NotLowerable
+            _check_expr(stmt.value, arrays, local)
+            if isinstance(stmt.target, str):
+                local.add(stmt.target)
+            else:
+                arrays.add(stmt.target.array)
     except _NotLowerable:
         return None
-    if not arrays <= set(params):
+    if not arrays <= set(part.params):
         return None  # an array made inside the part, or a global (an array constant)
-    return Plan(fn.name, params, frozenset(arrays), tuple(body), optimize)
+    return Plan(part.name, part.params, frozenset(arrays), part.body, optimize)
 
 
-def _check_stmt(stmt: ast.stmt, arrays: set[str], local: set[str]) -> None:
+def _check_expr(node: Tree, arrays: set[str], local: set[str]) -> None:
+    if isinstance(node, str):
+        if node not in local:
+            raise _NotLowerable  # a global (an array constant): left to numba
+    elif isinstance(node, Elem):
+        arrays.add(node.array)
+    elif type(node) is not float:
+        if not isinstance(node, Op):
+            raise _NotLowerable  # an integer outside an exponent
+        if node.op in _BINOPS:
+            _check_expr(node.args[0], arrays, local)
+            if int_exponent(node) is not None:
+                return
+            if node.op == "**" and not _probe("**", 2):
+                raise _NotLowerable
+            _check_expr(node.args[1], arrays, local)
+        elif node.op in _UNARY:
+            _check_expr(node.args[0], arrays, local)
+        elif ufunc_of(node.op) is not None and _probe(node.op, len(node.args)):
+            for arg in node.args:
+                _check_expr(arg, arrays, local)
+        else:
+            raise _NotLowerable
+
+
+# -- the text fallback ---------------------------------------------------------------
+def from_ast(fn: ast.FunctionDef) -> Part | None:
+    """The trees of a parsed part function, or None if it has a statement outside the subset.
+
+    For the parts the emitter gave no trees (see the module docstring): the same
+    trees as the emitter's for the same text.
+    """
+    body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    try:
+        trees = tuple(_statement(s) for s in body)
+    except _NotLowerable:
+        return None
+    return Part(fn.name, tuple(a.arg for a in fn.args.args), trees)
+
+
+_AST_OPS: dict[type[ast.AST], str] = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.Pow: "**",
+    ast.USub: "neg",
+    ast.UAdd: "pos",
+}
+
+
+def _statement(stmt: ast.stmt) -> Assign:
     if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
         target = stmt.targets[0]
-        _check_expr(stmt.value, arrays, local)
-        if isinstance(target, ast.Name):
-            local.add(target.id)
-        else:
-            _check_subscript(target, arrays)
-    elif isinstance(stmt, ast.AugAssign) and type(stmt.op) in _INPLACE and isinstance(stmt.target, ast.Subscript):
-        _check_expr(stmt.value, arrays, local)
-        _check_subscript(stmt.target, arrays)
-    else:
-        raise _NotLowerable
+        value = _tree(stmt.value)
+        return Assign(target.id if isinstance(target, ast.Name) else _element(target), value)
+    if isinstance(stmt, ast.AugAssign) and type(stmt.op) in _AST_OPS:
+        return Assign(_element(stmt.target), _tree(stmt.value), _AST_OPS[type(stmt.op)])
+    raise _NotLowerable
 
 
-def _check_subscript(node: ast.expr, arrays: set[str]) -> None:
+def _element(node: ast.expr) -> Elem:
     if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)):
         raise _NotLowerable
-    _indices(node)
-    arrays.add(node.value.id)
+    index = node.slice
+    items = index.elts if isinstance(index, ast.Tuple) else [index]
+    out = []
+    for item in items:
+        value = _int_constant(item)
+        if value is None:
+            raise _NotLowerable
+        out.append(value)
+    return Elem(node.value.id, tuple(out))
 
 
-def _check_expr(node: ast.expr, arrays: set[str], local: set[str]) -> None:
+def _int_constant(node: ast.expr) -> int | None:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _int_constant(node.operand)
+        return None if inner is None else -inner
+    return None
+
+
+def _tree(node: ast.expr) -> Tree:
     if isinstance(node, ast.Name):
-        if node.id not in local:
-            raise _NotLowerable  # a global (an array constant): left to numba
-    elif isinstance(node, ast.Constant):
-        if type(node.value) is not float:
-            raise _NotLowerable
-    elif isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        _check_expr(node.left, arrays, local)
-        if isinstance(node.op, ast.Pow) and _int_constant(node.right) is not None:
-            return
-        if isinstance(node.op, ast.Pow) and not _probe("a ** b"):
-            raise _NotLowerable
-        _check_expr(node.right, arrays, local)
-    elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-        _check_expr(node.operand, arrays, local)
-    elif isinstance(node, ast.Subscript):
-        _check_subscript(node, arrays)
-    elif isinstance(node, ast.Call):
-        _check_call(node, arrays, local)
-    else:
-        raise _NotLowerable
+        return node.id
+    if isinstance(node, ast.Constant) and type(node.value) is float:
+        return node.value
+    if isinstance(node, ast.Subscript):
+        return _element(node)
+    if isinstance(node, ast.BinOp) and type(node.op) in _AST_OPS:
+        k = _int_constant(node.right) if isinstance(node.op, ast.Pow) else None
+        return Op(_AST_OPS[type(node.op)], (_tree(node.left), _tree(node.right) if k is None else k))
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _AST_OPS:
+        return Op(_AST_OPS[type(node.op)], (_tree(node.operand),))
+    func = node.func if isinstance(node, ast.Call) else None
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "np":
+        assert isinstance(node, ast.Call)
+        if not node.keywords:
+            return Op(f"np.{func.attr}", tuple(_tree(a) for a in node.args))
+    raise _NotLowerable
 
 
-def _check_call(node: ast.Call, arrays: set[str], local: set[str]) -> None:
-    """A NumPy ufunc called on plain float expressions, whose implementation lowers in a part."""
-    func = node.func
-    if not (
-        isinstance(func, ast.Attribute)
-        and isinstance(func.value, ast.Name)
-        and func.value.id == "np"
-        and isinstance(getattr(np, func.attr, None), np.ufunc)
-        and not node.keywords
-        and _probe(f"np.{func.attr}({', '.join('abc'[: len(node.args)])})")
-    ):
-        raise _NotLowerable
-    for arg in node.args:
-        _check_expr(arg, arrays, local)
+_PROBED: dict[tuple[str, int], bool] = {}
 
 
-_PROBED: dict[str, bool] = {}
-
-
-def _probe(expr: str) -> bool:
-    """Whether numba's implementation of ``expr`` (over float64 ``a, b, c``) lowers inside a part.
+def _probe(op: str, nargs: int) -> bool:
+    """Whether numba's implementation of operation ``op`` (over float64 ``a, b, c``) lowers inside a part.
 
     Some implementations compile an internal helper and propagate its error
     status through numba's calling convention (``np.hypot``, ``x ** y``): a part
@@ -148,7 +206,7 @@ def _probe(expr: str) -> bool:
     operation is lowered once per process into a throwaway module; one that
     fails leaves its part to ``numba.njit``.
     """
-    found = _PROBED.get(expr)
+    found = _PROBED.get((op, nargs))
     if found is None:
         from llvmlite import ir
         from numba.core import types
@@ -156,7 +214,7 @@ def _probe(expr: str) -> bool:
         context = target_context.cpu_context()
         params = ("_s", "a", "b", "c")
         argtys = [types.Array(types.float64, 1, "C"), types.float64, types.float64, types.float64]
-        p = Plan("probe", params, frozenset({"_s"}), tuple(ast.parse(f"_s[0] = {expr}").body))
+        p = Plan("probe", params, frozenset({"_s"}), (Assign(Elem("_s", (0,)), Op(op, tuple("abc"[:nargs]))),))
         module = ir.Module("dcompile_probe")
         lltypes = [context.get_value_type(argtys[0]).as_pointer()] + [context.get_value_type(t) for t in argtys[1:]]
         fn = ir.Function(module, ir.FunctionType(ir.VoidType(), lltypes), name="probe")
@@ -168,7 +226,7 @@ def _probe(expr: str) -> bool:
             found = True
         except Exception:
             found = False
-        _PROBED[expr] = found
+        _PROBED[(op, nargs)] = found
     return found
 
 
@@ -246,34 +304,77 @@ def _codegen(p: Plan) -> Callable[..., Any]:
     return codegen
 
 
-def lower_parts(source: str, parts: tuple[str, ...], *, hot: tuple[str, ...] = ()) -> dict[str, Any]:
+def lower_parts(
+    source: str, parts: tuple[str, ...], *, hot: tuple[str, ...] = (), plans: tuple[Part, ...] = ()
+) -> dict[str, Any]:
     """Intrinsics for the parts of ``source`` that can be lowered directly (by name).
 
     Parts named in ``hot`` run once per iteration of a loop and are optimised by
     LLVM; the others run once per call and are not (see :func:`_codegen`).
-    None with the fast paths off (:mod:`dcompile.backend.numba_private`).
+    ``plans``: the parts' trees as the emitter gave them (the others are read
+    from ``source``). None with the fast paths off (:mod:`dcompile.backend.numba_private`).
     """
-    return split_parts(source, parts, hot=hot)[0] if fast_paths() else {}
+    return split_parts(source, parts, hot=hot, plans=plans, definitions=False)[0] if fast_paths() else {}
 
 
 def split_parts(
-    source: str, parts: tuple[str, ...], *, hot: tuple[str, ...] = ()
+    source: str,
+    parts: tuple[str, ...],
+    *,
+    hot: tuple[str, ...] = (),
+    plans: tuple[Part, ...] = (),
+    definitions: bool = True,
 ) -> tuple[dict[str, Any], list[ast.FunctionDef]]:
     """The intrinsics of the parts that lower directly, and the parsed definitions of the others
-    (all of them with the fast paths off: :mod:`dcompile.backend.numba_private`)."""
+    (all of them with the fast paths off: :mod:`dcompile.backend.numba_private`).
+
+    A part in ``plans`` is lowered from its trees; the source is parsed only when
+    some part is not lowered that way: for its trees (:func:`from_ast`, a part
+    without a plan) or, with ``definitions``, for its ``def`` to compile.
+    """
     direct = fast_paths()
-    wanted = set(parts)
+    given = {p.name: p for p in plans}
     out: dict[str, Any] = {}
+    for name in parts:
+        part = given.get(name) if direct else None
+        p = plan(part, optimize=name in hot) if part is not None else None
+        if p is not None:
+            out[name] = intrinsic_for(p)
     rest: list[ast.FunctionDef] = []
-    # The parts follow the main function: parse from the first one (the module's head and
-    # main function are not needed here); blank lines in their place keep the line numbers.
-    start = source.find(f"\ndef {parts[0]}(") if parts else -1
-    text = "\n" * source.count("\n", 0, start + 1) + source[start + 1 :] if start >= 0 else source
-    for node in ast.parse(text).body:
+    todo = [name for name in parts if name not in out and (definitions or name not in given)]
+    if not todo:
+        return out, rest
+    wanted = set(todo)
+    for node in _definitions(source, todo):
         if isinstance(node, ast.FunctionDef) and node.name in wanted:
-            p = plan(node, optimize=node.name in hot) if direct else None
+            found = from_ast(node) if direct and node.name not in given else None
+            p = plan(found, optimize=node.name in hot) if found is not None else None
             if p is not None:
                 out[node.name] = intrinsic_for(p)
-            else:
+            elif definitions:
                 rest.append(node)
     return out, rest
+
+
+def _definitions(source: str, names: list[str]) -> list[ast.stmt]:
+    """The parsed ``def`` of each part in ``names``, at its line numbers in ``source``.
+
+    Each part is a module-level function after the main function, two blank lines
+    before it: only its own text is parsed. If one is not found so, the module is
+    parsed from the first part named on.
+    """
+    out: list[ast.stmt] = []
+    for name in names:
+        start = source.find(f"\n\n\ndef {name}(")
+        if start < 0:
+            break
+        start += 3
+        end = source.find("\n\n\ndef ", start)
+        tree = ast.parse(source[start : end + 1 if end >= 0 else len(source)])
+        ast.increment_lineno(tree, source.count("\n", 0, start))
+        out += tree.body
+    else:
+        return out
+    start = source.find(f"\ndef {names[0]}(")
+    text = "\n" * source.count("\n", 0, start + 1) + source[start + 1 :] if start >= 0 else source
+    return ast.parse(text).body

@@ -31,7 +31,6 @@ the ``llvmlite.ir`` path.
 
 from __future__ import annotations
 
-import ast
 import struct
 from typing import Any
 
@@ -39,8 +38,9 @@ import numpy as np
 
 from dcompile.backend import llvm_lower as lp
 from dcompile.backend.numba_private.array_layout import array_fields
+from dcompile.emit.records import Elem, Op, Tree
 
-_FOPS = {ast.Add: "fadd", ast.Sub: "fsub", ast.Mult: "fmul", ast.Div: "fdiv"}
+_FOPS = {"+": "fadd", "-": "fsub", "*": "fmul", "/": "fdiv"}
 
 
 def double(value: float) -> str:
@@ -98,30 +98,30 @@ class TextLowering:
     def body(self) -> str:
         """The entry block's text, ending with ``ret void``."""
         for stmt in self.plan.body:
-            if isinstance(stmt, ast.Assign):
-                target = stmt.targets[0]
+            target = stmt.target
+            if stmt.op is None:
                 value = self.expr(stmt.value)
-                if isinstance(target, ast.Name):
-                    self.env[target.id] = value
+                if isinstance(target, str):
+                    self.env[target] = value
                 else:
-                    assert isinstance(target, ast.Subscript)
                     self.lines.append(f"  store double {value}, double* {self.pointer(target)}")
             else:
-                assert isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Subscript)
-                op = _FOPS.get(type(stmt.op))
+                assert isinstance(target, Elem)
+                op = _FOPS.get(stmt.op)
                 if op is None:
                     raise lp._NotLowerable
-                ptr = self.pointer(stmt.target)
+                ptr = self.pointer(target)
                 old = self.emit(f"load double, double* {ptr}")
                 new = self.emit(f"{op} double {old}, {self.expr(stmt.value)}")
                 self.lines.append(f"  store double {new}, double* {ptr}")
         return "entry:\n" + "\n".join(self.lines) + "\n  ret void\n"
 
     # -- arrays -------------------------------------------------------------------------
-    def pointer(self, node: ast.Subscript) -> str:
-        assert isinstance(node.value, ast.Name)
-        name = node.value.id
-        (index,) = lp._indices(node)  # 1-D only (checked in __init__)
+    def pointer(self, node: Elem) -> str:
+        name = node.array
+        if len(node.index) != 1:
+            raise lp._NotLowerable  # 1-D arrays only (checked in __init__)
+        (index,) = node.index
         key = (name, index)
         found = self.pointers.get(key)
         if found is not None:
@@ -143,38 +143,38 @@ class TextLowering:
         return ptr
 
     # -- expressions --------------------------------------------------------------------
-    def expr(self, node: ast.expr) -> str:
-        if isinstance(node, ast.Name):
-            return self.env[node.id]
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-            return double(float(node.value))
-        if isinstance(node, ast.Subscript):
+    def expr(self, node: Tree) -> str:
+        if isinstance(node, str):
+            return self.env[node]
+        if isinstance(node, (int, float)):
+            return double(float(node))
+        if isinstance(node, Elem):
             return self.emit(f"load double, double* {self.pointer(node)}")
-        if isinstance(node, ast.BinOp):
+        if node.op in lp._BINOPS:
             return self.binary(node)
-        if isinstance(node, ast.UnaryOp):
+        if node.op in lp._UNARY:
             return self.unary(node)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            return self.call(("ufunc", node.func.attr, len(node.args)), [self.expr(a) for a in node.args])
+        if node.op.startswith(lp.UFUNC):
+            return self.call(("ufunc", node.op[len(lp.UFUNC) :], len(node.args)), [self.expr(a) for a in node.args])
         raise lp._NotLowerable
 
-    def binary(self, node: ast.BinOp) -> str:
-        left = self.expr(node.left)
-        if isinstance(node.op, ast.Pow):
-            k = lp._int_constant(node.right)
+    def binary(self, node: Op) -> str:
+        left = self.expr(node.args[0])
+        if node.op == "**":
+            k = lp.int_exponent(node)
             if k is not None:
                 return self.int_power(left, k)
-            return self.call(("pow",), [left, self.expr(node.right)])
-        op = _FOPS.get(type(node.op))
+            return self.call(("pow",), [left, self.expr(node.args[1])])
+        op = _FOPS.get(node.op)
         if op is None:
             raise lp._NotLowerable
-        return self.emit(f"{op} double {left}, {self.expr(node.right)}")
+        return self.emit(f"{op} double {left}, {self.expr(node.args[1])}")
 
-    def unary(self, node: ast.UnaryOp) -> str:
-        operand = self.expr(node.operand)
-        if isinstance(node.op, ast.USub):
+    def unary(self, node: Op) -> str:
+        operand = self.expr(node.args[0])
+        if node.op == "neg":
             return self.emit(f"fsub double {double(-0.0)}, {operand}")
-        if isinstance(node.op, ast.UAdd):
+        if node.op == "pos":
             return operand
         raise lp._NotLowerable
 
@@ -210,7 +210,7 @@ class TextLowering:
         from llvmlite import ir
 
         names = "abc"[:nargs]
-        expr = f"np.{key[1]}({', '.join(names)})" if key[0] == "ufunc" else "a ** b"
+        expr = Op(f"{lp.UFUNC}{key[1]}" if key[0] == "ufunc" else "**", tuple(names))
         if key[0] == "ufunc" and not isinstance(getattr(np, key[1], None), np.ufunc):
             raise lp._NotLowerable
         f64 = self.types.float64
@@ -223,7 +223,7 @@ class TextLowering:
         fn.attributes.add("alwaysinline")
         builder = ir.IRBuilder(fn.append_basic_block("entry"))
         low = lp._Lowering(self.context, builder, p, [f64] * nargs, list(fn.args))
-        builder.ret(_lower_value(low, ast.parse(expr, mode="eval").body))
+        builder.ret(_lower_value(low, expr))
         block = fn.blocks[0]
         if len(fn.blocks) == 1 and len(block.instructions) == 2:
             first = block.instructions[0]
@@ -239,7 +239,7 @@ class TextLowering:
         return name
 
 
-def _lower_value(low: Any, node: ast.expr) -> Any:
+def _lower_value(low: Any, node: Op) -> Any:
     """The LLVM value of ``node`` through the ``llvmlite.ir`` lowering (numba's exception channel bypassed)."""
     with lp.without_exception_channel(low.context):
         value, ty = low.expr(node)

@@ -28,6 +28,11 @@ The split works on the emitted statements, so it applies to every layout:
   the parts that read them. The last part ends with the original ``return``.
   A float stored and loaded again is the same float: results are
   bit-for-bit those of the unsplit function.
+* A part whose statements all carry operation trees (the emitter's plain float
+  statements, :class:`~dcompile.emit.records.Assign`) and that returns nothing
+  is also given as a :class:`~dcompile.emit.records.Part`: its scratch loads,
+  its statements' trees and its scratch stores, which
+  :mod:`dcompile.backend.llvm_parts` lowers to LLVM without reading the text.
 
 The main function is then a short list of calls. Scalars travel through
 ``_s`` rather than as arguments because the gradient's forward sweep keeps
@@ -49,7 +54,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from dcompile.emit.records import Kind, Stmt, code_lines, comment, text
+from dcompile.emit.records import Assign, Elem, Kind, Part, Stmt, code_lines, comment, text
 
 INDENT = "    "
 # Lines per part, and the body length above which a function is split. Chosen by
@@ -94,11 +99,13 @@ class Split:
             the scratch array, call the parts in order, return the last one's result.
         parts: the part functions, each as the unindented lines of a module-level ``def``.
         names: the part functions' names, in order.
+        plans: the parts that are plain float code, as operation trees (see the module docstring).
     """
 
     body: list[str]
     parts: list[list[str]]
     names: list[str]
+    plans: list[Part]
 
 
 @dataclass
@@ -111,6 +118,7 @@ class _Unit:
     writes: set[str]
     comment: bool  # starts with a comment line (a block boundary)
     kind: Kind
+    tree: Assign | None = None  # the statement's operations, if plain float code
 
 
 def split_body(
@@ -204,7 +212,7 @@ class LoopSplit:
             float scalars the body reads stored into a scratch array, then the loop,
             which calls the body function once per direction.
         function: the body function's lines (a module-level ``def``), itself split
-            into parts when long (``parts``/``names``, as :class:`Split`).
+            into parts when long (``parts``/``names``/``plans``, as :class:`Split`).
         name: the body function's name.
     """
 
@@ -213,6 +221,7 @@ class LoopSplit:
     name: str
     parts: list[list[str]]
     names: list[str]
+    plans: list[Part]
 
 
 def split_loop(
@@ -265,17 +274,23 @@ def split_loop(
     lines: list[Stmt] = []
     if through:
         lines.append(Stmt((f"{scratch} = np.empty({len(through)})",), (), frozenset({scratch}), Kind.ALLOCATION))
-        lines += [Stmt((f"{scratch}[{k}] = {n}",), (scratch, n), kind=Kind.STORE) for k, n in enumerate(through)]
+        lines += [
+            Stmt((f"{scratch}[{k}] = {n}",), (scratch, n), kind=Kind.STORE, tree=Assign(Elem(scratch, (k,)), n))
+            for k, n in enumerate(through)
+        ]
     lines.append(pieces.loop(f"{name}({', '.join(args)})", args))
-    loads = [Stmt((f"{n} = {scratch}[{k}]",), (scratch,), frozenset({n})) for k, n in enumerate(through)]
+    loads = [
+        Stmt((f"{n} = {scratch}[{k}]",), (scratch,), frozenset({n}), tree=Assign(n, Elem(scratch, (k,))))
+        for k, n in enumerate(through)
+    ]
     body = [*loads, *inner[:-1], Stmt((f"return {src}",), pieces.reads, kind=Kind.RETURN)]
     split = split_body(name, args, body, scalars)
     head = _wrap(f"def {name}({', '.join(args)}):", indent="")
     doc = f'{INDENT}"""One direction of the loop of {function}: its body, called once per unit vector."""'
     if split is None:
-        return LoopSplit(lines, [*head, doc, *(f"{INDENT}{x}" if x else "" for x in text(body))], name, [], [])
+        return LoopSplit(lines, [*head, doc, *(f"{INDENT}{x}" if x else "" for x in text(body))], name, [], [], [])
     own = [*head, doc, *(f"{INDENT}{x}" if x else "" for x in split.body)]
-    return LoopSplit(lines, own, name, split.parts, split.names)
+    return LoopSplit(lines, own, name, split.parts, split.names, split.plans)
 
 
 _RETURN_NONE = Stmt(("return None",), kind=Kind.RETURN)
@@ -327,13 +342,13 @@ def _hoist_allocations(units: list[_Unit], params: Sequence[str]) -> tuple[list[
                 _Unit(unit.lines[len(unit.lines) - code :], unit.size, unit.reads, unit.writes, False, unit.kind)
             )
         elif carry:
-            rest.append(_Unit(carry + unit.lines, unit.size, unit.reads, unit.writes, True, unit.kind))
+            rest.append(_Unit(carry + unit.lines, unit.size, unit.reads, unit.writes, True, unit.kind, unit.tree))
             carry = []
         else:
             rest.append(unit)
     if carry and rest:
         last = rest[-1]
-        rest[-1] = _Unit(last.lines + carry, last.size, last.reads, last.writes, last.comment, last.kind)
+        rest[-1] = _Unit(last.lines + carry, last.size, last.reads, last.writes, last.comment, last.kind, last.tree)
     return head, rest
 
 
@@ -363,11 +378,14 @@ def _units(body: Sequence[Stmt]) -> list[_Unit] | None:
         if s.kind is Kind.COMMENT:
             pending += s.lines
             continue
-        units.append(_Unit([*pending, *s.lines], len(s.lines), list(s.reads), set(s.writes), bool(pending), s.kind))
+        units.append(
+            _Unit([*pending, *s.lines], len(s.lines), list(s.reads), set(s.writes), bool(pending), s.kind, s.tree)
+        )
         pending = []
     if pending and units:  # trailing comments
         last = units[-1]
-        units[-1] = _Unit([*last.lines, *pending], last.size, last.reads, last.writes, last.comment, last.kind)
+        lines = [*last.lines, *pending]
+        units[-1] = _Unit(lines, last.size, last.reads, last.writes, last.comment, last.kind, last.tree)
     if not units or units[-1].kind is not Kind.RETURN or any(u.kind is Kind.RETURN for u in units[:-1]):
         return None
     return units
@@ -661,6 +679,7 @@ def _assemble(
     if slots:
         body.append(f"{scratch} = np.empty({len(slots)})")
     parts: list[list[str]] = []
+    plans: list[Part] = []
     for k, group in enumerate(groups):
         loaded = [name for name in flow.inputs[k] if name in flow.source[k] and name in slots]
         args = ([scratch] if slots else []) + [name for name in flow.inputs[k] if name not in loaded]
@@ -674,12 +693,17 @@ def _assemble(
         lines += [f"{INDENT}{scratch}[{slots[name]}] = {name}" for name in flow.outputs[k] if name in slots]
         if returned:
             lines.append(f"{INDENT}return {', '.join(returned)}")
+        elif all(u.tree is not None or u.kind is Kind.COMMENT for u in group):
+            trees = [Assign(name, Elem(scratch, (slots[name],))) for name in loaded]
+            trees += [u.tree for u in group if u.tree is not None]
+            trees += [Assign(Elem(scratch, (slots[name],)), name) for name in flow.outputs[k] if name in slots]
+            plans.append(Part(names[k], tuple(args), tuple(trees)))
         parts.append(lines)
     body += [
         f"{name} = {scratch}[{slots[name]}]" for name in flow.inputs[-1] if name in flow.source[-1] and name in slots
     ]
     body += tail.lines
-    return Split(body, parts, names)
+    return Split(body, parts, names, plans)
 
 
 def _fresh(base: str, used: set[str]) -> str:

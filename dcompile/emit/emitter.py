@@ -19,6 +19,7 @@ runs as Python or under ``numba.njit``.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import numpy as np
 
 from dcompile.emit.chunking import LoopPieces, from_text, split_body, split_loop, store_lines
 from dcompile.emit.fusion import FINAL_KINDS, LOOP_VARS, Cluster, Item, fusion_kind, plan, read_index, shifted
-from dcompile.emit.records import Kind, Stmt, comment, nest, text
+from dcompile.emit.records import Assign, Elem, Kind, Op, Part, Stmt, Tree, comment, negated, nest, text
 from dcompile.ir.graph import Block, Eqn, Graph, Value
 from dcompile.ir.layout import Array, Into, Layout, Loop, Matrix, Pack, Scalar, Vector, layout_values
 from dcompile.ir.literals import format_array, format_literal
@@ -44,6 +45,19 @@ LIST_LIMIT = 8
 MAX_INLINE_DEPTH = 12
 # Primitives whose template prints ``target = x.copy()`` (unless in place) and one store ``target[...] op= v``.
 _UPDATES = frozenset({"set_index", "pad_add"})
+_SCALAR = VType((), DType.F64)
+# Operation trees (records.Op) of the primitives whose template on float scalars is one operator or one
+# call ``np.<name>(...)`` of the NumPy ufunc of that name (tests/test_chunking.py checks the templates).
+_OPERATORS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "neg": "neg"}
+_UFUNCS = frozenset(
+    {
+        *("exp", "log", "log1p", "expm1", "sqrt", "cbrt", "exp2", "log2", "log10", "logaddexp", "logaddexp2"),
+        *("sin", "cos", "tan", "arcsin", "arccos", "arctan", "hypot", "arctan2"),
+        *("sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh"),
+        *("abs", "sign", "maximum", "minimum", "fmax", "fmin", "copysign"),
+        *("floor", "ceil", "trunc", "rint", "mod", "fmod", "floor_divide"),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,9 @@ class Emitted:
     function: str
     parts: tuple[str, ...] = ()
     hot: tuple[str, ...] = ()
+    # The parts that are plain float code, as operation trees (records.Part): lowered to LLVM
+    # from these, not from the text. Empty when the module comes from the program cache.
+    plans: tuple[Part, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass
@@ -69,6 +86,7 @@ class ModuleParts:
     constants and import lines. Names are unique across the module."""
 
     functions: list[tuple[str, list[str]]] = field(default_factory=list)
+    plans: list[Part] = field(default_factory=list)
     globals: list[str] = field(default_factory=list)
     imports: set[str] = field(default_factory=set)
     taken: set[str] = field(default_factory=set)
@@ -367,6 +385,46 @@ class _Printer:
         self._reads.append(name)
         return name, PREC_ATOM
 
+    def tree(self, v: Value) -> Tree | None:
+        """The operation tree of ``v`` where it is used, as :meth:`expr` prints it (None: not plain float code)."""
+        if v in self.globals:
+            return self.globals[v]
+        if v in self.consts:
+            value = self.consts[v]
+            if isinstance(value, (np.ndarray, bool, int, np.integer, np.bool_)) or not np.isfinite(value):
+                return None  # printed as an array, an integer, np.nan or np.inf: not a float literal
+            return negated(float(value))
+        if v in self.inlined:
+            return self.eqn_tree(self.producer[v])
+        return self.namer(v)
+
+    def eqn_tree(self, e: Eqn) -> Tree | None:
+        """The tree of ``e``'s expression on float64 scalars, or None (see :data:`_OPERATORS`)."""
+        name = e.prim.name
+        if e.out.type != _SCALAR:
+            return None
+        if name == "index":
+            x = e.inputs[0]
+            base = self.tree(x)
+            index = e.kwargs["index"]
+            ok = isinstance(base, str) and x.type.dtype is DType.F64 and len(index) == x.type.rank
+            return _element(base, index, x.type.shape) if ok else None  # type: ignore[arg-type]
+        args = tuple(self.tree(u) if u.type == _SCALAR else None for u in e.inputs)
+        if any(a is None for a in args):
+            return None
+        trees: tuple[Tree, ...] = args  # type: ignore[assignment]
+        if name == "integer_pow":
+            n = e.kwargs["n"]
+            power = Op("**", (trees[0], abs(n)))
+            return power if n >= 0 else Op("/", (1.0, power))  # as the template: 1.0 / x**k
+        op = _OPERATORS.get(name) or (f"np.{name}" if name in _UFUNCS else None)
+        return None if op is None else Op(op, trees)
+
+    def store_tree(self, array: str, index: tuple[int, ...], v: Value, op: str | None = None) -> Assign | None:
+        """The tree of ``array[index] (op)= <v>`` (indices as printed), or None."""
+        value = self.tree(v) if v.type == _SCALAR else None
+        return None if value is None else Assign(Elem(array, index), value, op)
+
     def _take(self) -> tuple[str, ...]:
         """The names read since the last call (each once, in order); starts a new list."""
         reads = tuple(dict.fromkeys(self._reads))
@@ -415,7 +473,9 @@ class _Printer:
         line = f"{target} = {self.eqn_expr(e)[0]}"
         # A new array (hoisted by the split when it reads no local): not a view of an array input.
         fresh = e.out.type.rank > 0 and not (e.prim.view and e.inputs and e.inputs[0].type.rank > 0)
-        return [Stmt((line,), self._take(), frozenset({target}), Kind.ALLOCATION if fresh else Kind.ASSIGN)]
+        value = self.eqn_tree(e)
+        tree = None if value is None else Assign(target, value)
+        return [Stmt((line,), self._take(), frozenset({target}), Kind.ALLOCATION if fresh else Kind.ASSIGN, tree)]
 
     def _template(self, e: Eqn, target: str, lines: list[str], reads: tuple[str, ...]) -> list[Stmt]:
         """Records of the lines a primitive's template printed for ``e``.
@@ -426,12 +486,23 @@ class _Printer:
         """
         if e.prim.name in _UPDATES and len(lines) == (1 if e in self.inplace else 2):
             values = tuple(n for v in e.inputs[1:] for n in self._reads_of(v))
-            store = Stmt((lines[-1],), tuple(dict.fromkeys((target, *values))), kind=Kind.STORE)
+            tree = None
+            index, shape = e.kwargs["index"], e.out.type.shape
+            at = _element(target, index, shape) if len(index) == len(shape) else None
+            if e.out.type.dtype is DType.F64 and at is not None:
+                tree = self.store_tree(target, at.index, e.inputs[1], "+" if e.prim.name == "pad_add" else None)
+            store = Stmt((lines[-1],), tuple(dict.fromkeys((target, *values))), kind=Kind.STORE, tree=tree)
             if len(lines) == 1:
                 return [store]
             copy = Stmt((lines[0],), self._reads_of(e.inputs[0]), frozenset({target}), Kind.ALLOCATION)
             return [copy, store]
         found = from_text(lines)
+        if found is not None and e.prim.name == "pad" and [s.kind for s in found] == [Kind.ALLOCATION, Kind.STORE]:
+            # target = np.zeros(shape), then target[index] = v: the store's tree, from the graph
+            index, shape = e.kwargs["index"], e.out.type.shape
+            at = _element(target, index, shape) if len(index) == len(shape) else None
+            tree = None if at is None else self.store_tree(target, at.index, e.inputs[0])
+            found[1] = dataclasses.replace(found[1], tree=tree)
         if found is not None:
             return found
         return [Stmt(tuple(lines), reads, frozenset({target}), Kind.COMPOUND)]
@@ -495,7 +566,9 @@ class _Printer:
             reads = self._take()
             target = self.namer.fresh(name)
             kind = Kind.ALIAS if reads == (src,) else Kind.ASSIGN  # a bare name: dropped when nothing reads it
-            out.append(Stmt((f"{target} = {src}",), reads, frozenset({target}), kind))
+            value = self.tree(v) if c is None and v.type == _SCALAR else None
+            tree = None if value is None else Assign(target, value)
+            out.append(Stmt((f"{target} = {src}",), reads, frozenset({target}), kind, tree))
         return out
 
     def _available(self, v: Value, c: Cluster | None) -> bool:
@@ -529,7 +602,8 @@ class _Printer:
             elif not isinstance(layout.vector, Array):
                 for i, v in enumerate(layout.vector.values):
                     line = f"_out[{i}] {op} {self.expr(v)[0]}"
-                    lines.append(Stmt((line,), ("_out", *self._take()), kind=Kind.STORE))
+                    tree = self.store_tree("_out", (i,), v, "+" if layout.accumulate else None)
+                    lines.append(Stmt((line,), ("_out", *self._take()), kind=Kind.STORE, tree=tree))
             self._reads = []
             if layout.scalar:
                 result = self.value_expr(layout.scalar, lines)
@@ -544,7 +618,8 @@ class _Printer:
                 if layout.symmetric and i != j:
                     target += f" = _out[{j}, {i}]"
                 line = f"{target} = {self.expr(v)[0]}"
-                lines.append(Stmt((line,), ("_out", *self._take()), kind=Kind.STORE))
+                tree = None if layout.symmetric and i != j else self.store_tree("_out", (i, j), v)
+                lines.append(Stmt((line,), ("_out", *self._take()), kind=Kind.STORE, tree=tree))
             return [*lines, Stmt(("return _out",), ("_out",), kind=Kind.RETURN)]
         fill: list[Stmt] = []
         result = self.value_expr(layout, fill)
@@ -566,7 +641,8 @@ class _Printer:
                 for i, v in enumerate(layout.values):
                     self._reads = []
                     line = f"_out[{i}] = {self.expr(v)[0]}"
-                    fill.append(Stmt((line,), ("_out", *self._take()), kind=Kind.STORE))
+                    tree = self.store_tree("_out", (i,), v)
+                    fill.append(Stmt((line,), ("_out", *self._take()), kind=Kind.STORE, tree=tree))
                 self._reads = [*reads, "_out"]
                 return "_out"
             return "np.array([" + ", ".join(self.expr(v)[0] for v in layout.values) + "])"
@@ -670,6 +746,18 @@ def _shown(graph: Graph) -> set[Value]:
     return shown
 
 
+def _near_end(k: int, n: int) -> int:
+    """An index as the templates print it (``dcompile.primitives.arrays.index_src``): ``-1`` for the last of ``n``."""
+    return k - n if 0 < n - k < k else k
+
+
+def _element(array: str, index: Sequence[object], shape: tuple[int, ...]) -> Elem | None:
+    """``array[index]`` as printed, if every index is an integer (one entry), else None."""
+    if not all(type(i) is int for i in index):
+        return None
+    return Elem(array, tuple(_near_end(i, n) for i, n in zip(index, shape, strict=True)))  # type: ignore[arg-type]
+
+
 def _dtype_arg(t: VType) -> str:
     """``, dtype=...`` for arrays that do not hold floats."""
     return "" if t.dtype is DType.F64 else f", dtype=np.{'bool_' if t.dtype is DType.BOOL else 'int64'}"
@@ -741,6 +829,7 @@ def emit_function(graph: Graph, function: str, module: ModuleParts) -> None:
     module.imports.update(_imports(graph))
     if split is not None:
         module.functions += list(zip(split.names, split.parts, strict=True))
+        module.plans += split.plans
     module.functions.append((function, lines))
 
 
@@ -797,17 +886,21 @@ def emit_module(
         lines.pop()
     lines += [f"{INDENT}{line}" for line in lines_of_body]
     names: list[str] = []
+    plans: list[Part] = []
     if looped is not None:  # the loop's body function and its parts come right after the main function
         for part in [looped.function, *looped.parts]:
             lines += ["", "", *part]
         names += [looped.name, *looped.names]
+        plans += looped.plans
     if split is not None:
         for part in split.parts:
             lines += ["", "", *part]
         names += split.names
+        plans += split.plans
     for name, part in module.functions:  # loop bodies (dcompile.loops), nested ones first
         lines += ["", "", *part]
         names.append(name)
     hot = tuple(looped.names) if looped is not None else ()
     hot += tuple(name for name, _ in module.functions)
-    return Emitted("\n".join(lines) + "\n", function, tuple(names), hot)
+    plans += module.plans
+    return Emitted("\n".join(lines) + "\n", function, tuple(names), hot, tuple(plans))

@@ -12,13 +12,71 @@ name of a value (or a module global) an expression uses, in the order the
 expression printed them; a write is a name the statement binds. A subscript
 store (``g[2] += t``) reads ``g`` and binds nothing. Over-approximating reads
 is safe (a name no part defines is ignored); missing one is not.
+
+A plain float statement also carries its operation tree (:class:`Assign`, over
+:data:`Tree`): what :mod:`dcompile.backend.llvm_parts` lowers to LLVM for a
+part of a split function, without reading the text back. The tree is the one
+Python parses from the statement's text (the emitter prints each operation of
+the tree with the parentheses it needs; ``tests/test_chunking.py`` compares
+both on every program of ``tests/test_arrays.PROGS``); a statement without one
+(``tree=None``) leaves its part to the text (:func:`dcompile.backend.llvm_parts.split_parts`).
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Elem:
+    """An element of a float64 array at constant indices (``x[3]``, ``_s[12]``, ``w[-1]``: as printed)."""
+
+    array: str
+    index: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """An operation on float operands.
+
+    ``op`` is a binary operator (``"+"``, ``"-"``, ``"*"``, ``"/"``, ``"**"``), a
+    unary one (``"neg"``, ``"pos"``), or a NumPy ufunc called on scalars
+    (``"np.sin"``, by its attribute name in ``numpy``).
+    """
+
+    op: str
+    args: tuple[Tree, ...]
+
+
+# A local's name, a float constant (never negative: ``-0.5`` is ``Op("neg", (0.5,))``, as
+# Python parses it), an integer (only as the exponent of ``"**"``), an element, an operation.
+Tree = str | float | int | Elem | Op
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    """``target = value``, or with ``op`` (``"+"``, ``"-"``, ``"*"``, ``"/"``) ``target op= value``."""
+
+    target: str | Elem
+    value: Tree
+    op: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A part function of a split body as plain float statements (what its ``def`` prints, less the docstring)."""
+
+    name: str
+    params: tuple[str, ...]
+    body: tuple[Assign, ...]
+
+
+def negated(value: float) -> Tree:
+    """A float constant as Python parses its literal: a negative one is the negation of its magnitude."""
+    return Op("neg", (-value,)) if math.copysign(1.0, value) < 0 else value
 
 
 class Kind(enum.Enum):
@@ -41,6 +99,7 @@ class Stmt:
     reads: tuple[str, ...] = ()
     writes: frozenset[str] = frozenset()
     kind: Kind = Kind.ASSIGN
+    tree: Assign | None = None  # a plain float statement's operations (see the module docstring)
 
 
 def comment(line: str) -> Stmt:
