@@ -19,9 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from dcompile import __version__
+from dcompile.backend.numba_private import fast_paths
 from dcompile.cli import main
+
+FAST_PATHS = fast_paths()
+# For a test of a fast path itself (a hook of dcompile.backend.numba_private, the shared optimizer loops, parts
+# lowered straight to LLVM): skipped when they are off (DCOMPILE_FAST_PATHS=0, or numba outside the tested
+# range), where the rest of the suite checks that the public paths give the same results.
+requires_fast_paths = pytest.mark.skipif(
+    not FAST_PATHS, reason="tests a fast path, which is off (DCOMPILE_FAST_PATHS=0 or numba outside the tested range)"
+)
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 VERSION_PLACEHOLDER = "<version>"

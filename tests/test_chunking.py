@@ -31,6 +31,7 @@ from dcompile.emit.chunking import Split, from_text, split_body
 from dcompile.emit.emitter import _Printer
 from dcompile.emit.records import Assign, Elem, Kind, Op, Part, Stmt
 from dcompile.ir.layout import Loop
+from tests.helpers import requires_fast_paths
 from tests.test_arrays import PROGS
 
 SMALL = {"THRESHOLD": 40, "PART_SIZE": 16}
@@ -413,6 +414,7 @@ def numba_zoo():
 
 
 @pytest.mark.numba
+@requires_fast_paths
 def test_numba_direct_parts_match_numba_bit_for_bit(numba_zoo):
     from dcompile.backend.llvm_parts import lower_parts
 
@@ -455,6 +457,7 @@ def test_direct_lowering_plans_only_plain_float_code():
 
 
 @pytest.mark.numba
+@requires_fast_paths
 def test_parts_are_lowered_from_the_emitters_trees_not_the_text(numba_zoo):
     """Every part the text lowers has the emitter's trees, the same as the text's; with them the text is not read."""
     from dcompile.backend.llvm_parts import from_ast, lower_parts

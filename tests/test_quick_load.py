@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from dcompile.backend.numba_private.cache_load import elf_defined_symbols
+from tests.helpers import requires_fast_paths
 
 pytestmark = pytest.mark.numba
 
@@ -103,6 +104,7 @@ print(json.dumps({"hits": [vg.kernel.cache_hit, vc.kernel.cache_hit], "started":
 """
 
 
+@requires_fast_paths
 def test_a_later_process_loads_without_numbas_start_and_compiles_after(tmp_path):
     env = {**os.environ, "DCOMPILE_CACHE_DIR": str(tmp_path)}
 

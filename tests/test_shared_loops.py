@@ -17,8 +17,9 @@ from dcompile.backend import notice, numba_private
 from dcompile.backend.cache import cache_dir
 from dcompile.optimize.driver import Driver, SharedDriver, shared_loops
 from dcompile.optimize.minimize import _DRIVERS
+from tests.helpers import requires_fast_paths
 
-pytestmark = pytest.mark.numba
+pytestmark = [pytest.mark.numba, requires_fast_paths]  # the shared loops are a fast path
 
 
 def rosen(x):

@@ -242,16 +242,34 @@ def _status(actred, prered, ratio, delta, xnorm, fnorm, nfev, ftol, xtol, max_nf
 
 
 @njit
+def evaluate_start(res, jac, args, x):
+    """The residuals at the start, their norm and the Jacobian: ``(r, |r|, J)``."""
+    r = res(x, *args)
+    return r, enorm(r), jac(x, *args)
+
+
+@njit(cache=True)
+def column_norms_and_gradient(J, r, cn, g):
+    """``cn``: the column norms of ``J``; ``g``: the gradient ``J' r`` of ``|r|^2 / 2`` (one pass over J)."""
+    m, n = J.shape
+    for j in range(n):
+        s = 0.0
+        t = 0.0
+        for i in range(m):
+            s += J[i, j] * J[i, j]
+            t += J[i, j] * r[i]
+        cn[j] = math.sqrt(s)
+        g[j] = t
+
+
+@njit
 def lm_solve(res, jac, args, x0, opts_f, opts_i):
     """Levenberg-Marquardt from ``x0``: ``(x, r, J, nfev, njev, nit, status)`` (see the module doc)."""
     n = x0.shape[0]
     x = x0.copy()
-    r = res(x, *args)
-    nfev, njev, nit = 1, 0, 0
-    fnorm = enorm(r)
+    r, fnorm, J = evaluate_start(res, jac, args, x)
+    nfev, njev, nit = 1, 1, 0
     m = r.shape[0]
-    J = jac(x, *args)
-    njev = 1
     if not math.isfinite(fnorm):
         return x, r, J, nfev, njev, nit, LsqStatus.BAD_START
     ftol, xtol, gtol, factor = opts_f[FTOL], opts_f[XTOL], opts_f[GTOL], opts_f[FACTOR]
@@ -357,12 +375,9 @@ def lm_solve_box(res, jac, args, x0, lo, hi, opts_f, opts_i):
     x = np.empty(n)
     for j in range(n):
         x[j] = min(max(x0[j], lo[j]), hi[j])
-    r = res(x, *args)
-    nfev, njev, nit = 1, 0, 0
-    fnorm = enorm(r)
+    r, fnorm, J = evaluate_start(res, jac, args, x)
+    nfev, njev, nit = 1, 1, 0
     m = r.shape[0]
-    J = jac(x, *args)
-    njev = 1
     if not math.isfinite(fnorm):
         return x, r, J, nfev, njev, nit, LsqStatus.BAD_START
     ftol, xtol, gtol, factor = opts_f[FTOL], opts_f[XTOL], opts_f[GTOL], opts_f[FACTOR]
@@ -379,14 +394,7 @@ def lm_solve_box(res, jac, args, x0, lo, hi, opts_f, opts_i):
     status = LsqStatus.RUNNING
     first = True
     while status == LsqStatus.RUNNING:
-        for j in range(n):
-            s = 0.0
-            t = 0.0
-            for i in range(m):
-                s += J[i, j] * J[i, j]
-                t += J[i, j] * r[i]
-            cn[j] = math.sqrt(s)
-            g[j] = t
+        column_norms_and_gradient(J, r, cn, g)
         if first:
             for j in range(n):
                 D[j] = cn[j] if cn[j] != 0.0 else 1.0

@@ -57,7 +57,9 @@ from dcompile.optimize.lm import (
     MAX_NFEV,
     XTOL,
     LsqStatus,
+    column_norms_and_gradient,
     enorm,
+    evaluate_start,
     lm_parameter,
 )
 
@@ -258,12 +260,9 @@ def trf_solve(res, jac, args, x0, lo, hi, opts_f, opts_i):
     n = x0.shape[0]
     x = np.empty(n)
     strictly_inside(x0, lo, hi, x)
-    r = res(x, *args)
-    nfev, njev, nit = 1, 0, 0
-    fnorm = enorm(r)
+    r, fnorm, J = evaluate_start(res, jac, args, x)
+    nfev, njev, nit = 1, 1, 0
     m = r.shape[0]
-    J = jac(x, *args)
-    njev = 1
     if not math.isfinite(fnorm):
         return x, r, J, nfev, njev, nit, LsqStatus.BAD_START
     ftol, xtol, gtol, factor = opts_f[FTOL], opts_f[XTOL], opts_f[GTOL], opts_f[FACTOR]
@@ -290,14 +289,8 @@ def trf_solve(res, jac, args, x0, lo, hi, opts_f, opts_i):
     status = LsqStatus.RUNNING
     first = True
     while status == LsqStatus.RUNNING:
+        column_norms_and_gradient(J, r, cn, g)
         for j in range(n):
-            s = 0.0
-            t = 0.0
-            for i in range(m):
-                s += J[i, j] * J[i, j]
-                t += J[i, j] * r[i]
-            cn[j] = math.sqrt(s)
-            g[j] = t
             if first:
                 c[j] = cn[j] if cn[j] != 0.0 else 1.0
             else:
