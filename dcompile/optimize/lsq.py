@@ -63,16 +63,21 @@ def least_squares(
     NumPy function (compiled here once per function object). Its Jacobian is
     derived and compiled by dcompile. ``method="lm"``: Levenberg-Marquardt
     with Moré's scaled trust region (MINPACK's ``lmder``), the step from a
-    QR factorisation, never the normal equations. ``bounds=(lb, ub)``
-    (arrays or scalars; ``scipy.optimize.Bounds`` too): an active-set
+    QR factorisation, never the normal equations; with ``bounds=(lb, ub)``
+    (arrays or scalars; ``scipy.optimize.Bounds`` too) an active-set
     variant, which fixes the variables at a bound whose gradient points out of
-    the box, steps on the others and projects into the box (``x0`` is
-    projected first; ``active_mask`` reports -1/+1 for variables at their
-    lower/upper bound).
+    the box, steps on the others and projects into the box. ``method="trf"``:
+    Branch, Coleman and Li's trust-region reflective method (SciPy's
+    default), whose iterates stay strictly inside the box and whose steps
+    reflect off the bounds they meet (:mod:`dcompile.optimize.trf`). ``x0``
+    is projected into the box first; ``active_mask`` reports -1/+1 for
+    variables at (for ``trf``: within a relative 1e-10 of) their lower/upper
+    bound.
 
     Stopping (all relative, so a success means the same at any scale of the
     residual): ``gtol`` on the largest cosine between the residual and a
-    column of the Jacobian, ``ftol`` on the relative reduction of the sum of
+    column of the Jacobian (``trf``: scaled down by the distance to the bound
+    the gradient points at), ``ftol`` on the relative reduction of the sum of
     squares, ``xtol`` on the step relative to the scaled ``x``;
     ``max_nfev`` (default ``1000 * (n + 1)`` residual evaluations). Defaults
     are tighter than SciPy's (1e-10 against 1e-8): a few more iterations, and
