@@ -62,7 +62,7 @@ from dcompile.optimize.methods import (
     first_records,
 )
 from dcompile.optimize.result import Status
-from dcompile.optimize.vectors import dot
+from dcompile.optimize.vectors import dot, step_to_box
 
 # ruff: noqa: PLR0917, PLR0912, PLR0915, C901  (the loops' state travels as positional arrays)
 
@@ -462,13 +462,7 @@ def subspace_point(x, g, lo, hi, W, order, theta, M, WtW, xc, c, xbar):
 @njit(cache=True)
 def max_step(x, p, lo, hi):
     """The longest step ``a`` with ``x + a p`` in the box (at most 1e10; at least 1 for our directions)."""
-    a = 1e10
-    for i in range(x.shape[0]):
-        if p[i] > 0.0 and hi[i] < np.inf:
-            a = min(a, (hi[i] - x[i]) / p[i])
-        elif p[i] < 0.0 and lo[i] > -np.inf:
-            a = min(a, (lo[i] - x[i]) / p[i])
-    return a
+    return min(step_to_box(x, p, lo, hi), 1e10)
 
 
 # -- the iteration ------------------------------------------------------------------------------

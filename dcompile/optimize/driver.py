@@ -147,18 +147,25 @@ def driver_source(name: str, vg: KernelRef, d2: KernelRef | None, methods: tuple
 
 class _Entry:
     """An entry point of the shared loops (:mod:`dcompile.optimize.generic`) with an objective's
-    kernels bound as its first arguments; called like a generated driver's entry point."""
+    kernels bound as its first arguments; called like a generated driver's entry point.
 
-    def __init__(
+    ``direct``: where the compiled entry cannot be bound (the fast paths off), call the loop's
+    dispatcher with the kernels' dispatchers (numba compiles it per objective through its public
+    API); for drivers without generated per-objective loops to fall back to.
+    """
+
+    def __init__(  # noqa: PLR0917
         self,
         loop: Any,
         kernels: tuple[Any, ...],
         kernel_types: tuple[Any, ...],
         suffix: tuple[Any, ...] = (),
         cell: list[Any] | None = None,
+        direct: bool = False,
     ) -> None:
         self.loop, self.kernels, self.kernel_types, self.suffix = loop, kernels, kernel_types, suffix
         self.cell = cell if cell is not None else [None]  # the compiled entry, shared by copies with other boxes
+        self.direct = direct
 
     @property
     def _fn(self) -> Any:
@@ -166,16 +173,17 @@ class _Entry:
 
     def with_suffix(self, suffix: tuple[Any, ...]) -> _Entry:
         """The same entry called with other trailing arguments (a box of the same types)."""
-        return _Entry(self.loop, self.kernels, self.kernel_types, suffix, self.cell)
+        return _Entry(self.loop, self.kernels, self.kernel_types, suffix, self.cell, self.direct)
 
     def prepare(self, values: tuple[Any, ...]) -> bool:
         """Compile (or load from numba's cache) the entry for arguments like ``values``; False if it cannot be."""
         from dcompile.optimize import fptr
 
-        if self.suffix:  # a box: L-BFGS-B has no generated per-objective driver to fall back to
-            self.cell[0] = fptr.entry_or_loop(self.loop, self.kernels, self.kernel_types, (*values, *self.suffix))
+        values = (*values, *self.suffix)
+        if self.direct:
+            self.cell[0] = fptr.entry_or_loop(self.loop, self.kernels, self.kernel_types, values)
         else:
-            self.cell[0] = fptr.bind(self.loop, self.kernel_types, (*values, *self.suffix))
+            self.cell[0] = fptr.bind(self.loop, self.kernel_types, values)
         return self._fn is not None
 
     @property
@@ -223,10 +231,11 @@ class SharedDriver:
 
             prefix = METHODS[self.method][0] if self.method in METHODS else self.method
             loop = getattr(shared_loops(cache_dir()), f"{prefix}_{kind}")
+            direct = self.fallback is None  # no generated per-objective loops (L-BFGS-B)
             if kind == "start":
-                found = _Entry(loop, (self.vg,), (self.vg_type,), self.bounds)
+                found = _Entry(loop, (self.vg,), (self.vg_type,), self.bounds, direct=direct)
             else:
-                found = _Entry(loop, (self.vg, self.d2), (self.vg_type, self.d2_type), self.bounds)
+                found = _Entry(loop, (self.vg, self.d2), (self.vg_type, self.d2_type), self.bounds, direct=direct)
             self._entries[kind] = found
         return found
 

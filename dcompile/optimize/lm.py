@@ -220,10 +220,13 @@ def _new_radius(ratio, actred, dirder, fnorm, fnorm1, pnorm, delta, lam):
 
 
 @njit(cache=True)
-def _status(actred, prered, ratio, delta, xnorm, fnorm, nfev, ftol, xtol, max_nfev):
-    """The status after a trial step (the module doc's tests), or ``LsqStatus.RUNNING`` to go on."""
-    f_ok = abs(actred) <= ftol and 0.0 <= prered <= ftol and 0.5 * ratio <= 1.0
-    x_ok = delta <= xtol * xnorm
+def verdict(f_ok, x_ok, fnorm, nfev, max_nfev, f_stuck, x_stuck):
+    """The status after a trial step from its tests, in MINPACK's order, or ``LsqStatus.RUNNING``.
+
+    ``f_ok``/``x_ok``: the ``ftol``/``xtol`` tests; ``f_stuck``/``x_stuck``: the same at
+    rounding level (no further reduction of the sum of squares, no further change of x
+    possible in floating point). Shared by ``lm`` and ``trf``, which differ in the tests only.
+    """
     if f_ok and x_ok:
         return LsqStatus.BOTH_OK
     if f_ok:
@@ -234,11 +237,19 @@ def _status(actred, prered, ratio, delta, xnorm, fnorm, nfev, ftol, xtol, max_nf
         return LsqStatus.GTOL_OK
     if nfev >= max_nfev:
         return LsqStatus.MAXFEV
-    if abs(actred) <= _EPS and 0.0 <= prered <= _EPS and 0.5 * ratio <= 1.0:
-        return LsqStatus.FTOL_OK  # no further reduction possible in floating point
-    if delta <= _EPS * xnorm:
-        return LsqStatus.XTOL_OK  # no further improvement of x possible in floating point
+    if f_stuck:
+        return LsqStatus.FTOL_OK
+    if x_stuck:
+        return LsqStatus.XTOL_OK
     return LsqStatus.RUNNING
+
+
+@njit(cache=True)
+def _status(actred, prered, ratio, delta, xnorm, fnorm, nfev, ftol, xtol, max_nfev):
+    """The status after a trial step (the module doc's tests), or ``LsqStatus.RUNNING`` to go on."""
+    f_ok = abs(actred) <= ftol and 0.0 <= prered <= ftol and 0.5 * ratio <= 1.0
+    f_stuck = abs(actred) <= _EPS and 0.0 <= prered <= _EPS and 0.5 * ratio <= 1.0
+    return verdict(f_ok, delta <= xtol * xnorm, fnorm, nfev, max_nfev, f_stuck, delta <= _EPS * xnorm)
 
 
 @njit

@@ -61,9 +61,11 @@ from dcompile.optimize.lm import (
     enorm,
     evaluate_start,
     lm_parameter,
+    verdict,
 )
+from dcompile.optimize.vectors import step_to_box
 
-# ruff: noqa: PLR0917, PLR0911, PLR0912, PLR0915, C901  (numerical kernels keep their state in locals)
+# ruff: noqa: PLR0917, PLR0912, PLR0915, C901  (numerical kernels keep their state in locals)
 
 _EPS = 2.220446049250313e-16
 _ACCEPT = 1e-4  # a trial step is taken when it achieves this fraction of the predicted reduction
@@ -98,18 +100,6 @@ def coleman_li(x, g, lo, hi, v, dv):
         else:
             v[j] = 1.0
             dv[j] = 0.0
-
-
-@njit(cache=True)
-def to_bound(x, u, lo, hi):
-    """The largest ``t >= 0`` with ``x + t u`` in the box (inf if ``u`` never leaves it)."""
-    t = math.inf
-    for j in range(x.shape[0]):
-        if u[j] > 0.0:
-            t = min(t, (hi[j] - x[j]) / u[j])
-        elif u[j] < 0.0:
-            t = min(t, (lo[j] - x[j]) / u[j])
-    return max(t, 0.0)
 
 
 @njit(cache=True)
@@ -189,7 +179,7 @@ def select_step(x, lo, hi, d, Ja, m, gh, C, ph, delta, theta, step_h, w):
         for j in range(n):
             step_h[j] = ph[j]
         return -model(Ja, m, gh, C, step_h, tmp)
-    tb = to_bound(x, p, lo, hi)
+    tb = step_to_box(x, p, lo, hi)
     # 1. the step cut short of the bound
     for j in range(n):
         step_h[j] = theta * tb * ph[j]
@@ -208,7 +198,7 @@ def select_step(x, lo, hi, d, Ja, m, gh, C, ph, delta, theta, step_h, w):
     t_tr = to_sphere(cand, rh, delta)
     for j in range(n):
         p[j] = d[j] * rh[j]
-    t_up = min(t_tr, to_bound(xb, p, lo, hi))
+    t_up = min(t_tr, step_to_box(xb, p, lo, hi))
     if math.isfinite(t_up) and t_up > 0.0:
         t, q = line_min(Ja, m, gh, C, cand, rh, (1.0 - theta) * t_up, theta * t_up, tmp)
         if q < best:
@@ -223,7 +213,7 @@ def select_step(x, lo, hi, d, Ja, m, gh, C, ph, delta, theta, step_h, w):
         cand[j] = 0.0
         gnorm += gh[j] * gh[j]
     if gnorm > 0.0:
-        t_up = theta * min(delta / math.sqrt(gnorm), to_bound(x, p, lo, hi))
+        t_up = theta * min(delta / math.sqrt(gnorm), step_to_box(x, p, lo, hi))
         t, q = line_min(Ja, m, gh, C, cand, rh, 0.0, t_up, tmp)
         if q < best:
             best = q
@@ -236,22 +226,8 @@ def select_step(x, lo, hi, d, Ja, m, gh, C, ph, delta, theta, step_h, w):
 def _status(actred, prered, ratio, dxn, xnorm, fnorm, nfev, ftol, xtol, max_nfev):
     """The status after a trial step, or ``LsqStatus.RUNNING`` to go on (``actred``, ``prered``: relative to ``f``)."""
     f_ok = abs(actred) <= ftol and 0.0 <= prered <= ftol and ratio >= 0.25
-    x_ok = dxn <= xtol * (xtol + xnorm)
-    if f_ok and x_ok:
-        return LsqStatus.BOTH_OK
-    if f_ok:
-        return LsqStatus.FTOL_OK
-    if x_ok:
-        return LsqStatus.XTOL_OK
-    if fnorm == 0.0:
-        return LsqStatus.GTOL_OK
-    if nfev >= max_nfev:
-        return LsqStatus.MAXFEV
-    if abs(actred) <= _EPS and 0.0 <= prered <= _EPS:
-        return LsqStatus.FTOL_OK  # no further reduction possible in floating point
-    if dxn <= _EPS * xnorm:
-        return LsqStatus.XTOL_OK  # no further change of x possible in floating point
-    return LsqStatus.RUNNING
+    f_stuck = abs(actred) <= _EPS and 0.0 <= prered <= _EPS
+    return verdict(f_ok, dxn <= xtol * (xtol + xnorm), fnorm, nfev, max_nfev, f_stuck, dxn <= _EPS * xnorm)
 
 
 @njit

@@ -64,3 +64,15 @@ def set_scaled(out, a, x):
     """``out = a * x``, in place."""
     for i in range(out.shape[0]):
         out[i] = a * x[i]
+
+
+@njit(cache=True)
+def step_to_box(x, p, lo, hi):
+    """The longest ``t >= 0`` with ``x + t p`` in the box ``[lo, hi]`` (inf if ``p`` never leaves it)."""
+    t = math.inf
+    for i in range(x.shape[0]):
+        if p[i] > 0.0:
+            t = min(t, (hi[i] - x[i]) / p[i])
+        elif p[i] < 0.0:
+            t = min(t, (lo[i] - x[i]) / p[i])
+    return max(t, 0.0)
