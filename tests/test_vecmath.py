@@ -1,0 +1,353 @@
+"""dcompile.runtime.vecmath: accuracy, special values, vectorisation and the Python-level functions.
+
+The reference for the random-point checks is NumPy in 80-bit long double (11 more bits than
+float64, so its own error is negligible at the ulp scale); where long double is plain float64
+(some platforms) NumPy's float64 functions are the reference and the bound is widened by 2 ulp.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import llvmlite.binding as llb
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numba import njit
+
+from dcompile.runtime import vecmath as vm
+
+NAMES = list(vm.UNARY)
+LD = np.longdouble
+EXTENDED = np.finfo(LD).nmant >= 63
+SLACK = 0.0 if EXTENDED else 2.0
+
+REFERENCE: dict[str, Callable[[Any], Any]] = {
+    "exp": np.exp,
+    "expm1": np.expm1,
+    "log": np.log,
+    "log1p": np.log1p,
+    "tanh": np.tanh,
+    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+    "softplus": lambda x: np.logaddexp(0.0, x),
+}
+MPMATH: dict[str, Callable[[Any], Any]] = {
+    "exp": mpmath.exp,
+    "expm1": mpmath.expm1,
+    "log": mpmath.log,
+    "log1p": mpmath.log1p,
+    "tanh": mpmath.tanh,
+    "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
+    "softplus": lambda x: mpmath.log1p(mpmath.exp(x)),
+}
+
+INF, NAN, TINY = np.inf, np.nan, 5e-324
+# Inputs whose results are exact (special values, signed zeros, saturation): compared bitwise with NumPy.
+SPECIAL: dict[str, list[float]] = {
+    "exp": [0.0, -0.0, INF, -INF, NAN, 1000.0, -1000.0, 709.79, -745.2, TINY, -TINY],
+    "expm1": [0.0, -0.0, INF, -INF, NAN, 1000.0, -1000.0, -40.0, -50.0, TINY, -TINY, 1e-300, -1e-300, 709.79],
+    "log": [0.0, -0.0, INF, -INF, NAN, -1.0, -TINY, 1.0, -1e308],
+    "log1p": [0.0, -0.0, INF, -INF, NAN, -1.0, -1.5, TINY, -TINY, 1e-300, -1e-300, -1e308],
+    "tanh": [0.0, -0.0, INF, -INF, NAN, 20.0, -20.0, 1e300, -1e300, TINY, -TINY, 1e-300, -1e-300],
+    "sigmoid": [0.0, -0.0, INF, -INF, NAN, 1e308, -1e308, 800.0, -800.0, 40.0, -1000.0],
+    "softplus": [INF, -INF, NAN, 1e308, -1e308, 800.0, -800.0, 1e300, -1e300],
+}
+# Hard but finite cases (thresholds, subnormal results, cancellation): within the bound.
+EDGE: dict[str, list[float]] = {
+    "exp": [709.78, 709.782712893384, -745.13, -745.1332191019411, -708.5, -740.0, 1e-320, 0.3465, -0.3466, 88.7],
+    "expm1": [709.78, 1e-10, -1e-10, 0.3466, -0.3466, 0.36, -0.36, 0.7, 37.0, -37.0, 1e-5, -1e-5],
+    "log": [TINY, 1e-310, 2.2250738585072014e-308, 1.0000000000000002, 0.9999999999999999, 1e308,
+            1.7976931348623157e308, 2.0, 0.7071067811865476, 1.4142135623730951],
+    "log1p": [-0.9999999999999999, 1e-10, -1e-10, 1e308, 2.0**53, 1.7976931348623157e308, -0.5, 0.41421356,
+              -0.29289321, 1e-17],
+    "tanh": [19.06, -19.06, 1e-10, -1e-10, 0.5, 18.0, 0.17, -0.17, 0.55, 1e-8],
+    "sigmoid": [-740.0, -709.0, 36.7, 37.5, -1.0, 1.0, -36.7, 1e-10, -1e-10, 0.0],
+    "softplus": [0.0, -0.0, -740.0, -36.0, 36.0, 37.5, 1e-10, -1e-10, 710.0, -708.0],
+}  # fmt: skip
+
+
+def ulp_error(y: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """|y - ref| in ulps of the exact value ``ref``; 0 where y equals ref rounded to float64 (inf, nan included)."""
+    ref = np.asarray(ref, LD)
+    _, e = np.frexp(ref)
+    ulp = np.ldexp(np.ones(ref.shape, LD), np.maximum(e.astype(np.int64) - 53, -1074))
+    with np.errstate(all="ignore"):
+        err = np.abs(np.asarray(y, LD) - ref) / ulp
+        rounded = ref.astype(np.float64)
+    same = (y == rounded) | (np.isnan(y) & np.isnan(ref))
+    return np.where(same, 0.0, err).astype(np.float64)
+
+
+def reference(name: str, x: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.asarray(REFERENCE[name](np.asarray(x, LD if EXTENDED else np.float64)))
+
+
+def random_points(name: str, n: int, seed: int) -> np.ndarray:
+    """Log-uniform magnitudes over the function's whole range (both signs) plus its central range."""
+    rng = np.random.default_rng(seed)
+
+    def logu(lo: float, hi: float, m: int, signed: bool = True) -> np.ndarray:
+        mag = np.exp(rng.uniform(np.log(lo), np.log(hi), m))
+        return mag * rng.choice([-1.0, 1.0], m) if signed else mag
+
+    h = n // 2
+    if name == "exp":
+        return np.concatenate([rng.uniform(-746.0, 710.0, h), logu(1e-300, 750.0, n - h)])
+    if name == "expm1":
+        return np.concatenate([rng.uniform(-45.0, 710.0, h), logu(1e-300, 2.0, n - h)])
+    if name == "log":
+        return np.concatenate([logu(TINY, 1.7e308, h, signed=False), rng.uniform(0.5, 2.0, n - h)])
+    if name == "log1p":
+        t = n // 3
+        big, small = logu(1e-300, 1.7e308, t, signed=False), -logu(1e-300, 1.0, n - 2 * t, signed=False)
+        return np.concatenate([big, rng.uniform(-1.0, 1.0, t), small])
+    if name == "tanh":
+        return np.concatenate([logu(1e-300, 25.0, h), rng.uniform(-3.0, 3.0, n - h)])
+    return np.concatenate([logu(1e-300, 800.0, h), rng.uniform(-40.0, 40.0, n - h)])
+
+
+def make_loop(fn: Callable[[Any], Any]) -> Any:
+    @njit(error_model="numpy")
+    def loop(a, out):
+        for i in range(a.size):
+            out[i] = fn(a[i])
+
+    return loop
+
+
+@pytest.fixture(scope="module")
+def loops() -> dict[str, Any]:
+    """One compiled ``out[i] = vm.f(a[i])`` loop per function (compiled once for the module)."""
+    compiled = {}
+    for name in NAMES:
+        loop = make_loop(vm.UNARY[name])
+        loop(np.zeros(1), np.zeros(1))
+        compiled[name] = loop
+    return compiled
+
+
+def run(loop: Any, x: Any) -> np.ndarray:
+    a = np.ascontiguousarray(x, dtype=np.float64)
+    out = np.empty_like(a)
+    loop(a, out)
+    return out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_random_points_within_bound(loops: dict[str, Any], name: str) -> None:
+    x = random_points(name, 1_000_000, seed=NAMES.index(name))
+    err = ulp_error(run(loops[name], x), reference(name, x))
+    worst = int(np.argmax(err))
+    assert err[worst] <= vm.BOUNDS[name] + SLACK, f"{name}({x[worst]!r}): {err[worst]:.3f} ulp"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_special_values_bitwise(loops: dict[str, Any], name: str) -> None:
+    x = np.array(SPECIAL[name])
+    with np.errstate(all="ignore"):
+        want = np.asarray(REFERENCE[name](x), dtype=np.float64)
+    got = run(loops[name], x)
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(got), nan), (x, got, want)
+    assert np.array_equal(got[~nan].view(np.int64), want[~nan].view(np.int64)), (x, got, want)
+
+
+def test_special_values_spelled_out(loops: dict[str, Any]) -> None:
+    """The NumPy conventions the brief names, independently of NumPy's output."""
+
+    def one(name: str, v: float) -> float:
+        return float(run(loops[name], [v])[0])
+
+    assert np.signbit(one("expm1", -0.0)) and one("expm1", -0.0) == 0.0
+    assert np.signbit(one("tanh", -0.0)) and np.signbit(one("log1p", -0.0))
+    assert one("log", 0.0) == -INF and one("log", -0.0) == -INF and np.isnan(one("log", -2.0))
+    assert one("log1p", -1.0) == -INF and np.isnan(one("log1p", -1.0000000000000002))
+    assert np.isfinite(one("exp", 709.78)) and one("exp", 709.79) == INF
+    assert one("exp", -745.1) == TINY and one("exp", -745.2) == 0.0 and one("exp", -INF) == 0.0
+    assert one("log", TINY) == float(np.log(TINY))
+    assert one("sigmoid", 1e308) == 1.0 and one("sigmoid", -1e308) == 0.0 and one("sigmoid", -INF) == 0.0
+    assert one("softplus", 1e308) == 1e308 and one("softplus", -1e308) == 0.0 and one("softplus", INF) == INF
+    assert one("tanh", 19.2) == 1.0 and one("tanh", -INF) == -1.0
+    for name in NAMES:
+        assert np.isnan(one(name, NAN)), name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_edge_values_within_bound(loops: dict[str, Any], name: str) -> None:
+    x = np.array(EDGE[name])
+    err = ulp_error(run(loops[name], x), reference(name, x))
+    assert err.max() <= vm.BOUNDS[name] + SLACK, dict(zip(x.tolist(), err.tolist(), strict=True))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mpmath_sample(loops: dict[str, Any], name: str) -> None:
+    x = random_points(name, 300, seed=100 + NAMES.index(name))
+    y = run(loops[name], x)
+    mpmath.mp.dps = 40
+    for xi, yi in zip(x.tolist(), y.tolist(), strict=True):
+        ref = MPMATH[name](mpmath.mpf(xi))
+        if float(ref) == yi:
+            continue
+        _, e = mpmath.frexp(ref)
+        ulp = mpmath.ldexp(1, max(int(e) - 53, -1074))
+        assert float(abs(mpmath.mpf(yi) - ref) / ulp) <= vm.BOUNDS[name], (name, xi, yi, ref)
+
+
+def has_simd() -> bool:
+    features = llb.get_host_cpu_features()
+    return any(features.get(f, False) for f in ("sse2", "avx", "avx2", "avx512f", "neon", "asimd", "sve"))
+
+
+def vector_width(dispatcher: Any) -> int:
+    """The widest ``<w x double>`` vector type in the compiled LLVM IR (1 if none)."""
+    text = dispatcher.inspect_llvm(dispatcher.signatures[0])
+    return max([int(w) for w in re.findall(r"<(\d+) x double>", text)] or [1])
+
+
+def vector_calls(dispatcher: Any, intrinsic: str) -> int:
+    """How many calls to a vector ``llvm.<intrinsic>.v<w>f64`` the widest vector body makes."""
+    text = dispatcher.inspect_llvm(dispatcher.signatures[0])
+    w = vector_width(dispatcher)
+    return len(re.findall(rf"call <{w} x double> @llvm\.{intrinsic}\.v{w}f64\(", text))
+
+
+LIBM = re.compile(r"call [^@]*@(llvm\.)?(exp|expm1|exp2|log|log1p|log2|log10|tanh|pow)(\.v?\d*f64)?\(")
+
+
+def vectorised_without_libm(dispatcher: Any) -> bool:
+    """The loop runs on vectors of doubles and calls no libm function.
+
+    Both are needed: LLVM also "vectorises" ``np.exp`` into ``llvm.exp.v8f64``, which the
+    backend expands into 8 scalar libm calls.
+    """
+    text = dispatcher.inspect_llvm(dispatcher.signatures[0])
+    w = vector_width(dispatcher)
+    return w >= 2 and f"@llvm.fma.v{w}f64(" in text and not LIBM.search(text)
+
+
+@pytest.mark.skipif(not has_simd(), reason="the host CPU has no SIMD unit: LLVM cannot vectorise anything")
+@pytest.mark.parametrize("name", NAMES)
+def test_loop_vectorises(loops: dict[str, Any], name: str) -> None:
+    assert vectorised_without_libm(loops[name])
+
+
+@pytest.mark.skipif(not has_simd(), reason="the host CPU has no SIMD unit: LLVM cannot vectorise anything")
+def test_libm_loop_does_not_vectorise() -> None:
+    """The control for the test above: the same loop with np.exp calls libm (the check can fail)."""
+    loop = make_loop(np.exp)
+    loop(np.zeros(1), np.zeros(1))
+    assert not vectorised_without_libm(loop)
+
+
+@pytest.mark.skipif(not has_simd(), reason="the host CPU has no SIMD unit: LLVM cannot vectorise anything")
+def test_sigmoid_and_softplus_share_one_exp(loops: dict[str, Any]) -> None:
+    """sigmoid(x) and softplus(x) in one loop cost one exp and one log1p (CSE merges the two exp(-|x|))."""
+
+    @njit(error_model="numpy")
+    def both(a, out):
+        for i in range(a.size):
+            out[i] = vm.sigmoid(a[i]) + vm.softplus(a[i])
+
+    both(np.zeros(1), np.zeros(1))
+    fmas = vector_calls(both, "fma")
+    assert fmas > 0
+    assert fmas == vector_calls(loops["exp"], "fma") + vector_calls(loops["log1p"], "fma")
+
+
+@pytest.mark.skipif(not has_simd(), reason="the host CPU has no SIMD unit: LLVM cannot vectorise anything")
+def test_add_makes_reduction_vectorise() -> None:
+    @njit(error_model="numpy")
+    def with_add(a):
+        s = 0.0
+        for i in range(a.size):
+            s = vm.add(s, vm.exp(a[i]))
+        return s
+
+    @njit(error_model="numpy")
+    def plain(a):
+        s = 0.0
+        for i in range(a.size):
+            s += vm.exp(a[i])
+        return s
+
+    a = np.random.default_rng(0).uniform(-5, 5, 10_001)
+    assert with_add(a) == pytest.approx(np.exp(a).sum(), rel=1e-13)
+    assert plain(a) == pytest.approx(np.exp(a).sum(), rel=1e-13)
+    assert vectorised_without_libm(with_add)
+    assert "fadd reassoc <" in with_add.inspect_llvm(with_add.signatures[0])
+    assert not vectorised_without_libm(plain)  # strict order: the control
+
+
+def test_python_level_functions_are_numpy() -> None:
+    x = np.concatenate([random_points("exp", 5000, 7), [0.0, -0.0, INF, -INF, NAN, 709.79, -745.2]])
+    with np.errstate(all="ignore"):
+        for name, fn in [("exp", np.exp), ("expm1", np.expm1), ("log", np.log), ("log1p", np.log1p), ("tanh", np.tanh)]:
+            np.testing.assert_array_equal(vm.UNARY[name](x), fn(x), err_msg=name)
+        np.testing.assert_array_equal(vm.softplus(x), np.logaddexp(0.0, x))
+        e = np.exp(-np.abs(x))
+        np.testing.assert_array_equal(vm.sigmoid(x), np.where(x >= 0, 1.0, e) / (1.0 + e))
+        assert np.nanmax(ulp_error(vm.sigmoid(x), reference("sigmoid", x))) <= 3.0
+    assert isinstance(vm.exp(1.0), np.floating) and isinstance(vm.sigmoid(0.5), np.floating)
+    assert vm.sigmoid(-0.0) == 0.5 and vm.sigmoid(np.array([[1.0]])).shape == (1, 1)
+    assert vm.add(1, 2) == 3 and vm.add(0.5, 0.25) == 0.75
+    np.testing.assert_array_equal(vm.add(x, 1.0), x + 1.0)
+
+
+def test_numba_scalar_int_bool_and_array_arguments() -> None:
+    @njit(error_model="numpy")
+    def scalars(x, n):
+        return vm.exp(x), vm.log(n), vm.tanh(True), vm.add(n, n), vm.add(x, n), vm.sigmoid(np.float32(0.0))
+
+    got = scalars(1.0, 3)
+    assert got[0] == pytest.approx(np.e, rel=2e-16) and got[1] == pytest.approx(np.log(3), rel=2e-16)
+    assert got[2] == pytest.approx(np.tanh(1.0), rel=5e-16)
+    assert got[3] == 6 and got[4] == 4.0 and got[5] == 0.5
+
+    @njit(error_model="numpy")
+    def arrays(a):
+        return vm.softplus(a), vm.log1p(a), vm.add(a, a)
+
+    a = np.linspace(-3, 3, 12).reshape(3, 4)
+    sp, lp, twice = arrays(a)
+    np.testing.assert_allclose(sp, np.logaddexp(0.0, a), rtol=1e-15)
+    np.testing.assert_allclose(lp[a > -1], np.log1p(a[a > -1]), rtol=1e-15)
+    np.testing.assert_array_equal(twice, 2 * a)
+
+
+@pytest.fixture(scope="module")
+def scalar_all() -> Any:
+    @njit(error_model="numpy")
+    def all_of(x):
+        return (vm.exp(x), vm.expm1(x), vm.log(x), vm.log1p(x), vm.tanh(x), vm.sigmoid(x), vm.softplus(x))
+
+    all_of(0.0)
+    return all_of
+
+
+@settings(max_examples=300, deadline=None)
+@given(x=st.floats(allow_nan=True, allow_infinity=True))
+def test_property_bound_symmetry_monotonicity(scalar_all: Any, x: float) -> None:
+    """On any float: the documented bound; tanh odd; sigmoid(-x) = 1 - sigmoid(x); monotone up to one ulp.
+
+    No drop over one ulp from x to the next float (a function within 1.5 ulp need not be
+    monotone: softplus(0.25) > softplus(next(0.25)) by one ulp).
+    """
+    values = scalar_all(x)
+    for name, y in zip(NAMES, values, strict=True):
+        err = ulp_error(np.array([y]), reference(name, np.array([x])))[0]
+        assert err <= vm.BOUNDS[name] + SLACK, (name, x, y)
+    tanh_neg = scalar_all(-x)[4]
+    assert np.array_equal(np.array(tanh_neg).view(np.int64), np.array(-values[4]).view(np.int64)) or np.isnan(x)
+    if np.isfinite(x) and abs(x) < 1.7e308:
+        up = scalar_all(float(np.nextafter(x, INF)))
+        for name, lo, hi in zip(NAMES, values, up, strict=True):
+            if np.isfinite(lo) and not np.isnan(hi):  # monotone up to the rounding: one step down at most
+                assert hi >= lo - np.spacing(abs(lo)), (name, x)
+        if abs(x) < 30:
+            s_pos, s_neg = values[5], scalar_all(-x)[5]
+            assert abs(s_pos + s_neg - 1.0) <= 4e-16
