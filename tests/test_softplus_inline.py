@@ -96,7 +96,9 @@ def test_logistic_value_and_gradient_against_the_strict_formula() -> None:
     assert float(np.max(np.abs(g - gL)) / np.max(np.abs(gL))) < 1e-13
 
 
-def test_softplus_written_out_in_the_fused_loop() -> None:
+def test_softplus_written_out_in_the_fused_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With vector math off (with it on the loop calls ``vm.softplus``: tests/test_vector_loops.py)."""
+    monkeypatch.setenv("DCOMPILE_VECTOR_MATH", "0")
     w, X, y = _logreg(50, 4)
     vg = dc.value_and_grad(dc.compile(lambda w, X, y: np.sum(np.logaddexp(0.0, -y * (X @ w)))), wrt="w")
     vg(w, X, y)

@@ -12,14 +12,29 @@ statement's lines with the names it reads and writes, tracked as expressions
 are printed), whose lines are the text; a long body is split on the records
 (:mod:`dcompile.emit.chunking`), never by reading the text back.
 
-The module depends on numpy only; the backend decides whether the function
-runs as Python or under ``numba.njit``.
+The module depends on numpy (and on :mod:`dcompile.runtime` for special
+functions and vector math); the backend decides whether the function runs as
+Python or under ``numba.njit``.
+
+Vector math (``vector_math=True``, the default; ``DCOMPILE_VECTOR_MATH=0``
+turns it off): inside fused loops, the transcendental functions that have a
+:mod:`dcompile.runtime.vecmath` twin (``Primitive.vector``) are printed as
+``vm.exp(t)`` instead of ``np.exp(t)``, and scalar reductions as
+``s = vm.add(s, term)`` instead of ``s += term``. numba's ``np.exp`` on a
+float is an opaque libm call and a strict ``+=`` chain cannot be reordered,
+so either keeps LLVM from vectorising the loop; the vecmath functions are
+branch-free code LLVM inlines and vectorises, and ``vm.add`` carries the
+``reassoc`` flag that lets the loop vectoriser keep several partial sums.
+The price is a documented ulp bound instead of libm's last-bit accuracy, and
+sums whose rounding depends on the vector width LLVM picks for the CPU
+(deterministic on one machine; see docs/design.md).
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
+import os
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +53,8 @@ from dcompile.ir.types import DType, VType
 from dcompile.version import __version__
 
 INDENT = "    "
+VM_IMPORT = "from dcompile.runtime import vecmath as vm"
+VECTOR_MATH_ENV = "DCOMPILE_VECTOR_MATH"
 _VIEW_KINDS: frozenset[str | None] = frozenset({"slice", "transpose"})  # fusion kinds whose arrays are views
 # Up to this many entries a vector is returned as np.array([a, b, ...]) (easy to
 # read); longer ones are filled into np.empty (numba would build a list first).
@@ -58,6 +75,11 @@ _UFUNCS = frozenset(
         *("floor", "ceil", "trunc", "rint", "mod", "fmod", "floor_divide"),
     }
 )
+
+
+def vector_math_default() -> bool:
+    """Whether fused loops use vector math unless told otherwise: ``DCOMPILE_VECTOR_MATH`` is not ``0``/``off``."""
+    return os.environ.get(VECTOR_MATH_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -90,6 +112,7 @@ class ModuleParts:
     globals: list[str] = field(default_factory=list)
     imports: set[str] = field(default_factory=set)
     taken: set[str] = field(default_factory=set)
+    vector_math: bool = True  # fused loops call dcompile.runtime.vecmath (see the module doc)
 
     def fresh(self, base: str) -> str:
         name, k = base, 1
@@ -100,12 +123,20 @@ class ModuleParts:
 
 
 class _Printer:
-    def __init__(self, graph: Graph, layout: Layout, *, fuse: bool = True, module: ModuleParts | None = None) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        layout: Layout,
+        *,
+        fuse: bool = True,
+        module: ModuleParts | None = None,
+    ) -> None:
         self.graph = graph
         self.layout = layout
         self.namer = Namer(dict(graph.hints))
         self._reads: list[str] = []  # names the expressions printed since the last _take() read
         self.module = module if module is not None else ModuleParts()
+        self.vector_math = self.module.vector_math
         self.consts = {e.out: e.kwargs["value"] for e in graph.eqns if e.prim.literal}
         # Array constants are module globals (numba freezes them into the machine code).
         self.globals: dict[Value, str] = {}
@@ -234,7 +265,8 @@ class _Printer:
             else:
                 a, b = (self.loop_expr(x, c)[0] for x in e.inputs)
                 term = f"{a} * {b}"
-            inner.append(Stmt((f"{name} += {term}",), (name, *self._take()), frozenset({name})))
+            line = f"{name} = {self._vm('add')}({name}, {term})" if self.vector_math else f"{name} += {term}"
+            inner.append(Stmt((line,), (name, *self._take()), frozenset({name})))
         elif kind == "sum_axes":
             kept = [var for k, var in enumerate(names) if k not in e.kwargs["axes"]]
             alloc(f"{name} = np.zeros({_shape(v.type.shape)})")
@@ -278,7 +310,14 @@ class _Printer:
         if kind in ("transpose", "mask", "eye"):
             return self._indexed_member(e, kind, c)
         args = [self.loop_expr(v, c) for v in e.inputs]
+        if e.prim.vector is not None and self.vector_math and e.out.type.dtype is DType.F64:
+            return f"{self._vm(e.prim.vector)}({', '.join(a for a, _ in args)})", PREC_ATOM
         return e.prim.emit(args, e.kwargs, [VType((), v.type.dtype) for v in e.inputs])
+
+    def _vm(self, function: str) -> str:
+        """``vm.<function>``, the vector-math twin used in a fused loop; the module imports ``vm``."""
+        self.module.imports.add(VM_IMPORT)
+        return f"vm.{function}"
 
     def _indexed_member(self, e: Eqn, kind: str, c: Cluster) -> tuple[str, int]:
         """An entry that depends on the loop indices: a transposed read, a triangle's mask, ``np.eye``."""
@@ -834,7 +873,14 @@ def emit_function(graph: Graph, function: str, module: ModuleParts) -> None:
 
 
 def emit_module(
-    graph: Graph, function: str, layout: Layout, doc: str, *, fuse: bool = True, guards: bool = True
+    graph: Graph,
+    function: str,
+    layout: Layout,
+    doc: str,
+    *,
+    fuse: bool = True,
+    guards: bool = True,
+    vector_math: bool | None = None,
 ) -> Emitted:
     """The Python module computing ``graph``'s outputs, packed by ``layout``.
 
@@ -844,8 +890,12 @@ def emit_module(
     kernels that generated loops call with shapes they checked once themselves
     (a raise in a callee costs a per-call status check: 0.67 -> 1.30 ms per
     10^4 rows of a d = 20 logistic loss).
+    ``vector_math``: fused loops call :mod:`dcompile.runtime.vecmath` (see the
+    module doc); ``None`` reads ``DCOMPILE_VECTOR_MATH`` (:func:`vector_math_default`).
     """
-    module = ModuleParts(taken={function})
+    if vector_math is None:
+        vector_math = vector_math_default()
+    module = ModuleParts(taken={function}, vector_math=vector_math)
     p = _Printer(graph, layout, fuse=fuse, module=module)
     inputs = [v for v in graph.inputs if not (isinstance(layout, Loop) and v is layout.direction)]
     param_names = ["_out"] * isinstance(layout, Into) + [p.namer(v) for v in inputs]
@@ -863,14 +913,16 @@ def emit_module(
     split = split_body(function, param_names, body, scalars)
     lines_of_body = checks + (split.body if split is not None else text(body))
     doc_lines = doc.strip().splitlines()
+    imports = sorted(set(_imports(graph)) | module.imports)
+    needs = "NumPy and dcompile.runtime" if any("dcompile.runtime" in line for line in imports) else "only NumPy"
     lines = [
         f'"""Generated by dcompile {__version__}: {doc_lines[0]}',
         "",
-        "Needs only NumPy; compile with numba.njit for machine code.",
+        f"Needs {needs}; compile with numba.njit for machine code.",
         '"""',
         "",
         "import numpy as np",
-        *sorted(set(_imports(graph)) | module.imports),
+        *imports,
         "",
         *(f"{p.globals[v]} = {format_array(p.consts[v])}" for v in p.globals),
         *module.globals,

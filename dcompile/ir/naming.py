@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # annotations only: the printer, which Graph.__str__ calls, u
     from dcompile.ir.graph import Value
 
 # Names the generated module itself uses.
-RESERVED = frozenset({"np", "numba", "math", "_out", "_dcs", "_dcl", "_dcx", "_dcc"}) | frozenset(dir(builtins))
+RESERVED = frozenset({"np", "vm", "numba", "math", "_out", "_dcs", "_dcl", "_dcx", "_dcc"}) | frozenset(dir(builtins))
 _INVALID = re.compile(r"[^0-9A-Za-z_]+")
 
 

@@ -76,6 +76,10 @@ class Primitive:
             relies on it.
         imports: lines the generated module needs for this primitive's code
             (``from dcompile.runtime import special as _dcs``).
+        vector: the name of the function in :mod:`dcompile.runtime.vecmath`
+            that computes one entry inside a fused loop (``vm.exp(t)``):
+            branch-free code LLVM inlines and vectorises, where NumPy's scalar
+            function is an opaque libm call that keeps the loop scalar.
     """
 
     name: str
@@ -95,6 +99,7 @@ class Primitive:
     inplace: bool = False  # emit_lines may update its first input in place (params["_inplace"])
     fusion: str | None = None  # how it joins a fused loop besides elementwise (see emit/fusion.py)
     imports: tuple[str, ...] = ()  # import lines the emitted code needs (runtime helpers)
+    vector: str | None = None  # its vecmath function for entries of a fused loop (see emit/emitter.py)
     # jvp_joint(tangents, ans, ins, **params) -> tangent: one forward rule for all inputs at once
     # (``None`` for a zero tangent), for operations whose JVP is one computation (a loop).
     jvp_joint: Callable[..., Any] | None = None

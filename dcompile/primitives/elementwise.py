@@ -210,6 +210,7 @@ def _define(
     simplify: Callable[..., Any] | None = None,
     derivative: str = SMOOTH,
     imports: tuple[str, ...] = (),
+    vector: str | None = None,
 ) -> Primitive:
     """Declare an elementwise primitive with everything about it (see the module doc).
 
@@ -217,6 +218,7 @@ def _define(
     a function that needs more than that registers its own spelling). A SymPy
     function named by a string is also lowered from SymPy. ``d`` holds one
     derivative rule per input (``None``: no derivative): both the JVP and the VJP.
+    ``vector`` names its :mod:`dcompile.runtime.vecmath` function for fused loops.
     """
     sympy_name = to_sympy if isinstance(to_sympy, str) else None
     raise_to_sympy = _sympy_function(to_sympy) if isinstance(to_sympy, str) else to_sympy
@@ -230,6 +232,7 @@ def _define(
             simplify=simplify,
             elementwise=True,
             imports=imports,
+            vector=vector,
         )
     )
     if d is not None:
@@ -491,7 +494,13 @@ integer_pow_p = _define(
 )
 pow_p = _define("pow", np.power, _emit_pow, lambda x, y: x**y, simplify=_simplify_pow)
 exp_p = _define(
-    "exp", np.exp, _call("np.exp"), "exp", spell=("numpy.exp", "math.exp"), d=(lambda t, ans, x: mul(t, ans),)
+    "exp",
+    np.exp,
+    _call("np.exp"),
+    "exp",
+    spell=("numpy.exp", "math.exp"),
+    d=(lambda t, ans, x: mul(t, ans),),
+    vector="exp",
 )
 log_p = _define(
     "log",
@@ -501,6 +510,7 @@ log_p = _define(
     simplify=_simplify_log,
     spell=("numpy.log",),
     d=(lambda t, ans, x: div(t, x),),
+    vector="log",
 )
 log1p_p = _define(
     "log1p",
@@ -510,6 +520,7 @@ log1p_p = _define(
     simplify=_simplify_log1p,
     spell=("numpy.log1p", "math.log1p"),
     d=(lambda t, ans, x: div(t, add(1.0, x)),),
+    vector="log1p",
 )
 expm1_p = _define(
     "expm1",
@@ -518,6 +529,7 @@ expm1_p = _define(
     lambda x: sp.exp(x) - 1,
     spell=("numpy.expm1", "math.expm1"),
     d=(lambda t, ans, x: mul(t, add(ans, 1.0)),),
+    vector="expm1",
 )
 sqrt_p = _define(
     "sqrt",
@@ -629,6 +641,7 @@ tanh_p = _define(
     "tanh",
     spell=("numpy.tanh", "math.tanh"),
     d=(lambda t, ans, x: mul(t, sub(1.0, integer_pow(ans, 2))),),
+    vector="tanh",
 )
 # The inverse hyperbolic functions: hypot(x, 1) and (1 - x)(1 + x) instead of x**2 +- 1,
 # which overflow or cancel near the ends of the domain.
@@ -725,6 +738,7 @@ sigmoid_p = _define(
     _emit_sigmoid,
     lambda x: 1 / (1 + sp.exp(-x)),
     d=(lambda t, ans, x: mul(t, mul(ans, sub(1.0, ans))),),
+    vector="sigmoid",
 )
 softplus_p = _define(
     "softplus",
@@ -732,6 +746,7 @@ softplus_p = _define(
     _emit_softplus,
     lambda x: sp.log(1 + sp.exp(x)),
     d=(lambda t, ans, x: mul(t, sigmoid(x)),),
+    vector="softplus",
 )
 logaddexp_p = _define(
     "logaddexp",
