@@ -6,7 +6,10 @@ with NumPy's function (a scalar libm call per element under numba); NumPy's own 
 whole array is the third column. Also the logistic-loss row loop (softplus + sigmoid + a
 reduction) both ways. Accuracy: max error in ulps against NumPy in 80-bit long double on
 ``--points`` points per function (log-uniform magnitudes over the whole range, both signs, plus
-the central range) and against mpmath at 40 digits on ``--mp-points`` points.
+the central range) and against mpmath at 40 digits on ``--mp-points`` points. Compile: seconds
+for the first call of each ``vm.<name>`` loop in this process (after a warm-up loop without
+vecmath, which pays numba's first-compile cost), and the same for a loop of ``abs`` (the
+baseline: what any new loop costs).
 
 Run: ``.venv/bin/python benchmarks/bench_vecmath.py`` (writes benchmarks/results/vecmath.json
 and vecmath.md).
@@ -176,12 +179,18 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(2024)
     rows: list[dict[str, Any]] = []
+    make_loop(abs)(np.zeros(1), np.zeros(1))  # numba's first compile in the process: not charged below
+    t = time.perf_counter()
+    make_loop(abs)(np.zeros(1), np.zeros(1))
+    compile_abs = time.perf_counter() - t
     for name, fn in vm.UNARY.items():
         vm_loop, libm_loop = make_loop(fn), make_loop(LIBM_IN_NUMBA[name])
         a = points(name, args.n, rng)
         rng.shuffle(a)
         out = np.empty_like(a)
+        t = time.perf_counter()
         vm_loop(a, out)
+        compile_vm = time.perf_counter() - t
         libm_loop(a, out)
         ir_text = vm_loop.inspect_llvm(vm_loop.signatures[0])
         width = next((w for w in (8, 4, 2) if f"<{w} x double>" in ir_text), 1)
@@ -201,6 +210,7 @@ def main() -> None:
             "function": name, "vector_width": width, "ns_vm": round(t_vm, 3), "ns_libm_numba": round(t_libm, 3),
             "ns_numpy_ufunc": round(t_np, 3), "speedup_vs_libm": round(t_libm / t_vm, 1),
             "max_ulp_longdouble": round(ulp_ld, 3), "max_ulp_mpmath": round(ulp_mp, 3), "bound_ulp": vm.BOUNDS[name],
+            "compile_s_vm": round(compile_vm, 3),
         })  # fmt: skip
         print(rows[-1], flush=True)
     n = 1_000_000
@@ -219,6 +229,7 @@ def main() -> None:
         "machine": machine_info(command.strip()),
         "args": vars(args),
         "functions": rows,
+        "compile_s_abs_loop": round(compile_abs, 3),
         "logistic_loss": logistic,
     }
     RESULTS.mkdir(exist_ok=True)
@@ -234,18 +245,22 @@ def main() -> None:
         f"long double on {args.points} points and mpmath (40 digits) on {args.mp_points} points per function.",
         "",
         "| function | width | vm ns/elt | libm in numba ns/elt | NumPy ufunc ns/elt | speedup vs libm "
-        "| max ulp (long double) | max ulp (mpmath) | bound |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| max ulp (long double) | max ulp (mpmath) | bound | compile s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
     lines += [
         f"| {r['function']} | {r['vector_width']} | {r['ns_vm']} | {r['ns_libm_numba']} | {r['ns_numpy_ufunc']} | "
-        f"{r['speedup_vs_libm']}x | {r['max_ulp_longdouble']} | {r['max_ulp_mpmath']} | {r['bound_ulp']} |"
+        f"{r['speedup_vs_libm']}x | {r['max_ulp_longdouble']} | {r['max_ulp_mpmath']} | {r['bound_ulp']} | "
+        f"{r['compile_s_vm']} |"
         for r in rows
     ]
     lines += [
         "",
         f"Logistic loss row loop (softplus + sigmoid + reduction by `vm.add`), {n} rows: "
         f"{logistic['ns_per_row_vm']} ns/row with vecmath, {logistic['ns_per_row_libm']} ns/row with libm.",
+        "",
+        f"Compile s: first call of the loop in this process (numba's first-compile cost paid by a warm-up loop); "
+        f"the same loop with `abs` instead of a vecmath function compiles in {round(compile_abs, 3)} s.",
         "",
     ]
     (RESULTS / "vecmath.md").write_text("\n".join(lines))

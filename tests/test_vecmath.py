@@ -351,3 +351,43 @@ def test_property_bound_symmetry_monotonicity(scalar_all: Any, x: float) -> None
         if abs(x) < 30:
             s_pos, s_neg = values[5], scalar_all(-x)[5]
             assert abs(s_pos + s_neg - 1.0) <= 4e-16
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_ir_path_equals_python_path(loops: dict[str, Any], name: str) -> None:
+    """The kernels run on Python floats (exact fma) give bitwise what their emitted IR gives.
+
+    One kernel source, two interpretations (:mod:`dcompile.runtime.vecmath_ir`): this checks
+    the operators' IR (operation, operand order, comparison predicates, integer kinds).
+    """
+    from dcompile.runtime.vecmath_core import KERNELS
+
+    x = np.concatenate([random_points(name, 600, seed=200 + NAMES.index(name)), SPECIAL[name], EDGE[name]])
+    got = run(loops[name], x)
+    want = np.array([KERNELS[name](float(v)) for v in x])
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(got), nan), x[np.isnan(got) != nan]
+    bad = got[~nan].view(np.int64) != want[~nan].view(np.int64)
+    assert not bad.any(), (x[~nan][bad][:5], got[~nan][bad][:5], want[~nan][bad][:5])
+
+
+def test_value_class_operators() -> None:
+    """The IR of the value class: numba's operations for each Python operator."""
+    from llvmlite import ir
+
+    from dcompile.runtime import vecmath_ir as vi
+
+    fn = ir.Function(ir.Module(), ir.FunctionType(vi.F64, [vi.F64, vi.I64]), "f")
+    b = ir.IRBuilder(fn.append_basic_block())
+    x, n = vi.V(b, fn.args[0]), vi.V(b, fn.args[1])
+    y = vi.select((x != 0.0) & (n >> 1 < 3), -x / (2.0 - x), vi.to_float(n << 2 | 1))
+    b.ret(vi.fma(y, 0.5, 1).v)
+    text = str(fn)
+    for piece in ("fcmp une double", "ashr i64", "icmp slt i64", "and i1", "fsub double 0x8000000000000000",
+                  "fdiv double", "fsub double 0x4000000000000000", "shl i64", "or i64", "sitofp i64", "select",
+                  "call double @\"llvm.fma.f64\"(double"):  # fmt: skip
+        assert piece in text, (piece, text)
+    with pytest.raises(TypeError):
+        bool(x < 1.0)
+    assert vi.fma(0.1, 10.0, -1.0) == 5.551115123125783e-17  # exact product, one rounding
+    assert vi.select(True, 1.0, 2.0) == 1.0 and vi.as_float(vi.as_int(-2.5)) == -2.5
