@@ -425,8 +425,8 @@ class Function:
         request = None
         fp = self._dcompile_fingerprint() if program_cache.enabled() and mode in MODES else None
         if fp is not None:
-            parts = (self.name, self.arg_names, self.backend, sig, mode, wrt, into, accumulate, checked)
-            parts += (self.vector_math,)  # the emitted text depends on it
+            vm = self.vector_math  # the emitted text depends on it
+            parts = (self.name, self.arg_names, self.backend, sig, mode, wrt, into, accumulate, checked, vm)
             request = program_cache.request_key(fp, parts)
             found = program_cache.lookup(request) if (sig, mode, wrt) not in self._programs else None
             if found is not None:
