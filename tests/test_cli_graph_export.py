@@ -160,6 +160,9 @@ def test_export_array_function_with_shapes(capsys, tmp_path):
     np.testing.assert_allclose(ns["nll_hessian"](w, X, y), dc.hessian(fn, wrt="w")(w, X, y), rtol=1e-14)
     with pytest.raises(ValueError, match="compiled for w of shape"):
         ns["nll_grad"](np.zeros(4), X, y)
+    # standalone: its fused loops use NumPy's functions and sums, not dcompile.runtime.vecmath
+    assert "dcompile" not in "".join(line for line in text.splitlines() if line.startswith(("import", "from")))
+    assert "vm." not in text and "np.exp(" in text
 
 
 def test_export_renames_array_constants_per_function(capsys, tmp_path):

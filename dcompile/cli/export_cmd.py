@@ -188,7 +188,9 @@ def command(
         raise CliError(f"-o {output} is a directory; give a file name such as {output / 'module.py'}")
     if not output.parent.is_dir():
         raise CliError(f"cannot write {output}: no such directory {output.parent}")
-    fn = function_of(target, expr, args_, name)
+    fn = function_of(target, expr, args_, name).with_backend("python")
+    # Standalone: NumPy's scalar functions and sums in loop order, not dcompile.runtime.vecmath's.
+    fn.vector_math = False
     taken: set[str] = set()
     parts: list[Part] = []
     for mode in dict.fromkeys(modes or DEFAULT_MODES):
