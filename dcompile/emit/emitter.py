@@ -127,8 +127,6 @@ class _Printer:
                 pinned.update(v for v in e.inputs if v not in self.variant)
             if e.prim.emit_lines is not None:
                 pinned.add(e.out)
-        self.acc = _accumulated(graph, layout, self.producer)
-        self.acc_done = False
         # An array a display comment quotes may still be updated in place (the comment then reads
         # `r = r with [1] = t3`); one an alias line or the signature names may not.
         named = set(graph.inputs) | set(graph.outputs) | {v for b in graph.blocks for _, v in b.aliases}
@@ -137,6 +135,12 @@ class _Printer:
         pinned.update(self.read_before_update)
         self.inlined = self._inlinable(uses, pinned)
         self._plan_loops(fuse, layout, shown)
+        # An Into layout's gradient array, built in the caller's buffer (see _built_in_out).
+        self.adding = isinstance(layout, Into) and layout.accumulate
+        self.in_out = self._built_in_out(layout)
+        if self.in_out:
+            self.namer.bind(self.in_out[-1], "_out")  # the in-place chain shares it (below)
+            self.inlined.discard(self.in_out[0])  # its statement fills _out: never an expression
         for v in graph.inputs:
             self.namer(v)
         for e in reversed(graph.eqns):  # an updated array takes the name of its last update
@@ -218,16 +222,17 @@ class _Printer:
         name = self.namer(v)
         self._reads = []
 
-        def alloc(line: str) -> None:
+        def alloc(line: str, zeros: bool = False) -> None:
+            if v in self.in_out:  # the gradient is built in _out: no array of its own
+                if zeros and not self.adding:
+                    pre.append(Stmt(("_out[:] = 0.0",), ("_out",), kind=Kind.STORE))
+                return
             pre.append(Stmt((line,), (), frozenset({name}), Kind.ALLOCATION))
 
         def update(line: str, array: str = name) -> None:  # name += ..., name[...] op= ...: reads name first
             inner.append(Stmt((line,), (array, *self._take())))
 
-        if v is self.acc and kind in ("sum_axes", "scatter", "map", "identity", "outer") and v in self.written:
-            update(self._accumulate(e, kind, names, c), "_out")
-            self.acc_done = True
-        elif kind in ("sum", "dot"):
+        if kind in ("sum", "dot"):
             pre.append(Stmt((f"{name} = 0.0",), (), frozenset({name})))
             if kind == "sum":
                 term = self.loop_expr(e.inputs[0], c)[0]
@@ -237,11 +242,11 @@ class _Printer:
             inner.append(Stmt((f"{name} += {term}",), (name, *self._take()), frozenset({name})))
         elif kind == "sum_axes":
             kept = [var for k, var in enumerate(names) if k not in e.kwargs["axes"]]
-            alloc(f"{name} = np.zeros({_shape(v.type.shape)})")
+            alloc(f"{name} = np.zeros({_shape(v.type.shape)})", zeros=True)
             update(f"{name}[{', '.join(kept)}] += {self.loop_expr(e.inputs[0], c)[0]}")
         elif kind in ("scatter", "scatter_add"):
             if kind == "scatter":
-                alloc(f"{name} = np.zeros({_shape(v.type.shape)})")
+                alloc(f"{name} = np.zeros({_shape(v.type.shape)})", zeros=True)
             at = shifted(e.kwargs["index"][0], names[0])
             update(f"{name}[{at}] += {self.loop_expr(e.inputs[-1], c)[0]}")
         elif v in self.written and kind in ("slice", "transpose"):
@@ -249,20 +254,11 @@ class _Printer:
             pre.append(Stmt((line,), self._take(), frozenset({name})))
         elif v in self.written:
             alloc(f"{name} = np.empty({_shape(v.type.shape)}{_dtype_arg(v.type)})")
-            update(f"{name}[{', '.join(names)}] = {self.member_expr(e, c)[0]}")
+            op = "+=" if v in self.in_out and self.adding else "="
+            update(f"{name}[{', '.join(names)}] {op} {self.member_expr(e, c)[0]}")
         else:
             line = f"{name} = {self.member_expr(e, c)[0]}"
             inner.append(Stmt((line,), self._take(), frozenset({name})))
-
-    def _accumulate(self, e: Eqn, kind: str | None, names: list[str], c: Cluster) -> str:
-        """The loop statement adding one entry of the returned gradient to ``_out``."""
-        if kind == "sum_axes":
-            kept = [var for k, var in enumerate(names) if k not in e.kwargs["axes"]]
-            return f"_out[{', '.join(kept)}] += {self.loop_expr(e.inputs[0], c)[0]}"
-        if kind == "scatter":
-            at = shifted(e.kwargs["index"][0], names[0])
-            return f"_out[{at}] += {self.loop_expr(e.inputs[-1], c)[0]}"
-        return f"_out[{', '.join(names)}] += {self.member_expr(e, c)[0]}"
 
     def member_expr(self, e: Eqn, c: Cluster) -> tuple[str, int]:
         """One entry of a loop member, as a scalar expression."""
@@ -353,6 +349,61 @@ class _Printer:
                     if not _flows_only_into(r.out, e, readers):
                         self.read_before_update.add(r.out)
         return out
+
+    def _built_in_out(self, layout: Layout) -> tuple[Value, ...]:
+        """The values of an ``Into`` layout's gradient that are the ``_out`` buffer itself, first to last.
+
+        The gradient array is made by one statement or loop (its *root*) and then
+        updated in place (the statements :meth:`_in_place` chose): when nothing reads
+        it once built, every array of that chain is one variable, ``_out``. The root's
+        allocation becomes ``_out[:] = 0.0`` where the chain starts from zeros (left
+        out when adding into ``_out``) or nothing where a loop stores every entry, and
+        the return line copies nothing. Empty (the gradient keeps its own array and the
+        return line copies or adds it) where the root is not code the emitter can
+        redirect (an input, a view, a matrix product's result), where the gradient is
+        read after it is built, and, when adding, where an update stores rather than
+        adds or a partial gradient is read (it would see ``_out``'s old contents).
+        """
+        if not (isinstance(layout, Into) and isinstance(layout.vector, Array)):
+            return ()
+        target = layout.vector.value
+        eqns = self.graph.eqns
+        if target.type.dtype is not DType.F64 or any(target in e.inputs for e in eqns):
+            return ()
+        chain = [target]
+        while (e := self.producer.get(chain[-1])) is not None and e in self.inplace:
+            chain.append(e.inputs[0])
+        chain.reverse()
+        root = self.producer.get(chain[0])
+        if root is None or root.prim.literal or self._out_start(root) is None:
+            return ()
+        if self.adding:
+            updates = [self.producer[v] for v in chain[1:]]
+            reads: Counter[Value] = Counter(v for e in eqns for v in e.inputs)
+            if any(u.prim.name != "pad_add" for u in updates) or any(reads[v] > 1 for v in chain[:-1]):
+                return ()
+        return tuple(chain)
+
+    def _out_start(self, root: Eqn) -> str | None:
+        """How the gradient's first statement starts it in ``_out``, or None where it cannot.
+
+        ``"zeros"``: a loop adding entries (a scatter, a sum over axes) into zeros;
+        ``"entries"``: a loop storing every entry; ``"fill"``: a broadcast scalar;
+        ``"pad"``: zeros and one block.
+        """
+        v = root.out
+        kind = self.kinds.get(root)
+        if v in self.loop_locals:
+            if kind in ("scatter", "sum_axes"):
+                return "zeros"
+            if v in self.written and kind not in _VIEW_KINDS and kind not in FINAL_KINDS:
+                return "entries"
+            return None
+        if root.prim.name == "broadcast_to" and root.inputs[0].type.rank == 0:
+            return "fill"
+        if root.prim.name == "pad" and root.prim.emit_lines is not None:
+            return "pad"
+        return None
 
     def _inlinable(self, uses: Counter[Value], pinned: set[Value]) -> set[Value]:
         """Single-use unnamed temporaries, inlined into their consumer.
@@ -459,6 +510,8 @@ class _Printer:
         return e.prim.emit(self.args(e), e.kwargs, [v.type for v in e.inputs])
 
     def statement(self, e: Eqn) -> list[Stmt]:
+        if self.in_out and e.out is self.in_out[0]:
+            return self._fill_out(e)
         target = self.namer(e.out)
         if e.prim.emit_lines is not None:
             self._reads = []
@@ -476,6 +529,34 @@ class _Printer:
         value = self.eqn_tree(e)
         tree = None if value is None else Assign(target, value)
         return [Stmt((line,), self._take(), frozenset({target}), Kind.ALLOCATION if fresh else Kind.ASSIGN, tree)]
+
+    def _fill_out(self, e: Eqn) -> list[Stmt]:
+        """The statement starting the gradient built in ``_out`` (see :meth:`_built_in_out`): fill, not allocate.
+
+        A broadcast scalar is ``_out[:] = s`` (adding: ``_out += s``, nothing for 0.0); ``pad``
+        is ``_out[:] = 0.0`` and its template's store (adding: the store adds, ``_out[2] += v``).
+        """
+        self._reads = []
+        if e.prim.name == "broadcast_to":
+            value = self.expr(e.inputs[0])[0]
+            if self.adding and value == "0.0":
+                return []
+            line = f"_out += {value}" if self.adding else f"_out[:] = {value}"
+            return [Stmt((line,), ("_out", *self._take()), kind=Kind.STORE)]
+        srcs = [a for a, _ in self.args(e)]
+        reads = self._take()
+        assert e.prim.emit_lines is not None  # _out_start chose pad only so
+        zeros, store = e.prim.emit_lines("_out", srcs, e.kwargs, [v.type for v in e.inputs], e.out.type)
+        # pad's template: _out = np.zeros(shape), then _out[index] = value (no "] = " inside an index)
+        assert zeros.startswith("_out = np.zeros(") and store.startswith("_out[") and "] = " in store, (zeros, store)
+        index, shape = e.kwargs["index"], e.out.type.shape
+        at = _element("_out", index, shape) if len(index) == len(shape) else None
+        op = "+" if self.adding else None
+        tree = None if at is None else self.store_tree("_out", at.index, e.inputs[0], op)
+        if self.adding:
+            return [Stmt((store.replace("] = ", "] += ", 1),), ("_out", *reads), kind=Kind.STORE, tree=tree)]
+        zero = Stmt(("_out[:] = 0.0",), ("_out",), kind=Kind.STORE)
+        return [zero, Stmt((store,), ("_out", *reads), kind=Kind.STORE, tree=tree)]
 
     def _template(self, e: Eqn, target: str, lines: list[str], reads: tuple[str, ...]) -> list[Stmt]:
         """Records of the lines a primitive's template printed for ``e``.
@@ -553,8 +634,8 @@ class _Printer:
         if b.source is not None:
             out.append(comment(f"# {self.namer(b.source.out)} = {self.eqn_expr_plain(b.source)}"))
         for name, v in b.aliases:
-            if v is self.acc:  # the gradient being added to _out has no array of its own to name
-                out.append(comment(f"# {name}: added to _out"))
+            if v in self.in_out:  # the gradient built in _out has no array of its own to name
+                out.append(comment(f"# {name}: {'added to' if self.adding else 'written into'} _out"))
                 continue
             if not self._available(v, c):
                 continue  # a display alias of a value that lived in another loop: nothing to name
@@ -594,7 +675,7 @@ class _Printer:
         if isinstance(layout, Into):
             op = "+=" if layout.accumulate else "="
             lines: list[Stmt] = []
-            if isinstance(layout.vector, Array) and not self.acc_done:
+            if isinstance(layout.vector, Array) and not self.in_out:
                 whole = "_out" if layout.accumulate else "_out[:]"
                 line = f"{whole} {op} {self.expr(layout.vector.value)[0]}"
                 writes = frozenset({"_out"}) if layout.accumulate else frozenset()
@@ -769,20 +850,6 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 def _shape_tuple(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
-
-
-def _accumulated(graph: Graph, layout: Layout, producer: dict[Value, Eqn]) -> Value | None:
-    """The gradient array that the loop computing it may add straight into ``_out``.
-
-    Only when adding into ``_out`` and nothing else reads the gradient;
-    otherwise (or when no loop computes it) the return line adds it.
-    """
-    if not (isinstance(layout, Into) and layout.accumulate and isinstance(layout.vector, Array)):
-        return None
-    target = layout.vector.value
-    if target not in producer or any(target in e.inputs for e in graph.eqns):
-        return None
-    return target
 
 
 def _flows_only_into(v: Value, target: Eqn, readers: dict[Value, list[Eqn]], depth: int = 0) -> bool:
