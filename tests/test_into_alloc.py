@@ -162,12 +162,24 @@ COPIED = re.compile(r"^\s*_out(\[:\])? \+?= [A-Za-z_]\w*$", re.MULTILINE)
 
 
 @pytest.mark.parametrize("mode", ["value_and_grad", "grad"])
-def test_rosenbrock_scatters_into_out(mode):
+def test_rosenbrock_is_written_into_out_once_per_entry(mode):
     src = _into_source(rosen, (np.ones(9),), mode, adding=False)
-    assert "_out[:] = 0.0" in src and "_out[1 + i] += " in src and "_out[i] += " in src
-    assert "np.zeros" not in src and not COPIED.search(src)
-    added = _into_source(rosen, (np.ones(9),), mode, adding=True)
-    assert "_out[1 + i] += " in added and "_out[:] = 0.0" not in added and not COPIED.search(added)
+    assert "_out[i] = carry + " in src and "_out[8] = carry" in src  # see tests/test_write_once.py
+    assert "_out[:] = 0.0" not in src and "np.zeros" not in src and "np.empty" not in src and not COPIED.search(src)
+    added = _into_source(rosen, (np.ones(9),), mode, adding=True)  # adds: no zeroing, no carry
+    assert "_out[1 + i] += " in added and "_out[i] += " in added and "_out[:] = 0.0" not in added
+    assert not COPIED.search(added)
+
+
+def wide(x):
+    return np.sum(x[6:] * x[:-6])  # a spread of 6 keeps its scatters (MAX_SPREAD)
+
+
+def test_scatters_from_zeros_zero_out_first():
+    src = _into_source(wide, (np.ones(9),), "grad", adding=False)
+    assert "_out[:] = 0.0" in src and "_out[6 + i] += " in src and "np.zeros" not in src and not COPIED.search(src)
+    added = _into_source(wide, (np.ones(9),), "grad", adding=True)
+    assert "_out[6 + i] += " in added and "_out[:] = 0.0" not in added and not COPIED.search(added)
 
 
 def test_a_loop_storing_every_entry_needs_no_zeroing():

@@ -33,7 +33,7 @@ from dcompile.ir.graph import Block, Eqn, Graph, Value
 from dcompile.ir.layout import Array, Into, Layout, Loop, Matrix, Pack, Scalar, Vector, layout_values
 from dcompile.ir.literals import format_array, format_literal
 from dcompile.ir.naming import Namer
-from dcompile.ir.primitive import PREC_ATOM, PREC_CMP, PREC_MUL, PREC_TERNARY
+from dcompile.ir.primitive import PREC_ADD, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_TERNARY
 from dcompile.ir.types import DType, VType
 from dcompile.version import __version__
 
@@ -43,6 +43,9 @@ _VIEW_KINDS: frozenset[str | None] = frozenset({"slice", "transpose"})  # fusion
 # read); longer ones are filled into np.empty (numba would build a list first).
 LIST_LIMIT = 8
 MAX_INLINE_DEPTH = 12
+# At most this many carried scalars when a loop's scatters at offsets low..low + MAX_SPREAD are
+# written once per entry (_Printer._write_once); a wider stencil keeps its read-modify-writes.
+MAX_SPREAD = 4
 # Primitives whose template prints ``target = x.copy()`` (unless in place) and one store ``target[...] op= v``.
 _UPDATES = frozenset({"set_index", "pad_add"})
 _SCALAR = VType((), DType.F64)
@@ -200,20 +203,108 @@ class _Printer:
                             self.inlined.discard(v)  # computed once, before the loop
 
     def cluster(self, c: Cluster, attach: dict[int, list[Block]]) -> list[Stmt]:
-        """The loop nest of a cluster, with the arrays it fills declared before it."""
+        """The loop nest of a cluster, with the arrays it fills declared before it (and completed after it)."""
         names = self.loop_vars[: len(c.shape)]
         pre: list[Stmt] = []
         inner: list[Stmt] = []
+        post: list[Stmt] = []
+        once = self._write_once(c)
         for i in c.members:
             e = self.graph.eqns[i]
             inner += self.blocks(attach.get(i, ()), c)
-            if e.out not in self.inlined:
+            if e in once:
+                self._scatter_once(e, once[e], c, var=names[0], pre=pre, inner=inner, post=post)
+            elif e.out not in self.inlined:
                 self._member(e, c, names, pre, inner)
         header = [
             f"{INDENT * k}for {var} in range({n}):" for k, (var, n) in enumerate(zip(names, c.shape, strict=True))
         ]
         depth = INDENT * len(names)
-        return [*pre, nest([*header, *(f"{depth}{line}" for line in text(inner))], inner, bound=names)]
+        return [*pre, nest([*header, *(f"{depth}{line}" for line in text(inner))], inner, bound=names), *post]
+
+    # -- scatters at constant offsets, written once (see _write_once) --------------
+    def _write_once(self, c: Cluster) -> dict[Eqn, _Scatters]:
+        """The scatters of ``c`` that fill a fresh array at constant offsets, by member: written once per entry.
+
+        Reverse mode turns the slices ``x[1:]`` and ``x[:-1]`` of a stencil into
+        ``g = np.zeros(n)`` and, in the loop, ``g[1 + i] += a`` and ``g[i] += b``:
+        read-modify-writes of entries the next iteration writes again, a
+        loop-carried memory dependence that keeps LLVM from vectorising the
+        loop, after a pass zeroing ``g``. When one loop (1-D, step 1) makes the
+        array from zeros and adds every update into it at offsets ``s`` in
+        ``[low, low + spread]``, entry ``low + i`` is complete at iteration ``i``
+        (its later offsets came in earlier iterations): ``spread`` scalars carry
+        the partial entries ``low + i + 1 ...``, and each entry is stored once,
+        ``g[i] = carry + b; carry = a``. The additions keep the old order, so
+        the result is bitwise the old one except that ``0.0 + a`` (the old first
+        addition) is ``a``, which differs only for ``a = -0.0``. Not when adding
+        into ``_out`` (its old entries are part of the sum), nor for more than
+        :data:`MAX_SPREAD` carries.
+        """
+        if len(c.shape) != 1:
+            return {}
+        members = [self.graph.eqns[i] for i in c.members]
+        out: dict[Eqn, _Scatters] = {}
+        for root in members:
+            if self.kinds.get(root) != "scatter" or root.out.type.dtype is not DType.F64:
+                continue
+            if self.adding and root.out in self.in_out:
+                continue
+            group = [root]
+            for e in members:  # the in-place updates of the array, in loop order
+                if self.kinds.get(e) == "scatter_add" and e.inputs[0] is group[-1].out:
+                    group.append(e)
+            starts = []
+            for e in group:
+                start, _, step = e.kwargs["index"][0]
+                if step != 1 or type(start) is not int or start < 0:
+                    break
+                starts.append(start)
+            else:
+                low, spread = min(starts), max(starts) - min(starts)
+                if spread <= MAX_SPREAD:
+                    plan = _Scatters(group, low, spread, [[] for _ in range(spread + 1)])
+                    out.update(dict.fromkeys(group, plan))
+        return out
+
+    def _scatter_once(
+        self, e: Eqn, plan: _Scatters, c: Cluster, *, var: str, pre: list[Stmt], inner: list[Stmt], post: list[Stmt]
+    ) -> None:
+        """One scatter of a write-once group (see :meth:`_write_once`): its term, and at the last one the stores."""
+        name = self.namer(e.out)
+        n, m = e.out.type.shape[0], c.shape[0]
+        self._reads = []
+        if e is plan.group[0]:  # the array, the entries no iteration writes, the carries
+            if e.out not in self.in_out:
+                pre.append(Stmt((f"{name} = np.empty({n})",), (), frozenset({name}), Kind.ALLOCATION))
+            high = plan.low + plan.spread + m  # the first entry past the last one written
+            for part, untouched in ((f":{plan.low}", plan.low > 0), (f"{high}:", high < n)):
+                if untouched:
+                    pre.append(Stmt((f"{name}[{part}] = 0.0",), (name,), kind=Kind.STORE))
+            plan.carries = [self.namer.fresh("carry") for _ in range(plan.spread)]
+            for carry in plan.carries:
+                pre.append(Stmt((f"{carry} = 0.0",), (), frozenset({carry})))
+        src, prec = self.loop_expr(e.inputs[-1], c)
+        plan.terms[e.kwargs["index"][0][0] - plan.low].append((src, prec, self._take()))
+        if e is not plan.group[-1]:
+            return
+
+        def total(first: str | None, terms: list[tuple[str, int, tuple[str, ...]]]) -> tuple[str, tuple[str, ...]]:
+            """``first + t0 + t1 ...`` as printed (left to right, the old order), with the names it reads."""
+            parts = [] if first is None else [first]
+            parts += [f"({t})" if parts and p <= PREC_ADD else t for t, p, _ in terms]
+            reads = tuple(r for _, _, rs in terms for r in rs)
+            return " + ".join(parts) or "0.0", (*([first] if first else []), *reads)
+
+        carries = plan.carries
+        at = var if plan.low == 0 else f"{plan.low} + {var}"
+        value, reads = total(carries[0] if carries else None, plan.terms[0])
+        inner.append(Stmt((f"{name}[{at}] = {value}",), (name, *dict.fromkeys(reads)), kind=Kind.STORE))
+        for d, carry in enumerate(carries):  # carry d holds entry low + i + 1 + d: shift by one
+            value, reads = total(carries[d + 1] if d + 1 < len(carries) else None, plan.terms[d + 1])
+            inner.append(Stmt((f"{carry} = {value}",), tuple(dict.fromkeys(reads)), frozenset({carry})))
+        for d, carry in enumerate(carries):  # the entries only earlier iterations added to
+            post.append(Stmt((f"{name}[{plan.low + m + d}] = {carry}",), (name, carry), kind=Kind.STORE))
 
     def _member(self, e: Eqn, c: Cluster, names: list[str], pre: list[Stmt], inner: list[Stmt]) -> None:
         """The statements of one loop member: before the loop (``pre``) and in it (``inner``)."""
@@ -777,6 +868,23 @@ class _Printer:
                     f'{INDENT}raise ValueError("{function} was compiled for {name} of shape {shape}")',
                 ]
         return lines
+
+
+@dataclass
+class _Scatters:
+    """Scatters of one loop filling a fresh array, printed write-once (see ``_Printer._write_once``).
+
+    ``group``: the scatter making the array and the in-place updates adding into it, in
+    loop order; they write entries ``low + i`` to ``low + spread + i`` at iteration ``i``.
+    ``terms[d]``: the printed terms (source, precedence, names read) at offset ``low + d``;
+    ``carries``: the scalars holding entries ``low + i + 1 + d`` (set when printed).
+    """
+
+    group: list[Eqn]
+    low: int
+    spread: int
+    terms: list[list[tuple[str, int, tuple[str, ...]]]]
+    carries: list[str] = field(default_factory=list)
 
 
 def _keep_comments_in_place(
