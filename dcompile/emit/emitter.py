@@ -48,7 +48,7 @@ from dcompile.ir.graph import Block, Eqn, Graph, Value
 from dcompile.ir.layout import Array, Into, Layout, Loop, Matrix, Pack, Scalar, Vector, layout_values
 from dcompile.ir.literals import format_array, format_literal
 from dcompile.ir.naming import Namer
-from dcompile.ir.primitive import PREC_ATOM, PREC_CMP, PREC_MUL, PREC_TERNARY
+from dcompile.ir.primitive import PREC_ADD, PREC_ATOM, PREC_CMP, PREC_MUL, PREC_TERNARY
 from dcompile.ir.types import DType, VType
 from dcompile.version import __version__
 
@@ -60,6 +60,9 @@ _VIEW_KINDS: frozenset[str | None] = frozenset({"slice", "transpose"})  # fusion
 # read); longer ones are filled into np.empty (numba would build a list first).
 LIST_LIMIT = 8
 MAX_INLINE_DEPTH = 12
+# At most this many carried scalars when a loop's scatters at offsets low..low + MAX_SPREAD are
+# written once per entry (_Printer._write_once); a wider stencil keeps its read-modify-writes.
+MAX_SPREAD = 4
 # Primitives whose template prints ``target = x.copy()`` (unless in place) and one store ``target[...] op= v``.
 _UPDATES = frozenset({"set_index", "pad_add"})
 _SCALAR = VType((), DType.F64)
@@ -158,8 +161,6 @@ class _Printer:
                 pinned.update(v for v in e.inputs if v not in self.variant)
             if e.prim.emit_lines is not None:
                 pinned.add(e.out)
-        self.acc = _accumulated(graph, layout, self.producer)
-        self.acc_done = False
         # An array a display comment quotes may still be updated in place (the comment then reads
         # `r = r with [1] = t3`); one an alias line or the signature names may not.
         named = set(graph.inputs) | set(graph.outputs) | {v for b in graph.blocks for _, v in b.aliases}
@@ -168,6 +169,12 @@ class _Printer:
         pinned.update(self.read_before_update)
         self.inlined = self._inlinable(uses, pinned)
         self._plan_loops(fuse, layout, shown)
+        # An Into layout's gradient array, built in the caller's buffer (see _built_in_out).
+        self.adding = isinstance(layout, Into) and layout.accumulate
+        self.in_out = self._built_in_out(layout)
+        if self.in_out:
+            self.namer.bind(self.in_out[-1], "_out")  # the in-place chain shares it (below)
+            self.inlined.discard(self.in_out[0])  # its statement fills _out: never an expression
         for v in graph.inputs:
             self.namer(v)
         for e in reversed(graph.eqns):  # an updated array takes the name of its last update
@@ -227,20 +234,108 @@ class _Printer:
                             self.inlined.discard(v)  # computed once, before the loop
 
     def cluster(self, c: Cluster, attach: dict[int, list[Block]]) -> list[Stmt]:
-        """The loop nest of a cluster, with the arrays it fills declared before it."""
+        """The loop nest of a cluster, with the arrays it fills declared before it (and completed after it)."""
         names = self.loop_vars[: len(c.shape)]
         pre: list[Stmt] = []
         inner: list[Stmt] = []
+        post: list[Stmt] = []
+        once = self._write_once(c)
         for i in c.members:
             e = self.graph.eqns[i]
             inner += self.blocks(attach.get(i, ()), c)
-            if e.out not in self.inlined:
+            if e in once:
+                self._scatter_once(e, once[e], c, var=names[0], pre=pre, inner=inner, post=post)
+            elif e.out not in self.inlined:
                 self._member(e, c, names, pre, inner)
         header = [
             f"{INDENT * k}for {var} in range({n}):" for k, (var, n) in enumerate(zip(names, c.shape, strict=True))
         ]
         depth = INDENT * len(names)
-        return [*pre, nest([*header, *(f"{depth}{line}" for line in text(inner))], inner, bound=names)]
+        return [*pre, nest([*header, *(f"{depth}{line}" for line in text(inner))], inner, bound=names), *post]
+
+    # -- scatters at constant offsets, written once (see _write_once) --------------
+    def _write_once(self, c: Cluster) -> dict[Eqn, _Scatters]:
+        """The scatters of ``c`` that fill a fresh array at constant offsets, by member: written once per entry.
+
+        Reverse mode turns the slices ``x[1:]`` and ``x[:-1]`` of a stencil into
+        ``g = np.zeros(n)`` and, in the loop, ``g[1 + i] += a`` and ``g[i] += b``:
+        read-modify-writes of entries the next iteration writes again, a
+        loop-carried memory dependence that keeps LLVM from vectorising the
+        loop, after a pass zeroing ``g``. When one loop (1-D, step 1) makes the
+        array from zeros and adds every update into it at offsets ``s`` in
+        ``[low, low + spread]``, entry ``low + i`` is complete at iteration ``i``
+        (its later offsets came in earlier iterations): ``spread`` scalars carry
+        the partial entries ``low + i + 1 ...``, and each entry is stored once,
+        ``g[i] = carry + b; carry = a``. The additions keep the old order, so
+        the result is bitwise the old one except that ``0.0 + a`` (the old first
+        addition) is ``a``, which differs only for ``a = -0.0``. Not when adding
+        into ``_out`` (its old entries are part of the sum), nor for more than
+        :data:`MAX_SPREAD` carries.
+        """
+        if len(c.shape) != 1:
+            return {}
+        members = [self.graph.eqns[i] for i in c.members]
+        out: dict[Eqn, _Scatters] = {}
+        for root in members:
+            if self.kinds.get(root) != "scatter" or root.out.type.dtype is not DType.F64:
+                continue
+            if self.adding and root.out in self.in_out:
+                continue
+            group = [root]
+            for e in members:  # the in-place updates of the array, in loop order
+                if self.kinds.get(e) == "scatter_add" and e.inputs[0] is group[-1].out:
+                    group.append(e)
+            starts = []
+            for e in group:
+                start, _, step = e.kwargs["index"][0]
+                if step != 1 or type(start) is not int or start < 0:
+                    break
+                starts.append(start)
+            else:
+                low, spread = min(starts), max(starts) - min(starts)
+                if spread <= MAX_SPREAD:
+                    plan = _Scatters(group, low, spread, [[] for _ in range(spread + 1)])
+                    out.update(dict.fromkeys(group, plan))
+        return out
+
+    def _scatter_once(
+        self, e: Eqn, plan: _Scatters, c: Cluster, *, var: str, pre: list[Stmt], inner: list[Stmt], post: list[Stmt]
+    ) -> None:
+        """One scatter of a write-once group (see :meth:`_write_once`): its term, and at the last one the stores."""
+        name = self.namer(e.out)
+        n, m = e.out.type.shape[0], c.shape[0]
+        self._reads = []
+        if e is plan.group[0]:  # the array, the entries no iteration writes, the carries
+            if e.out not in self.in_out:
+                pre.append(Stmt((f"{name} = np.empty({n})",), (), frozenset({name}), Kind.ALLOCATION))
+            high = plan.low + plan.spread + m  # the first entry past the last one written
+            for part, untouched in ((f":{plan.low}", plan.low > 0), (f"{high}:", high < n)):
+                if untouched:
+                    pre.append(Stmt((f"{name}[{part}] = 0.0",), (name,), kind=Kind.STORE))
+            plan.carries = [self.namer.fresh("carry") for _ in range(plan.spread)]
+            for carry in plan.carries:
+                pre.append(Stmt((f"{carry} = 0.0",), (), frozenset({carry})))
+        src, prec = self.loop_expr(e.inputs[-1], c)
+        plan.terms[e.kwargs["index"][0][0] - plan.low].append((src, prec, self._take()))
+        if e is not plan.group[-1]:
+            return
+
+        def total(first: str | None, terms: list[tuple[str, int, tuple[str, ...]]]) -> tuple[str, tuple[str, ...]]:
+            """``first + t0 + t1 ...`` as printed (left to right, the old order), with the names it reads."""
+            parts = [] if first is None else [first]
+            parts += [f"({t})" if parts and p <= PREC_ADD else t for t, p, _ in terms]
+            reads = tuple(r for _, _, rs in terms for r in rs)
+            return " + ".join(parts) or "0.0", (*([first] if first else []), *reads)
+
+        carries = plan.carries
+        at = var if plan.low == 0 else f"{plan.low} + {var}"
+        value, reads = total(carries[0] if carries else None, plan.terms[0])
+        inner.append(Stmt((f"{name}[{at}] = {value}",), (name, *dict.fromkeys(reads)), kind=Kind.STORE))
+        for d, carry in enumerate(carries):  # carry d holds entry low + i + 1 + d: shift by one
+            value, reads = total(carries[d + 1] if d + 1 < len(carries) else None, plan.terms[d + 1])
+            inner.append(Stmt((f"{carry} = {value}",), tuple(dict.fromkeys(reads)), frozenset({carry})))
+        for d, carry in enumerate(carries):  # the entries only earlier iterations added to
+            post.append(Stmt((f"{name}[{plan.low + m + d}] = {carry}",), (name, carry), kind=Kind.STORE))
 
     def _member(self, e: Eqn, c: Cluster, names: list[str], pre: list[Stmt], inner: list[Stmt]) -> None:
         """The statements of one loop member: before the loop (``pre``) and in it (``inner``)."""
@@ -249,16 +344,17 @@ class _Printer:
         name = self.namer(v)
         self._reads = []
 
-        def alloc(line: str) -> None:
+        def alloc(line: str, zeros: bool = False) -> None:
+            if v in self.in_out:  # the gradient is built in _out: no array of its own
+                if zeros and not self.adding:
+                    pre.append(Stmt(("_out[:] = 0.0",), ("_out",), kind=Kind.STORE))
+                return
             pre.append(Stmt((line,), (), frozenset({name}), Kind.ALLOCATION))
 
         def update(line: str, array: str = name) -> None:  # name += ..., name[...] op= ...: reads name first
             inner.append(Stmt((line,), (array, *self._take())))
 
-        if v is self.acc and kind in ("sum_axes", "scatter", "map", "identity", "outer") and v in self.written:
-            update(self._accumulate(e, kind, names, c), "_out")
-            self.acc_done = True
-        elif kind in ("sum", "dot"):
+        if kind in ("sum", "dot"):
             pre.append(Stmt((f"{name} = 0.0",), (), frozenset({name})))
             if kind == "sum":
                 term = self.loop_expr(e.inputs[0], c)[0]
@@ -269,11 +365,11 @@ class _Printer:
             inner.append(Stmt((line,), (name, *self._take()), frozenset({name})))
         elif kind == "sum_axes":
             kept = [var for k, var in enumerate(names) if k not in e.kwargs["axes"]]
-            alloc(f"{name} = np.zeros({_shape(v.type.shape)})")
+            alloc(f"{name} = np.zeros({_shape(v.type.shape)})", zeros=True)
             update(f"{name}[{', '.join(kept)}] += {self.loop_expr(e.inputs[0], c)[0]}")
         elif kind in ("scatter", "scatter_add"):
             if kind == "scatter":
-                alloc(f"{name} = np.zeros({_shape(v.type.shape)})")
+                alloc(f"{name} = np.zeros({_shape(v.type.shape)})", zeros=True)
             at = shifted(e.kwargs["index"][0], names[0])
             update(f"{name}[{at}] += {self.loop_expr(e.inputs[-1], c)[0]}")
         elif v in self.written and kind in ("slice", "transpose"):
@@ -281,20 +377,11 @@ class _Printer:
             pre.append(Stmt((line,), self._take(), frozenset({name})))
         elif v in self.written:
             alloc(f"{name} = np.empty({_shape(v.type.shape)}{_dtype_arg(v.type)})")
-            update(f"{name}[{', '.join(names)}] = {self.member_expr(e, c)[0]}")
+            op = "+=" if v in self.in_out and self.adding else "="
+            update(f"{name}[{', '.join(names)}] {op} {self.member_expr(e, c)[0]}")
         else:
             line = f"{name} = {self.member_expr(e, c)[0]}"
             inner.append(Stmt((line,), self._take(), frozenset({name})))
-
-    def _accumulate(self, e: Eqn, kind: str | None, names: list[str], c: Cluster) -> str:
-        """The loop statement adding one entry of the returned gradient to ``_out``."""
-        if kind == "sum_axes":
-            kept = [var for k, var in enumerate(names) if k not in e.kwargs["axes"]]
-            return f"_out[{', '.join(kept)}] += {self.loop_expr(e.inputs[0], c)[0]}"
-        if kind == "scatter":
-            at = shifted(e.kwargs["index"][0], names[0])
-            return f"_out[{at}] += {self.loop_expr(e.inputs[-1], c)[0]}"
-        return f"_out[{', '.join(names)}] += {self.member_expr(e, c)[0]}"
 
     def member_expr(self, e: Eqn, c: Cluster) -> tuple[str, int]:
         """One entry of a loop member, as a scalar expression."""
@@ -392,6 +479,61 @@ class _Printer:
                     if not _flows_only_into(r.out, e, readers):
                         self.read_before_update.add(r.out)
         return out
+
+    def _built_in_out(self, layout: Layout) -> tuple[Value, ...]:
+        """The values of an ``Into`` layout's gradient that are the ``_out`` buffer itself, first to last.
+
+        The gradient array is made by one statement or loop (its *root*) and then
+        updated in place (the statements :meth:`_in_place` chose): when nothing reads
+        it once built, every array of that chain is one variable, ``_out``. The root's
+        allocation becomes ``_out[:] = 0.0`` where the chain starts from zeros (left
+        out when adding into ``_out``) or nothing where a loop stores every entry, and
+        the return line copies nothing. Empty (the gradient keeps its own array and the
+        return line copies or adds it) where the root is not code the emitter can
+        redirect (an input, a view, a matrix product's result), where the gradient is
+        read after it is built, and, when adding, where an update stores rather than
+        adds or a partial gradient is read (it would see ``_out``'s old contents).
+        """
+        if not (isinstance(layout, Into) and isinstance(layout.vector, Array)):
+            return ()
+        target = layout.vector.value
+        eqns = self.graph.eqns
+        if target.type.dtype is not DType.F64 or any(target in e.inputs for e in eqns):
+            return ()
+        chain = [target]
+        while (e := self.producer.get(chain[-1])) is not None and e in self.inplace:
+            chain.append(e.inputs[0])
+        chain.reverse()
+        root = self.producer.get(chain[0])
+        if root is None or root.prim.literal or self._out_start(root) is None:
+            return ()
+        if self.adding:
+            updates = [self.producer[v] for v in chain[1:]]
+            reads: Counter[Value] = Counter(v for e in eqns for v in e.inputs)
+            if any(u.prim.name != "pad_add" for u in updates) or any(reads[v] > 1 for v in chain[:-1]):
+                return ()
+        return tuple(chain)
+
+    def _out_start(self, root: Eqn) -> str | None:
+        """How the gradient's first statement starts it in ``_out``, or None where it cannot.
+
+        ``"zeros"``: a loop adding entries (a scatter, a sum over axes) into zeros;
+        ``"entries"``: a loop storing every entry; ``"fill"``: a broadcast scalar;
+        ``"pad"``: zeros and one block.
+        """
+        v = root.out
+        kind = self.kinds.get(root)
+        if v in self.loop_locals:
+            if kind in ("scatter", "sum_axes"):
+                return "zeros"
+            if v in self.written and kind not in _VIEW_KINDS and kind not in FINAL_KINDS:
+                return "entries"
+            return None
+        if root.prim.name == "broadcast_to" and root.inputs[0].type.rank == 0:
+            return "fill"
+        if root.prim.name == "pad" and root.prim.emit_lines is not None:
+            return "pad"
+        return None
 
     def _inlinable(self, uses: Counter[Value], pinned: set[Value]) -> set[Value]:
         """Single-use unnamed temporaries, inlined into their consumer.
@@ -498,6 +640,8 @@ class _Printer:
         return e.prim.emit(self.args(e), e.kwargs, [v.type for v in e.inputs])
 
     def statement(self, e: Eqn) -> list[Stmt]:
+        if self.in_out and e.out is self.in_out[0]:
+            return self._fill_out(e)
         target = self.namer(e.out)
         if e.prim.emit_lines is not None:
             self._reads = []
@@ -515,6 +659,34 @@ class _Printer:
         value = self.eqn_tree(e)
         tree = None if value is None else Assign(target, value)
         return [Stmt((line,), self._take(), frozenset({target}), Kind.ALLOCATION if fresh else Kind.ASSIGN, tree)]
+
+    def _fill_out(self, e: Eqn) -> list[Stmt]:
+        """The statement starting the gradient built in ``_out`` (see :meth:`_built_in_out`): fill, not allocate.
+
+        A broadcast scalar is ``_out[:] = s`` (adding: ``_out += s``, nothing for 0.0); ``pad``
+        is ``_out[:] = 0.0`` and its template's store (adding: the store adds, ``_out[2] += v``).
+        """
+        self._reads = []
+        if e.prim.name == "broadcast_to":
+            value = self.expr(e.inputs[0])[0]
+            if self.adding and value == "0.0":
+                return []
+            line = f"_out += {value}" if self.adding else f"_out[:] = {value}"
+            return [Stmt((line,), ("_out", *self._take()), kind=Kind.STORE)]
+        srcs = [a for a, _ in self.args(e)]
+        reads = self._take()
+        assert e.prim.emit_lines is not None  # _out_start chose pad only so
+        zeros, store = e.prim.emit_lines("_out", srcs, e.kwargs, [v.type for v in e.inputs], e.out.type)
+        # pad's template: _out = np.zeros(shape), then _out[index] = value (no "] = " inside an index)
+        assert zeros.startswith("_out = np.zeros(") and store.startswith("_out[") and "] = " in store, (zeros, store)
+        index, shape = e.kwargs["index"], e.out.type.shape
+        at = _element("_out", index, shape) if len(index) == len(shape) else None
+        op = "+" if self.adding else None
+        tree = None if at is None else self.store_tree("_out", at.index, e.inputs[0], op)
+        if self.adding:
+            return [Stmt((store.replace("] = ", "] += ", 1),), ("_out", *reads), kind=Kind.STORE, tree=tree)]
+        zero = Stmt(("_out[:] = 0.0",), ("_out",), kind=Kind.STORE)
+        return [zero, Stmt((store,), ("_out", *reads), kind=Kind.STORE, tree=tree)]
 
     def _template(self, e: Eqn, target: str, lines: list[str], reads: tuple[str, ...]) -> list[Stmt]:
         """Records of the lines a primitive's template printed for ``e``.
@@ -592,8 +764,8 @@ class _Printer:
         if b.source is not None:
             out.append(comment(f"# {self.namer(b.source.out)} = {self.eqn_expr_plain(b.source)}"))
         for name, v in b.aliases:
-            if v is self.acc:  # the gradient being added to _out has no array of its own to name
-                out.append(comment(f"# {name}: added to _out"))
+            if v in self.in_out:  # the gradient built in _out has no array of its own to name
+                out.append(comment(f"# {name}: {'added to' if self.adding else 'written into'} _out"))
                 continue
             if not self._available(v, c):
                 continue  # a display alias of a value that lived in another loop: nothing to name
@@ -633,7 +805,7 @@ class _Printer:
         if isinstance(layout, Into):
             op = "+=" if layout.accumulate else "="
             lines: list[Stmt] = []
-            if isinstance(layout.vector, Array) and not self.acc_done:
+            if isinstance(layout.vector, Array) and not self.in_out:
                 whole = "_out" if layout.accumulate else "_out[:]"
                 line = f"{whole} {op} {self.expr(layout.vector.value)[0]}"
                 writes = frozenset({"_out"}) if layout.accumulate else frozenset()
@@ -737,6 +909,23 @@ class _Printer:
         return lines
 
 
+@dataclass
+class _Scatters:
+    """Scatters of one loop filling a fresh array, printed write-once (see ``_Printer._write_once``).
+
+    ``group``: the scatter making the array and the in-place updates adding into it, in
+    loop order; they write entries ``low + i`` to ``low + spread + i`` at iteration ``i``.
+    ``terms[d]``: the printed terms (source, precedence, names read) at offset ``low + d``;
+    ``carries``: the scalars holding entries ``low + i + 1 + d`` (set when printed).
+    """
+
+    group: list[Eqn]
+    low: int
+    spread: int
+    terms: list[list[tuple[str, int, tuple[str, ...]]]]
+    carries: list[str] = field(default_factory=list)
+
+
 def _keep_comments_in_place(
     items: Sequence[Item], order: Sequence[int], attach: dict[int, list[Block]], tail: list[Block]
 ) -> None:
@@ -808,20 +997,6 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 def _shape_tuple(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
-
-
-def _accumulated(graph: Graph, layout: Layout, producer: dict[Value, Eqn]) -> Value | None:
-    """The gradient array that the loop computing it may add straight into ``_out``.
-
-    Only when adding into ``_out`` and nothing else reads the gradient;
-    otherwise (or when no loop computes it) the return line adds it.
-    """
-    if not (isinstance(layout, Into) and layout.accumulate and isinstance(layout.vector, Array)):
-        return None
-    target = layout.vector.value
-    if target not in producer or any(target in e.inputs for e in graph.eqns):
-        return None
-    return target
 
 
 def _flows_only_into(v: Value, target: Eqn, readers: dict[Value, list[Eqn]], depth: int = 0) -> bool:

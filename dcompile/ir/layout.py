@@ -67,10 +67,13 @@ class Pack:
 class Into:
     """Write ``vector`` into a caller-supplied array ``_out`` and return ``scalar``.
 
-    No allocation per call: the form optimizer loops want. Without a scalar the
-    function returns ``_out``. With ``accumulate`` the vector is *added* to
-    ``_out`` (``_out[i] += ...`` inside the loop that computes it), the form a
-    loop summing per-sample gradients wants.
+    No gradient array per call: the form optimizer loops want. An ``Array``
+    gradient built by loops and in-place updates is built in ``_out`` itself
+    (see ``_Printer._built_in_out`` in :mod:`dcompile.emit.emitter`); other
+    temporaries of the code still allocate. Without a scalar the function
+    returns ``_out``. With ``accumulate`` the vector is *added* to ``_out``
+    (``_out[i] += ...`` inside the loop that computes it), the form a loop
+    summing per-sample gradients wants.
     """
 
     scalar: Scalar | None

@@ -60,6 +60,11 @@ class Namer:
         """The values named so far, with their names."""
         return dict(self._names)
 
+    def bind(self, v: Value, name: str) -> None:
+        """Give ``v`` a name the generated module defines itself (the ``_out`` parameter), not a fresh one."""
+        self._names[v] = name
+        self._used.add(name)
+
     def share(self, v: Value, owner: Value) -> None:
         """Give ``v`` the name of ``owner`` (an array updated in place is one variable)."""
         self._names[v] = self(owner)
