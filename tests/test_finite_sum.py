@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -126,6 +128,28 @@ def test_sgd_replays_the_recursion_with_step_weighted_averaging(means, momentum)
     np.testing.assert_allclose(res.x_avg, num / den, rtol=1e-13)
     np.testing.assert_allclose(res.history["step"], 1.0 / (np.arange(1, 16) + 1.0))
     assert res.success and res.nit == 15 and res.epochs == 3 and len(res.history["loss"]) == 3
+
+
+def test_epochs_use_the_gradient_only_kernel_and_match_the_batch_gradients(logistic):
+    """One epoch of the compiled loop = the same steps taken with the value-and-gradient batch estimate.
+
+    The epoch calls the per-sample *gradient* kernel (no value: one exp per row instead of three
+    transcendental calls); its numbers must be those of the value-and-gradient kernel.
+    """
+    X, y, loss, l2 = logistic
+    obj = dc.finite_sum(loss, data=(X, y), mean=True, regularizer=l2)
+    w0 = np.linspace(-0.5, 0.5, 5)
+    m = obj.module(w0)
+    source = Path(m.__file__).read_text()
+    assert "_grad_add_into as _g1_py" in source and "_value_and_grad_add_into as _vg1_py" in source
+    order = np.random.default_rng(3).permutation(300).astype(np.int64)
+    steps = np.full(10, 0.3)
+    w = w0.copy()
+    m.sgd_epoch(w, np.zeros(5), np.zeros(5), np.zeros(5), order, 30, steps, 0.0, 0, X, y)
+    ref = w0.copy()
+    for b in range(10):
+        ref -= 0.3 * obj.batch_value_and_grad(ref, order[30 * b : 30 * b + 30])[1]
+    np.testing.assert_allclose(w, ref, rtol=1e-15, atol=1e-15)
 
 
 def test_runs_are_reproducible_and_seeds_differ(means):

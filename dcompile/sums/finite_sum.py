@@ -1,7 +1,9 @@
 """``dc.finite_sum``: ``F(w) = sum_i f(w, data_i)`` as compiled loops over the rows of the data.
 
 The per-sample function is compiled once (value, and value-and-gradient in
-the form that *adds* its gradient into a buffer); a generated module (in the
+the form that *adds* its gradient into a buffer; the SGD and Adam epochs use
+the gradient alone, compiled with the first epoch, which skips the value's
+transcendental calls); a generated module (in the
 dcompile cache, beside the kernels, cached by numba on disk) holds the loops
 over rows that call them: full-batch value and gradient, a mini-batch over an
 index array, a parallel full batch (``numba.prange`` over a fixed number of
@@ -21,12 +23,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dcompile.api import Function
+from dcompile.api import Function, Signature
 from dcompile.api import compile as compile_function
 from dcompile.backend.cache import write_module
 from dcompile.backend.compiler import PACKAGE, Kernel, load_module
@@ -43,15 +46,25 @@ _ROWLOOPS = Path(__file__).with_name("rowloops_template.py")  # the loops' code;
 _HVP = Path(__file__).with_name("hvp_template.py")
 
 
-def _kernel(alias: str, kernel: Kernel) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Unloaded:
+    """A generated kernel written to the cache but not compiled: numba compiles it when a loop that
+    calls it is compiled (the epochs' gradient-only kernel costs nothing until SGD runs)."""
+
+    path: Path
+    function: str
+
+
+def _kernel(alias: str, kernel: Kernel | Unloaded) -> tuple[str, str]:
     """The import of a generated kernel and its binding as a StaticKernel named ``alias``."""
+    function = kernel.function if isinstance(kernel, Unloaded) else kernel.py_function.__name__
     return (
-        f"from {PACKAGE}.{kernel.path.stem} import {kernel.py_function.__name__} as _{alias}_py\n",
+        f"from {PACKAGE}.{kernel.path.stem} import {function} as _{alias}_py\n",
         f'{alias} = StaticKernel(numba.njit(cache=True, error_model="numpy")(_{alias}_py))\n',
     )
 
 
-def _bindings(kernels: dict[str, Kernel | None], constants: dict[str, object]) -> str:
+def _bindings(kernels: dict[str, Kernel | Unloaded | None], constants: dict[str, object]) -> str:
     """A generated module's bindings block: the kernels' imports, their bindings (None for an
     absent one) and the constants."""
     imports = bindings = ""
@@ -173,13 +186,24 @@ class FiniteSum:
         # validated at construction), and a check in the per-row callee costs as much as the row
         f_kernel = self.fun.compiled(sig, "f", tuple(range(len(sig))), checked=False)
         vg_kernel = self.fun.compiled(sig, "value_and_grad", (0,), accumulate=True, checked=False)
-        source = self._source(f_kernel, vg_kernel, w)
+        source = self._source(f_kernel, vg_kernel, self._grad_kernel(sig), w)
         path = write_module(f"{self.name}_sum", source, vg_kernel.path.parent)
         module = load_module(path)
         self._modules[w.shape] = module
         return module
 
-    def _source(self, f_kernel: Kernel, vg_kernel: Kernel, w: np.ndarray) -> str:
+    def _grad_kernel(self, sig: Signature) -> Kernel | Unloaded:
+        """The per-sample gradient added into g, without the value (the SGD and Adam epochs'
+        kernel): written now, compiled by numba with the first epoch. A kernel split into parts
+        (a very long per-sample function) is compiled now, as its parts must be."""
+        if self.fun.backend != "numba":
+            return self.fun.compiled(sig, "grad", (0,), accumulate=True, checked=False)
+        emitted = self.fun.emitted(sig, "grad", (0,), into=True, accumulate=True, checked=False)
+        if emitted.parts:
+            return self.fun.compiled(sig, "grad", (0,), accumulate=True, checked=False)
+        return Unloaded(write_module(emitted.function, emitted.source), emitted.function)
+
+    def _source(self, f_kernel: Kernel, vg_kernel: Kernel, g_kernel: Kernel | Unloaded, w: np.ndarray) -> str:
         rf = rvg = None
         if self.regularizer is not None:
             rsig, _ = self.regularizer.signature((w,))
@@ -196,7 +220,7 @@ class FiniteSum:
             f"# sources digest: {_digest()}\n"
         )
         bindings = _bindings(
-            {"f1": f_kernel, "vg1": vg_kernel, "r_f": rf, "r_vg": rvg},
+            {"f1": f_kernel, "vg1": vg_kernel, "g1": g_kernel, "r_f": rf, "r_vg": rvg},
             {"MEAN": self.mean, "N_BLOCKS": _N_BLOCKS, "N_PARAMS": w.shape[0], "PARALLEL": self.parallel},
         )
         omit = () if self.parallel else ("value_and_grad_parallel",)
