@@ -49,6 +49,13 @@ NUMPY: dict[str, Callable[[Any], Any]] = {
     "tanh": np.tanh,
     "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "softplus": lambda x: np.logaddexp(0.0, x),
+    "exp2": np.exp2,
+    "log2": np.log2,
+    "log10": np.log10,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "sin": np.sin,
+    "cos": np.cos,
 }
 LIBM_IN_NUMBA: dict[str, Callable[[Any], Any]] = {
     "exp": np.exp,
@@ -58,6 +65,13 @@ LIBM_IN_NUMBA: dict[str, Callable[[Any], Any]] = {
     "tanh": np.tanh,
     "sigmoid": njit(lambda x: 1.0 / (1.0 + np.exp(-x))),
     "softplus": njit(lambda x: np.logaddexp(0.0, x)),
+    "exp2": np.exp2,
+    "log2": np.log2,
+    "log10": np.log10,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "sin": np.sin,
+    "cos": np.cos,
 }
 UFUNC: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {
     "exp": lambda a, o: np.exp(a, out=o),
@@ -67,6 +81,13 @@ UFUNC: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {
     "tanh": lambda a, o: np.tanh(a, out=o),
     "sigmoid": lambda a, o: scipy.special.expit(a, out=o),
     "softplus": lambda a, o: np.logaddexp(0.0, a, out=o),
+    "exp2": lambda a, o: np.exp2(a, out=o),
+    "log2": lambda a, o: np.log2(a, out=o),
+    "log10": lambda a, o: np.log10(a, out=o),
+    "sinh": lambda a, o: np.sinh(a, out=o),
+    "cosh": lambda a, o: np.cosh(a, out=o),
+    "sin": lambda a, o: np.sin(a, out=o),
+    "cos": lambda a, o: np.cos(a, out=o),
 }
 MPMATH: dict[str, Callable[[Any], Any]] = {
     "exp": mpmath.exp,
@@ -76,6 +97,13 @@ MPMATH: dict[str, Callable[[Any], Any]] = {
     "tanh": mpmath.tanh,
     "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
     "softplus": lambda x: mpmath.log1p(mpmath.exp(x)),
+    "exp2": lambda x: mpmath.power(2, x),
+    "log2": lambda x: mpmath.log(x, 2),
+    "log10": mpmath.log10,
+    "sinh": mpmath.sinh,
+    "cosh": mpmath.cosh,
+    "sin": mpmath.sin,
+    "cos": mpmath.cos,
 }
 
 
@@ -88,18 +116,26 @@ def points(name: str, n: int, rng: np.random.Generator) -> np.ndarray:
 
     h = n // 2
     if name == "exp":
-        return np.concatenate([rng.uniform(-746.0, 710.0, h), logu(1e-300, 750.0, n - h)])
-    if name == "expm1":
-        return np.concatenate([rng.uniform(-45.0, 710.0, h), logu(1e-300, 2.0, n - h)])
-    if name == "log":
-        return np.concatenate([logu(5e-324, 1.7e308, h, signed=False), rng.uniform(0.5, 2.0, n - h)])
-    if name == "log1p":
+        parts = [rng.uniform(-746.0, 710.0, h), logu(1e-300, 750.0, n - h)]
+    elif name == "expm1":
+        parts = [rng.uniform(-45.0, 710.0, h), logu(1e-300, 2.0, n - h)]
+    elif name in ("log", "log2", "log10"):
+        parts = [logu(5e-324, 1.7e308, h, signed=False), rng.uniform(0.5, 2.0, n - h)]
+    elif name == "exp2":
+        parts = [rng.uniform(-1080.0, 1025.0, h), logu(1e-300, 1100.0, n - h)]
+    elif name in ("sinh", "cosh"):
+        parts = [logu(1e-300, 720.0, h), rng.uniform(-5.0, 5.0, n - h)]
+    elif name in ("sin", "cos"):
+        parts = [logu(1e-300, 1.7e308, h), rng.uniform(-10.0, 10.0, n - h)]
+    elif name == "log1p":
         t = n // 3
         big, small = logu(1e-300, 1.7e308, t, signed=False), -logu(1e-300, 1.0, n - 2 * t, signed=False)
-        return np.concatenate([big, rng.uniform(-1.0, 1.0, t), small])
-    if name == "tanh":
-        return np.concatenate([logu(1e-300, 25.0, h), rng.uniform(-3.0, 3.0, n - h)])
-    return np.concatenate([logu(1e-300, 800.0, h), rng.uniform(-40.0, 40.0, n - h)])
+        parts = [big, rng.uniform(-1.0, 1.0, t), small]
+    elif name == "tanh":
+        parts = [logu(1e-300, 25.0, h), rng.uniform(-3.0, 3.0, n - h)]
+    else:
+        parts = [logu(1e-300, 800.0, h), rng.uniform(-40.0, 40.0, n - h)]
+    return np.concatenate(parts)
 
 
 def ulp_error(y: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -235,7 +271,7 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "vecmath.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
-        "# vecmath: vectorisable exp/log/... under numba",
+        "# vecmath: vectorisable exp/log/sinh/... under numba",
         "",
         f"Command: `{command.strip()}`  ",
         f"Machine: {result['machine']['cpu']}, {result['machine']['cores']} cores; numba {result['machine']['numba']}, "

@@ -34,6 +34,13 @@ REFERENCE: dict[str, Callable[[Any], Any]] = {
     "tanh": np.tanh,
     "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "softplus": lambda x: np.logaddexp(0.0, x),
+    "exp2": np.exp2,
+    "log2": np.log2,
+    "log10": np.log10,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "sin": np.sin,
+    "cos": np.cos,
 }
 MPMATH: dict[str, Callable[[Any], Any]] = {
     "exp": mpmath.exp,
@@ -43,9 +50,17 @@ MPMATH: dict[str, Callable[[Any], Any]] = {
     "tanh": mpmath.tanh,
     "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
     "softplus": lambda x: mpmath.log1p(mpmath.exp(x)),
+    "exp2": lambda x: mpmath.power(2, x),
+    "log2": lambda x: mpmath.log(x, 2),
+    "log10": mpmath.log10,
+    "sinh": mpmath.sinh,
+    "cosh": mpmath.cosh,
+    "sin": mpmath.sin,
+    "cos": mpmath.cos,
 }
 
 INF, NAN, TINY = np.inf, np.nan, 5e-324
+HARD_PIO2 = 6381956970095103 * 2.0**797  # the double closest to a multiple of pi/2 (about 2**-61 away)
 # Inputs whose results are exact (special values, signed zeros, saturation): compared bitwise with NumPy.
 SPECIAL: dict[str, list[float]] = {
     "exp": [0.0, -0.0, INF, -INF, NAN, 1000.0, -1000.0, 709.79, -745.2, TINY, -TINY],
@@ -55,7 +70,15 @@ SPECIAL: dict[str, list[float]] = {
     "tanh": [0.0, -0.0, INF, -INF, NAN, 20.0, -20.0, 1e300, -1e300, TINY, -TINY, 1e-300, -1e-300],
     "sigmoid": [0.0, -0.0, INF, -INF, NAN, 1e308, -1e308, 800.0, -800.0, 40.0, -1000.0],
     "softplus": [INF, -INF, NAN, 1e308, -1e308, 800.0, -800.0, 1e300, -1e300],
-}
+    "exp2": [0.0, -0.0, INF, -INF, NAN, 1.0, 10.0, -10.0, 1023.0, 1024.0, -1022.0, -1074.0, -1075.0, -1076.0, 1e300,
+             -1e300, TINY, -TINY],
+    "log2": [0.0, -0.0, INF, -INF, NAN, -1.0, -TINY, 1.0, 2.0, 0.5, TINY, 1024.0, 2.0**-1022, 2.0**1023, -1e308],
+    "log10": [0.0, -0.0, INF, -INF, NAN, -1.0, -TINY, 1.0, 10.0, 100.0, 1e22, -1e308],
+    "sinh": [0.0, -0.0, INF, -INF, NAN, 711.0, -711.0, 1e300, -1e300, TINY, -TINY, 1e-300, -1e-300, 1e-310],
+    "cosh": [0.0, -0.0, INF, -INF, NAN, 711.0, -711.0, 1e300, -1e300, TINY, -TINY, 1e-300],
+    "sin": [0.0, -0.0, INF, -INF, NAN, TINY, -TINY, 1e-300, -1e-300, 1e-310, 1e-9, -1e-9, 2.0**-27],
+    "cos": [0.0, -0.0, INF, -INF, NAN, TINY, -TINY, 1e-300, -1e-300, 1e-9, -1e-9, 2.0**-27],
+}  # fmt: skip
 # Hard but finite cases (thresholds, subnormal results, cancellation): within the bound.
 EDGE: dict[str, list[float]] = {
     "exp": [709.78, 709.782712893384, -745.13, -745.1332191019411, -708.5, -740.0, 1e-320, 0.3465, -0.3466, 88.7],
@@ -67,6 +90,17 @@ EDGE: dict[str, list[float]] = {
     "tanh": [19.06, -19.06, 1e-10, -1e-10, 0.5, 18.0, 0.17, -0.17, 0.55, 1e-8],
     "sigmoid": [-740.0, -709.0, 36.7, 37.5, -1.0, 1.0, -36.7, 1e-10, -1e-10, 0.0],
     "softplus": [0.0, -0.0, -740.0, -36.0, 36.0, 37.5, 1e-10, -1e-10, 710.0, -708.0],
+    "exp2": [1023.9999999999999, 1023.5, -1074.5, -1074.9999, -1022.5, -1060.3, 0.5, -0.5, 1e-10, 156.55517679989248],
+    "log2": [TINY, 1e-310, 2.2250738585072014e-308, 1.0000000000000002, 0.9999999999999999, 1e308,
+             1.7976931348623157e308, 0.7071067811865476, 1.4142135623730951, 1.4037849165099627],
+    "log10": [TINY, 1e-310, 1.0000000000000002, 0.9999999999999999, 1.7976931348623157e308, 0.1, 9.999999999999998,
+              0.7071067811865476, 1.4142135623730951, 1.324383694809664],
+    "sinh": [0.9999999999999999, 1.0, -1.4181808317158104, 710.4, -710.4, 710.475, 1e-8, 0.5, 20.0, 36.0],
+    "cosh": [710.4, -710.4, 710.475, 1e-8, 0.5, 1.0, 3.848094042379559, 20.0, 1e-200, 36.0],
+    "sin": [HARD_PIO2, -HARD_PIO2, 1e22, 1.7976931348623157e308, 1.5707963267948966, 3.141592653589793,
+            0.7853981633974483, 0.7853981633974484, 2.0**-23, -1e300, 7.641053228459441e68, 1.9735119495402355e223],
+    "cos": [HARD_PIO2, -HARD_PIO2, 1e22, 1.7976931348623157e308, 1.5707963267948966, 3.141592653589793,
+            0.7853981633974483, 0.7853981633974484, 2.0**-23, -1e300, -9607.776923084053, 2.0879614658168034e154],
 }  # fmt: skip
 
 
@@ -97,18 +131,26 @@ def random_points(name: str, n: int, seed: int) -> np.ndarray:
 
     h = n // 2
     if name == "exp":
-        return np.concatenate([rng.uniform(-746.0, 710.0, h), logu(1e-300, 750.0, n - h)])
-    if name == "expm1":
-        return np.concatenate([rng.uniform(-45.0, 710.0, h), logu(1e-300, 2.0, n - h)])
-    if name == "log":
-        return np.concatenate([logu(TINY, 1.7e308, h, signed=False), rng.uniform(0.5, 2.0, n - h)])
-    if name == "log1p":
+        parts = [rng.uniform(-746.0, 710.0, h), logu(1e-300, 750.0, n - h)]
+    elif name == "expm1":
+        parts = [rng.uniform(-45.0, 710.0, h), logu(1e-300, 2.0, n - h)]
+    elif name in ("log", "log2", "log10"):
+        parts = [logu(TINY, 1.7e308, h, signed=False), rng.uniform(0.5, 2.0, n - h)]
+    elif name == "exp2":
+        parts = [rng.uniform(-1080.0, 1025.0, h), logu(1e-300, 1100.0, n - h)]
+    elif name in ("sinh", "cosh"):
+        parts = [logu(1e-300, 720.0, h), rng.uniform(-5.0, 5.0, n - h)]
+    elif name in ("sin", "cos"):
+        parts = [logu(1e-300, 1.7e308, h), rng.uniform(-10.0, 10.0, n - h)]
+    elif name == "log1p":
         t = n // 3
         big, small = logu(1e-300, 1.7e308, t, signed=False), -logu(1e-300, 1.0, n - 2 * t, signed=False)
-        return np.concatenate([big, rng.uniform(-1.0, 1.0, t), small])
-    if name == "tanh":
-        return np.concatenate([logu(1e-300, 25.0, h), rng.uniform(-3.0, 3.0, n - h)])
-    return np.concatenate([logu(1e-300, 800.0, h), rng.uniform(-40.0, 40.0, n - h)])
+        parts = [big, rng.uniform(-1.0, 1.0, t), small]
+    elif name == "tanh":
+        parts = [logu(1e-300, 25.0, h), rng.uniform(-3.0, 3.0, n - h)]
+    else:
+        parts = [logu(1e-300, 800.0, h), rng.uniform(-40.0, 40.0, n - h)]
+    return np.concatenate(parts)
 
 
 def make_loop(fn: Callable[[Any], Any]) -> Any:
@@ -173,8 +215,43 @@ def test_special_values_spelled_out(loops: dict[str, Any]) -> None:
     assert one("sigmoid", 1e308) == 1.0 and one("sigmoid", -1e308) == 0.0 and one("sigmoid", -INF) == 0.0
     assert one("softplus", 1e308) == 1e308 and one("softplus", -1e308) == 0.0 and one("softplus", INF) == INF
     assert one("tanh", 19.2) == 1.0 and one("tanh", -INF) == -1.0
+    assert one("exp2", -1074.0) == TINY and one("exp2", 1023.0) == 2.0**1023 and one("exp2", 1024.0) == INF
+    assert one("log2", TINY) == -1074.0 and one("log2", 0.0) == -INF and np.isnan(one("log2", -1.0))
+    assert one("log10", 1000.0) == 3.0 and one("log10", -0.0) == -INF and np.isnan(one("log10", -TINY))
+    assert np.signbit(one("sinh", -0.0)) and one("sinh", -0.0) == 0.0 and one("sinh", -TINY) == -TINY
+    assert np.isfinite(one("cosh", 710.4)) and one("cosh", 711.0) == INF and one("cosh", -711.0) == INF
+    assert np.isfinite(one("sinh", 710.4)) and one("sinh", 711.0) == INF and one("sinh", -711.0) == -INF
+    assert one("cosh", 0.0) == 1.0 and one("cosh", -INF) == INF and one("sinh", -INF) == -INF
+    assert np.signbit(one("sin", -0.0)) and one("sin", -TINY) == -TINY and one("cos", -0.0) == 1.0
+    assert np.isnan(one("sin", INF)) and np.isnan(one("cos", -INF)) and one("cos", 1e-9) == 1.0
+    # sin(1e22) = -0.85220084976718880177..., cos(1e22) = 0.52321478539513894549... (mpmath): within an ulp
+    assert abs(one("sin", 1e22) + 0.8522008497671888) <= np.spacing(0.85) and np.isfinite(one("sin", 1e300))
+    assert abs(one("cos", 1e22) - 0.52321478539513895) <= np.spacing(0.52)
     for name in NAMES:
         assert np.isnan(one(name, NAN)), name
+
+
+def test_exact_powers(loops: dict[str, Any]) -> None:
+    """exp2 of every integer, log2 of every power of two exact; log10 of the powers of ten bitwise NumPy's."""
+    k = np.arange(-1080, 1030).astype(np.float64)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(run(loops["exp2"], k), np.exp2(k))
+    e = np.arange(-1074, 1024)
+    np.testing.assert_array_equal(run(loops["log2"], np.ldexp(1.0, e)), e.astype(np.float64))
+    np.testing.assert_array_equal(run(loops["log10"], 10.0 ** np.arange(23.0)), np.arange(23.0))
+    p10 = np.array([10.0**j for j in range(-30, 309)])
+    np.testing.assert_array_equal(run(loops["log10"], p10), np.log10(p10))
+
+
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_sin_cos_near_multiples_of_pi_over_2(loops: dict[str, Any], name: str) -> None:
+    """The doubles next to k pi/2 (k up to 1e5, and 2e4 log-uniform k up to 1e300): the reduction's hard cases."""
+    rng = np.random.default_rng(3)
+    k = np.concatenate([np.arange(1.0, 100_001.0), np.round(np.exp(rng.uniform(0.0, np.log(1e300), 20_000)))])
+    x = (k.astype(LD) * (2 * np.arctan(LD(1.0)))).astype(np.float64)  # k pi/2 to 64 bits, rounded
+    x = np.concatenate([x, np.nextafter(x, INF), np.nextafter(x, -INF), [HARD_PIO2]])
+    err = ulp_error(run(loops[name], x), reference(name, x))
+    assert err.max() <= vm.BOUNDS[name] + SLACK, (x[np.argmax(err)], err.max())
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -216,7 +293,9 @@ def vector_calls(dispatcher: Any, intrinsic: str) -> int:
     return len(re.findall(rf"call <{w} x double> @llvm\.{intrinsic}\.v{w}f64\(", text))
 
 
-LIBM = re.compile(r"call [^@]*@(llvm\.)?(exp|expm1|exp2|log|log1p|log2|log10|tanh|pow)(\.v?\d*f64)?\(")
+LIBM = re.compile(
+    r"call [^@]*@(llvm\.)?(exp|expm1|exp2|log|log1p|log2|log10|tanh|pow|sin|cos|sinh|cosh)(\.v?\d*f64)?\("
+)
 
 
 def vectorised_without_libm(dispatcher: Any) -> bool:
@@ -286,8 +365,8 @@ def test_add_makes_reduction_vectorise() -> None:
 def test_python_level_functions_are_numpy() -> None:
     x = np.concatenate([random_points("exp", 5000, 7), [0.0, -0.0, INF, -INF, NAN, 709.79, -745.2]])
     with np.errstate(all="ignore"):
-        for name, fn in [("exp", np.exp), ("expm1", np.expm1), ("log", np.log), ("log1p", np.log1p), ("tanh", np.tanh)]:
-            np.testing.assert_array_equal(vm.UNARY[name](x), fn(x), err_msg=name)
+        for name in ("exp", "expm1", "log", "log1p", "tanh", "exp2", "log2", "log10", "sinh", "cosh", "sin", "cos"):
+            np.testing.assert_array_equal(vm.UNARY[name](x), REFERENCE[name](x), err_msg=name)
         np.testing.assert_array_equal(vm.softplus(x), np.logaddexp(0.0, x))
         e = np.exp(-np.abs(x))
         np.testing.assert_array_equal(vm.sigmoid(x), np.where(x >= 0, 1.0, e) / (1.0 + e))
@@ -323,7 +402,22 @@ def test_numba_scalar_int_bool_and_array_arguments() -> None:
 def scalar_all() -> Any:
     @njit(error_model="numpy")
     def all_of(x):
-        return (vm.exp(x), vm.expm1(x), vm.log(x), vm.log1p(x), vm.tanh(x), vm.sigmoid(x), vm.softplus(x))
+        return (
+            vm.exp(x),
+            vm.expm1(x),
+            vm.log(x),
+            vm.log1p(x),
+            vm.tanh(x),
+            vm.sigmoid(x),
+            vm.softplus(x),
+            vm.exp2(x),
+            vm.log2(x),
+            vm.log10(x),
+            vm.sinh(x),
+            vm.cosh(x),
+            vm.sin(x),
+            vm.cos(x),
+        )
 
     all_of(0.0)
     return all_of
@@ -332,7 +426,7 @@ def scalar_all() -> Any:
 @settings(max_examples=300, deadline=None)
 @given(x=st.floats(allow_nan=True, allow_infinity=True))
 def test_property_bound_symmetry_monotonicity(scalar_all: Any, x: float) -> None:
-    """On any float: the documented bound; tanh odd; sigmoid(-x) = 1 - sigmoid(x); monotone up to one ulp.
+    """On any float: the bound; tanh, sinh, sin odd, cosh, cos even; sigmoid(-x) = 1 - sigmoid(x); monotone to an ulp.
 
     No drop over one ulp from x to the next float (a function within 1.5 ulp need not be
     monotone: softplus(0.25) > softplus(next(0.25)) by one ulp).
@@ -341,11 +435,17 @@ def test_property_bound_symmetry_monotonicity(scalar_all: Any, x: float) -> None
     for name, y in zip(NAMES, values, strict=True):
         err = ulp_error(np.array([y]), reference(name, np.array([x])))[0]
         assert err <= vm.BOUNDS[name] + SLACK, (name, x, y)
-    tanh_neg = scalar_all(-x)[4]
-    assert np.array_equal(np.array(tanh_neg).view(np.int64), np.array(-values[4]).view(np.int64)) or np.isnan(x)
+    neg = scalar_all(-x)
+    odd_even = [(4, -1.0)] + [
+        (NAMES.index(f), sign) for f, sign in (("sinh", -1.0), ("cosh", 1.0), ("sin", -1.0), ("cos", 1.0))
+    ]
+    for i, sign in odd_even:
+        assert np.array_equal(np.array(neg[i]).view(np.int64), np.array(sign * values[i]).view(np.int64)) or np.isnan(x)
     if np.isfinite(x) and abs(x) < 1.7e308:
         up = scalar_all(float(np.nextafter(x, INF)))
         for name, lo, hi in zip(NAMES, values, up, strict=True):
+            if (name == "cosh" and x < 0) or name in ("sin", "cos"):  # not increasing there
+                continue
             if np.isfinite(lo) and not np.isnan(hi):  # monotone up to the rounding: one step down at most
                 assert hi >= lo - np.spacing(abs(lo)), (name, x)
         if abs(x) < 30:

@@ -1,6 +1,6 @@
 """Vectorisable elementwise math for generated code: NumPy in Python, branch-free polynomials under numba.
 
-Generated fused loops call ``vm.exp(t)``, ``vm.log1p(t)``, ... (``from dcompile.runtime import
+Generated fused loops call ``vm.exp(t)``, ``vm.log1p(t)``, ``vm.cosh(t)``, ... (``from dcompile.runtime import
 vecmath as vm``) instead of ``np.exp`` and friends. NumPy's functions are scalar libm calls
 under numba, and a loop that calls libm is not vectorised. The numba implementations here
 (:mod:`dcompile.runtime.vecmath_core`) are straight-line float64 code — fma polynomials, integer
@@ -51,6 +51,29 @@ Algorithms (textbook methods, coefficients from the Taylor series):
   e = exp(-|x|) computed by the same code (:func:`vecmath_core.exp_neg_abs`), so in a loop
   that needs both on the same x LLVM's CSE keeps one exponential (the logistic loss and its
   gradient cost two transcendental evaluations per row, not three).
+* ``exp2``: k = round(x) by the same shift, r = x - k exact (|r| <= 1/2); 2**r = exp(r ln2) with
+  r ln2 as a double-double (rh = r*ln2 in the polynomial's range, rl its fma-exact rounding
+  error plus r ln2_lo) and 1 + (q + rl (1 + q)), q = expm1(rh); 2**k as for exp. x clamped to
+  [-1076, 1024]; integer x gives r = 0, so 2**k exactly.
+* ``log2``, ``log10``: log's reduction and series give e, f and c = s (f - T) with
+  log m = f - c; f/ln2 (f/ln10) as a double-double (the constant in two parts, the product's
+  error by fma), c's share added to the low part, e (e log10(2), itself a double-double) added
+  by Fast2Sum, one final rounding. log2(2**k) = k exactly (f = 0); log10 of the powers of ten
+  10**-30 .. 10**308 equals NumPy's bitwise (10**k -> k for k = 0 .. 22).
+* ``sinh``: |x| < 1: |x| + |x|**3 P(x**2), P the Taylor series to x**19/19! (sinh(x) = x for
+  tiny x, -0 kept); |x| >= 1: h - 1/(4h) with h = e**|x|/2 computed by exp's code with 2**(k-1)
+  as the scale (finite up to 710.47, so sinh(710.4) is finite like NumPy's); sign of x.
+* ``cosh``: h + 1/(4h), h = e**|x|/2 as for sinh (no cancellation).
+* ``sin``, ``cos``: every finite argument reduced exactly enough (no wrong results for huge x):
+  |x| <= pi/4 is used as is; above, a Payne-Hanek reduction with a table of 2/pi (4 doubles of
+  52 bits per exponent: (2**E 2/pi) mod 4 from 2**1 down to 2**-206, built at import from pi by
+  Machin's formula): for |x| = M 2**E, x 2/pi mod 4 = M (t0 + t1 + t2 + t3) mod 4, summed with
+  fma two-products, exact mod-4 reductions (``llvm.floor``) and double-double tails to an
+  absolute error below 2**-148 (the closest double to a multiple of pi/2 is about 2**-61 from
+  it); n = round(y), r = (y - n) pi/2 as a double-double, then the Taylor series of sin (to
+  r**17) and cos (to r**18) with the low part's first-order term, and the quadrant's sign.
+  The table lookup is a load from a 33 KB constant array (a vector gather); both paths run
+  for every element.
 * ``add(a, b)``: ``a + b`` as an LLVM ``fadd reassoc``: a reduction ``s = vm.add(s, term)``
   may be reordered, so LLVM vectorises it (partial sums per lane). Its result therefore
   depends on the vector width (the one operation here that does).
@@ -58,10 +81,14 @@ Algorithms (textbook methods, coefficients from the Taylor series):
 Special values follow NumPy exactly: NaN -> NaN; exp(±inf) = inf, 0; exp(709.78) finite,
 exp(709.79) = inf; subnormal results of exp near -745; expm1(-0) = -0, tanh(-0) = -0,
 log1p(-0) = -0; log(±0) = -inf, log(x < 0) = NaN, log of subnormals; log1p(-1) = -inf,
-log1p(x < -1) = NaN; sigmoid and softplus of ±1e308 and ±inf.
+log1p(x < -1) = NaN; sigmoid and softplus of ±1e308 and ±inf; exp2(1024) = inf, exp2(-1074) =
+5e-324, exp2(-1075) = 0, exp2 of integers exact; log2 and log10 as log at 0, below 0, inf and
+for subnormals; sinh(-0) = -0, sinh(710.4) and cosh(710.4) finite, sinh(±711) = ±inf,
+cosh(±711) = inf; sin(±0) = ±0, sin and cos of ±inf are NaN, sin(x) = x and cos(x) = 1 for
+tiny x.
 
 Measured accuracy: max error in ulps of the exact value, against NumPy in 80-bit long double
-on 1.2e7 points per function (log-uniform magnitudes from 1e-300 — 5e-324 for log — to the
+on 1.2e7 points per function (log-uniform magnitudes from 1e-300 — 5e-324 for log, log2, log10 — to the
 overflow limits, both signs, plus uniform points on the central range) and against mpmath at
 40 digits on 2e4 points (``benchmarks/bench_vecmath.py``, results in
 ``benchmarks/results/vecmath.md``). ``BOUNDS`` holds the bound the tests check (the measured
@@ -77,12 +104,26 @@ log1p      0.886                 0.792             1
 tanh       2.559                 2.019             3
 sigmoid    2.239                 1.872             3
 softplus   1.557                 1.389             2
+exp2       1.033                 0.945             2
+log2       1.139                 0.871             2
+log10      1.068                 0.924             2
+sinh       1.624                 1.463             2
+cosh       1.453                 1.336             2
+sin        0.729                 0.665             1
+cos        0.752                 0.654             1
 =========  ====================  ===============  ===========
 
+sin and cos are also checked on the doubles next to k pi/2 (k up to 1e5 and log-uniform k up
+to 1e300, 3.6e5 points, within the bound) and on the double closest to a multiple of pi/2,
+6381956970095103 * 2**797.
+
 Speed (AMD EPYC Zen 5, AVX-512, 8 lanes): 0.8-1.3 ns per element for the single functions,
-against 3-12 ns for the libm call in a numba loop; softplus (an exp and a log1p) 2.4 ns. Inputs
-below about 1e-154 in magnitude make r*r subnormal inside the polynomial and run slower (about
-2x on this machine; the results stay correct).
+against 3-12 ns for the libm call in a numba loop; softplus (an exp and a log1p) 2.4 ns; exp2,
+log2, log10 and cosh 0.8-1.0 ns, sinh 1.4 ns (both branches evaluated); sin and cos 3.2-3.8 ns,
+against 14-16 ns for libm on |x| < 1e6 and 25 ns on the whole range (the table reduction runs
+for every element; a loop using them compiles in about 0.12 s, the 33 KB table included).
+Inputs below about 1e-154 in magnitude make r*r subnormal inside the polynomial and run slower
+(about 2x on this machine; the results stay correct).
 """
 
 from __future__ import annotations
@@ -101,6 +142,13 @@ BOUNDS: dict[str, float] = {
     "tanh": 3.0,
     "sigmoid": 3.0,
     "softplus": 2.0,
+    "exp2": 2.0,
+    "log2": 2.0,
+    "log10": 2.0,
+    "sinh": 2.0,
+    "cosh": 2.0,
+    "sin": 1.0,
+    "cos": 1.0,
 }
 """Max error in ulps of each numba implementation (the tests check it; see the table above)."""
 
@@ -147,6 +195,41 @@ def softplus(x: Any) -> Any:
     return np.logaddexp(0.0, x)
 
 
+def exp2(x: Any) -> Any:
+    """2**x (``np.exp2``); exact for integer x."""
+    return np.exp2(x)
+
+
+def log2(x: Any) -> Any:
+    """Base-2 logarithm (``np.log2``): log2(2**k) = k exactly, -inf at ±0, NaN below 0."""
+    return np.log2(x)
+
+
+def log10(x: Any) -> Any:
+    """Base-10 logarithm (``np.log10``): -inf at ±0, NaN below 0."""
+    return np.log10(x)
+
+
+def sinh(x: Any) -> Any:
+    """Hyperbolic sine (``np.sinh``)."""
+    return np.sinh(x)
+
+
+def cosh(x: Any) -> Any:
+    """Hyperbolic cosine (``np.cosh``)."""
+    return np.cosh(x)
+
+
+def sin(x: Any) -> Any:
+    """Sine (``np.sin``), accurate for every finite argument."""
+    return np.sin(x)
+
+
+def cos(x: Any) -> Any:
+    """Cosine (``np.cos``), accurate for every finite argument."""
+    return np.cos(x)
+
+
 def add(a: Any, b: Any) -> Any:
     """``a + b``; under numba a reassociable float add, so a reduction ``s = add(s, t)`` vectorises."""
     return a + b
@@ -160,6 +243,13 @@ UNARY: dict[str, Callable[[Any], Any]] = {
     "tanh": tanh,
     "sigmoid": sigmoid,
     "softplus": softplus,
+    "exp2": exp2,
+    "log2": log2,
+    "log10": log10,
+    "sinh": sinh,
+    "cosh": cosh,
+    "sin": sin,
+    "cos": cos,
 }
 """The elementwise functions of one argument, by name (the tests and the benchmark iterate it)."""
 

@@ -1,10 +1,12 @@
 """The kernels behind :mod:`dcompile.runtime.vecmath`: branch-free float64 polynomial code, emitted as LLVM IR.
 
 Everything here is straight-line arithmetic on one float64: ``fma`` (``llvm.fma.f64``), float
-<-> int64 bitcasts, ``fabs``, ``copysign``, integer shifts and masks for exponents, and
-:func:`select` (an LLVM ``select``, not a Python conditional, which would leave branches that
-block CSE). No libm call, no branch, no exception: a loop using these kernels is vectorised by
-LLVM (8 lanes with AVX-512, 4 with AVX2).
+<-> int64 bitcasts, ``fabs``, ``copysign``, ``floor`` (``llvm.floor.f64``), integer shifts and
+masks for exponents, :func:`select` (an LLVM ``select``, not a Python conditional, which would
+leave branches that block CSE), and for sin/cos loads from a constant table of 2/pi
+(:func:`~dcompile.runtime.vecmath_ir.lookup`, a gather in a vector loop). No libm call, no
+branch, no exception: a loop using these kernels is vectorised by LLVM (8 lanes with AVX-512, 4
+with AVX2).
 
 The kernels (``exp_kernel``, ...) are plain Python functions, written once over the operations
 of :mod:`dcompile.runtime.vecmath_ir`. Each public function has one numba ``@intrinsic``
@@ -33,12 +35,13 @@ Importing this module imports numba; :mod:`dcompile.runtime.vecmath` imports it 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from numba import types
 from numba.extending import intrinsic
 
-from dcompile.runtime.vecmath_ir import V, as_float, as_int, copysign, fabs, fma, select, to_float
+from dcompile.runtime.vecmath_ir import V, as_float, as_int, copysign, fabs, floor, fma, lookup, select, to_float
 
 INF = float("inf")
 NAN = float("nan")
@@ -58,6 +61,16 @@ EXP_MAX = 710.0  # exp(710) overflows; clamping here keeps 2**k inside the two-h
 EXP_MIN = -746.0  # exp(-746) underflows to 0
 EXPM1_MIN = -40.0  # expm1(x) rounds to -1 below -38
 TANH_MAX = 20.0  # tanh(x) rounds to 1 above 19.06
+INV_LN2_LO = 2.0355273740931033e-17  # 1/ln 2 - INV_LN2
+LOG10_2 = 0.3010299956639812  # log10(2) rounded
+LOG10_2_LO = -2.8037281277851704e-18  # log10(2) - LOG10_2
+INV_LN10 = 0.4342944819032518  # 1/ln 10 rounded
+INV_LN10_LO = 1.098319650216765e-17  # 1/ln 10 - INV_LN10
+EXP2_MAX = 1024.0  # 2**1024 overflows
+EXP2_MIN = -1076.0  # 2**-1076 underflows to 0
+HALF_EXP_MAX = 711.0  # exp(711)/2 overflows (cosh(710.4) is finite)
+SINH_POLY_MAX = 1.0  # sinh by its Taylor series below this |x|, from exp above
+SINH_TINY = 1e-100  # sinh(x) = x below (x**3/6 is below 1e-200 |x|)
 
 
 def _expm1_poly(r):
@@ -108,6 +121,215 @@ def exp_kernel(x):
     return select(fabs(x) <= INF, y, x)  # nan -> nan
 
 
+def exp2_kernel(x):
+    """2**x: k = round(x) by the shift, r = x - k exact, |r| <= 1/2; 2**r = exp(r ln2) with r ln2 a double-double.
+
+    rh = r*ln2 (|rh| <= ln(2)/2, the range of the exp polynomial); rl = its rounding error
+    (fma) plus r ln2_lo; exp(rh + rl) = 1 + (q + rl (1 + q)), q = expm1(rh). 2**k is applied as
+    in :func:`exp_kernel`. Integer x: r = 0, so 2**x is exact.
+    """
+    xc = select(x < EXP2_MAX, x, EXP2_MAX)
+    xc = select(xc > EXP2_MIN, xc, EXP2_MIN)
+    kd = xc + SHIFT
+    ki = as_int(kd) - as_int(SHIFT)
+    r = xc - (kd - SHIFT)
+    rh = r * LN2
+    rl = fma(r, LN2, -rh)
+    rl = fma(r, LN2_LO, rl)
+    q = _expm1_poly(rh)
+    p = 1.0 + (q + fma(rl, q, rl))
+    k1 = ki >> 1
+    k2 = ki - k1
+    y = p * as_float((k1 + 1023) << 52) * as_float((k2 + 1023) << 52)
+    return select(fabs(x) <= INF, y, x)  # nan -> nan
+
+
+def _half_exp(a):
+    """exp(a)/2 for a >= 0 (nan gives a finite or infinite number: the caller selects nan).
+
+    As :func:`exp_kernel`, with 2**(k-1) as the scale, so e**a/2 is finite up to a = 710.47;
+    a clamped to 711, where it is inf.
+    """
+    ac = select(a < HALF_EXP_MAX, a, HALF_EXP_MAX)
+    ki, r = _reduce(ac)
+    p = 1.0 + _expm1_poly(r)
+    k1 = ki >> 1
+    k2 = ki - k1
+    return p * as_float((k1 + 1023) << 52) * as_float((k2 + 1022) << 52)
+
+
+def sinh_kernel(x):
+    """sinh(x): sign(x) times, for |x| < 1, |x| + |x|**3 P(x**2) (Taylor to x**19/19!), else h - 1/(4h), h = e**|x|/2.
+
+    The series keeps sinh(x) = x for tiny x (and -0 -> -0); h - 1/(4h) cancels by at most
+    1.16 at |x| = 1 and overflows only with e**|x|/2 (sinh(710.4) finite, sinh(711) = inf).
+    """
+    a = fabs(x)
+    a_s = select(a < SINH_TINY, 0.0, a)  # sinh(a) = a below 1e-100: no subnormal a*a (slow)
+    z = a_s * a_s
+    p = fma(z, 1.0 / 121645100408832000.0, 1.0 / 355687428096000.0)
+    p = fma(p, z, 1.0 / 1307674368000.0)
+    p = fma(p, z, 1.0 / 6227020800.0)
+    p = fma(p, z, 1.0 / 39916800.0)
+    p = fma(p, z, 1.0 / 362880.0)
+    p = fma(p, z, 1.0 / 5040.0)
+    p = fma(p, z, 1.0 / 120.0)
+    p = fma(p, z, 1.0 / 6.0)
+    small = fma(a_s * z, p, a)
+    h = _half_exp(a)
+    big = h - 0.25 / h
+    y = copysign(select(a < SINH_POLY_MAX, small, big), x)
+    return select(a <= INF, y, x)  # nan -> nan
+
+
+def cosh_kernel(x):
+    """cosh(x) = h + 1/(4h), h = e**|x|/2 (no cancellation; cosh(710.4) finite, cosh(711) = inf)."""
+    a = fabs(x)
+    h = _half_exp(a)
+    y = h + 0.25 / h
+    return select(a <= INF, y, a)  # nan -> nan
+
+
+# --- sin, cos: Payne-Hanek reduction by a table of 2/pi ------------------------------------
+PIO2 = 1.5707963267948966  # pi/2 rounded
+PIO2_LO = 6.123233995736766e-17  # pi/2 - PIO2
+PIO4 = 0.7853981633974483  # pi/4 rounded down: |x| <= PIO4 needs no reduction
+TRIG_BMIN = 1000  # the table starts at biased exponent 1000 (|x| >= 2**-23); smaller |x| is not reduced
+TRIG_TINY = 1e-100  # below: sin x = x, cos x = 1 (no subnormal x*x in the polynomials)
+
+
+def _two_over_pi_table() -> tuple[float, ...]:
+    """Four doubles per biased exponent b >= TRIG_BMIN: F = (2**E 2/pi) mod 4, E = b - 1075, cut into 52-bit pieces.
+
+    For |x| = M 2**E (M the 53-bit integer significand), x 2/pi = M F (mod 4) exactly, since the
+    bits of 2/pi above 2**(1-E) contribute multiples of 4. Piece j holds the bits of F from
+    2**(1-52j) to 2**(-50-52j) (exact in a double); the truncation of F below 2**-206 costs at
+    most 2**-153 in M F. 2/pi from pi by Machin's formula in integer arithmetic (1400 bits).
+    """
+    q = 1400
+
+    def atan_inv(n: int) -> int:  # atan(1/n) * 2**q
+        total, term, k, sign = 0, (1 << q) // n, 1, 1
+        while term:
+            total += sign * (term // k)
+            term //= n * n
+            k += 2
+            sign = -sign
+        return total
+
+    pi_fixed = 16 * atan_inv(5) - 4 * atan_inv(239)  # pi * 2**q, within a few units
+    p = 1300
+    g = (2 << (q + p)) // pi_fixed  # 2/pi * 2**p
+    mask = (1 << 52) - 1
+    out: list[float] = []
+    for bexp in range(TRIG_BMIN, 2048):
+        e = bexp - 1075
+        w = (g >> (p - e - 206)) & ((1 << 208) - 1)  # F * 2**206
+        out += [math.ldexp((w >> (156 - 52 * j)) & mask, -50 - 52 * j) for j in range(4)]
+    out[-4:] = [0.0] * 4  # inf, nan: the result is chosen elsewhere
+    return tuple(out)
+
+
+TWO_OVER_PI = _two_over_pi_table()
+
+
+def _two_sum(a, b):
+    """(s, e) with s = a + b rounded and s + e = a + b exactly (Knuth)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _mod4(v):
+    """v - 4 floor(v/4), exact: v reduced to [0, 4)."""
+    return v - 4.0 * floor(v * 0.25)
+
+
+def _reduce_pio2(a):
+    """(n, h, l) with a = n pi/2 + h + l, 0 <= n <= 4 (int64), |h + l| <= pi/4 (+ rounding), for finite a >= 0.
+
+    a > pi/4: M F (mod 4) from the table (:func:`_two_over_pi_table`) with fma two-products,
+    M t0 reduced mod 4 and summed exactly, the rest as a double-double; n = round(y), then
+    (y - n) pi/2 as a double-double. The absolute error of y - n is below 2**-148, so even the
+    closest double to a multiple of pi/2 (about 2**-61 away) keeps 80+ correct bits.
+    a <= pi/4: n = 0, h = a, l = 0.
+    """
+    ia = as_int(a)
+    bexp = ia >> 52
+    idx = (select(bexp > TRIG_BMIN, bexp, TRIG_BMIN) - TRIG_BMIN) * 4
+    m = to_float((ia & MANT_MASK) | (1 << 52))
+    t0 = lookup(TWO_OVER_PI, "dcompile_vm_two_over_pi", idx)
+    t1 = lookup(TWO_OVER_PI, "dcompile_vm_two_over_pi", idx + 1)
+    t2 = lookup(TWO_OVER_PI, "dcompile_vm_two_over_pi", idx + 2)
+    t3 = lookup(TWO_OVER_PI, "dcompile_vm_two_over_pi", idx + 3)
+    p0 = m * t0
+    c = _mod4(_mod4(p0) + fma(m, t0, -p0))  # both multiples of 2**-50, |sum| < 8: exact
+    p1 = m * t1
+    d, e = _two_sum(c, p1)
+    d = _mod4(d)
+    p2 = m * t2
+    th, eb = _two_sum(e + fma(m, t1, -p1), p2)  # e + p1 low: multiples of 2**-102 below 2**-49, exact
+    tl = eb + (fma(m, t2, -p2) + m * t3)
+    nd = (d + th) + SHIFT
+    n = nd - SHIFT
+    ni = as_int(nd) - as_int(SHIFT)
+    rh, rl = _two_sum(d - n, th)
+    rl = rl + tl
+    h = rh * PIO2
+    lo = fma(rh, PIO2, -h) + fma(rh, PIO2_LO, rl * PIO2)
+    yh = h + lo
+    yl = lo - (yh - h)
+    small = a <= PIO4
+    return select(small, 0, ni), select(small, a, yh), select(small, 0.0, yl)
+
+
+def _sin_cos_poly(h, lo):
+    """(sin(h + lo), cos(h + lo)) for |h| <= pi/4 + tiny, |lo| <= ulp(h): Taylor series to h**17/17! and h**18/18!."""
+    hs = select(fabs(h) < TRIG_TINY, 0.0, h)
+    z = hs * hs
+    zl = fma(hs, hs, -z)
+    ps = fma(z, -1.0 / 355687428096000.0, 1.0 / 1307674368000.0)
+    ps = fma(ps, z, -1.0 / 6227020800.0)
+    ps = fma(ps, z, 1.0 / 39916800.0)
+    ps = fma(ps, z, -1.0 / 362880.0)
+    ps = fma(ps, z, 1.0 / 5040.0)
+    ps = fma(ps, z, -1.0 / 120.0)
+    ps = fma(ps, z, 1.0 / 6.0)
+    s = h - fma(hs * z, ps, -lo * (1.0 - 0.5 * z))
+    pc = fma(z, 1.0 / 6402373705728000.0, -1.0 / 20922789888000.0)
+    pc = fma(pc, z, 1.0 / 87178291200.0)
+    pc = fma(pc, z, -1.0 / 479001600.0)
+    pc = fma(pc, z, 1.0 / 3628800.0)
+    pc = fma(pc, z, -1.0 / 40320.0)
+    pc = fma(pc, z, 1.0 / 720.0)
+    pc = fma(pc, z, -1.0 / 24.0)
+    hz = 0.5 * z
+    w = 1.0 - hz
+    c = w + (((1.0 - w) - hz) - (fma(z * z, pc, 0.5 * zl) + h * lo))
+    return s, c
+
+
+def sin_kernel(x):
+    """sin(x) for every double: :func:`_reduce_pio2` of |x|, the quadrant's polynomial, the sign of x (-0 -> -0)."""
+    a = fabs(x)
+    n, h, lo = _reduce_pio2(a)
+    s, c = _sin_cos_poly(h, lo)
+    v = select((n & 1) == 1, c, s)
+    flip = ((n >> 1) - (as_int(x) >> 63)) & 1
+    y = select(flip == 1, -v, v)
+    return select(a < INF, y, x - x)  # inf, nan -> nan
+
+
+def cos_kernel(x):
+    """cos(x) for every double: :func:`_reduce_pio2` of |x|, the quadrant's polynomial and sign."""
+    a = fabs(x)
+    n, h, lo = _reduce_pio2(a)
+    s, c = _sin_cos_poly(h, lo)
+    v = select((n & 1) == 1, s, c)
+    y = select(((n + 1) & 2) == 2, -v, v)
+    return select(a < INF, y, x - x)  # inf, nan -> nan
+
+
 def expm1_kernel(x):
     """expm1(x): 2**k q + (2**k - 1) in one fma, q = expm1(r); exact for k = 0 (|x| < 0.35).
 
@@ -133,12 +355,12 @@ def tanh_kernel(x):
     return copysign(t / (t + 2.0), x)
 
 
-def _log_kernel(u, kext, c):
-    """log(u) + kext ln2 + c for a positive normal finite u, |c| small against the result.
+def _log_parts(u):
+    """(e, f, s, t) with u = 2**e (1 + f), log(1 + f) = f - s (f - t), for a positive normal finite u.
 
-    u = 2**e m with m in [sqrt(2)/2, sqrt(2)) (from the bits), f = m - 1, s = f/(2+f):
+    u = 2**e m with m in [sqrt(2)/2, sqrt(2)) (from the bits), f = m - 1 (exact), s = f/(2+f):
     log(m) = 2 atanh(s) = f - s (f - T), T = 2 s**2/3 + 2 s**4/5 + ... (Taylor to s**22,
-    truncation below 3e-18 |log m|). The small terms are summed first, k ln2 last in one fma.
+    truncation below 3e-18 |log m|). e is an int64.
     """
     ix = as_int(u)
     mant = ix & MANT_MASK
@@ -159,9 +381,72 @@ def _log_kernel(u, kext, c):
     p = fma(p, z, 2.0 / 5.0)
     p = fma(p, z, 2.0 / 3.0)
     t = z * p
+    return e, f, s, t
+
+
+def _log_kernel(u, kext, c):
+    """log(u) + kext ln2 + c for a positive normal finite u, |c| small against the result.
+
+    :func:`_log_parts`; the small terms are summed first, k ln2 last in one fma.
+    """
+    e, f, s, t = _log_parts(u)
     k = to_float(e) + kext
     corr = fma(s, f - t, -fma(k, LN2_LO, c))  # s (f - T) - k ln2_lo - c
     return fma(k, LN2, f - corr)
+
+
+def _log_args(x):
+    """(u, kext): x scaled by 2**54 when subnormal, kext = -54 then (for the log kernels)."""
+    sub = x < MIN_NORMAL
+    return select(sub, x * TWO54, x), select(sub, -54.0, 0.0)
+
+
+def _log_special(x, y):
+    """y where 0 < x < inf; log's special values elsewhere: ±0 -> -inf, x < 0 -> nan, inf and nan -> x."""
+    special = select(x != 0.0, x, -INF)
+    special = select(x >= 0.0, special, NAN)
+    return select((x > 0.0) & (x < INF), y, special)
+
+
+def log2_kernel(x):
+    """log2(x) = k + log(m)/ln2, k = e + kext an exact integer, log(m) = f - c with c = s (f - T).
+
+    f/ln2 is a double-double (f times 1/ln2 in two parts, the first product's error by fma),
+    c/ln2 joins its low part, and k + hi is a Fast2Sum (|hi| <= 1/2 <= |k| unless k = 0):
+    one final rounding of a sum known to about 2**-60 relative. log2(2**k) = k exactly (f = 0).
+    """
+    u, kext = _log_args(x)
+    e, f, s, t = _log_parts(u)
+    k = to_float(e) + kext
+    c = s * (f - t)
+    hi = f * INV_LN2
+    lo = fma(f, INV_LN2, -hi)
+    lo = fma(f, INV_LN2_LO, lo)
+    lo = fma(-c, INV_LN2, lo)
+    yh = k + hi
+    err = (k - yh) + hi
+    return _log_special(x, yh + (err + lo))
+
+
+def log10_kernel(x):
+    """log10(x) = k log10(2) + log(m)/ln10: both products as double-doubles, summed by Fast2Sum.
+
+    |log(m)/ln10| <= 0.151 < log10(2) <= |k log10(2)| unless k = 0, so Fast2Sum is exact.
+    """
+    u, kext = _log_args(x)
+    e, f, s, t = _log_parts(u)
+    k = to_float(e) + kext
+    c = s * (f - t)
+    ah = k * LOG10_2
+    al = fma(k, LOG10_2, -ah)
+    al = fma(k, LOG10_2_LO, al)
+    bh = f * INV_LN10
+    bl = fma(f, INV_LN10, -bh)
+    bl = fma(f, INV_LN10_LO, bl)
+    bl = fma(-c, INV_LN10, bl)
+    yh = ah + bh
+    err = (ah - yh) + bh
+    return _log_special(x, yh + (err + (al + bl)))
 
 
 def log_kernel(x):
@@ -216,6 +501,13 @@ KERNELS: dict[str, Any] = {
     "tanh": tanh_kernel,
     "sigmoid": sigmoid_kernel,
     "softplus": softplus_kernel,
+    "exp2": exp2_kernel,
+    "log2": log2_kernel,
+    "log10": log10_kernel,
+    "sinh": sinh_kernel,
+    "cosh": cosh_kernel,
+    "sin": sin_kernel,
+    "cos": cos_kernel,
 }
 """The kernels by name: each runs on a Python float (the reference path) or a :class:`V` (IR)."""
 

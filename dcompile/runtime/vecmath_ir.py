@@ -19,8 +19,8 @@ so a kernel gives bitwise what it gave as a ``@register_jitable`` numba function
 
 Python numbers mixed with a :class:`V` become constants: ``float`` -> double, ``int`` -> i64
 (or double beside a double), ``bool`` -> i1. The functions :func:`fma`, :func:`select`,
-:func:`as_int`, :func:`as_float`, :func:`fabs`, :func:`copysign` and :func:`to_float` take
-either kind of argument.
+:func:`as_int`, :func:`as_float`, :func:`fabs`, :func:`copysign`, :func:`to_float`, :func:`floor`
+and :func:`lookup` (a load from a constant table) take either kind of argument.
 """
 
 from __future__ import annotations
@@ -234,6 +234,34 @@ def to_float(n: Num) -> Num:
     if isinstance(n, V):
         return V(n.b, n.b.sitofp(n.v, F64))
     return float(n)
+
+
+def floor(x: Num) -> Num:
+    """The largest integer <= x, as a float64 (``llvm.floor.f64``: no libm call, vectorisable)."""
+    if isinstance(x, V):
+        return _call("floor", x)
+    return float(math.floor(x)) if math.isfinite(x) else x
+
+
+def lookup(table: tuple[float, ...], name: str, i: Num) -> Num:
+    """``table[i]`` for an int64 index in range: a load from the constant global array ``name`` (a vector gather).
+
+    The array is added to the builder's module on first use (internal linkage, so modules that
+    numba links together each keep their own copy).
+    """
+    if not isinstance(i, V):
+        return table[i]
+    b = i.b
+    g = b.module.globals.get(name)
+    if g is None:
+        arr = ir.ArrayType(F64, len(table))
+        g = ir.GlobalVariable(b.module, arr, name)
+        g.global_constant = True
+        g.linkage = "internal"
+        g.initializer = ir.Constant(arr, [float(t) for t in table])
+        g.align = 64
+    ptr = b.gep(g, [ir.Constant(I64, 0), i.v], inbounds=True)
+    return V(b, b.load(ptr, align=8))
 
 
 def _py_fma(a: float, b: float, c: float) -> float:
