@@ -139,6 +139,31 @@ def test_mlp_and_mixed_functions_match_the_strict_loops() -> None:
     close(g1, fd_gradient(mixed, x, 1e-4), "finite differences", rtol=1e-7)
 
 
+def trig(x):
+    return np.sum(np.sin(3.0 * x) * np.cos(x) + np.sinh(0.5 * x) - np.cosh(0.2 * x) + np.exp2(x) * np.log2(2.5 + x))
+
+
+def test_trigonometric_and_base_two_functions_match_the_strict_loops() -> None:
+    x = np.linspace(-2.0, 2.0, 257)  # (sin and cos of large arguments: tests/test_vecmath.py)
+    on, off = _pair(trig)
+    (f1, g1), (f0, g0) = on(x), off(x)
+    code = _code(on.source)
+    for fn in ("sin", "cos", "sinh", "cosh", "exp2", "log2"):
+        assert f"vm.{fn}(" in code, fn
+    assert abs(f1 - f0) <= 1e-13 * abs(f0)
+    close(g1, g0, "gradient", rtol=1e-13)
+    close(g1, fd_gradient(trig, x, 1e-4), "finite differences", rtol=1e-7)
+
+
+def test_every_vector_twin_exists() -> None:
+    from dcompile.ir.primitive import REGISTRY
+    from dcompile.runtime import vecmath
+
+    twins = {p.name: p.vector for p in REGISTRY.values() if p.vector is not None}
+    assert set(twins.values()) <= set(vecmath.UNARY)
+    assert {"exp", "log", "log1p", "tanh", "sin", "cos"} <= set(twins)
+
+
 def test_the_python_backend_runs_the_same_source() -> None:
     args = _logreg(50, 3)
     py = dc.value_and_grad(dc.compile(nll, backend="python"), wrt="w")
@@ -167,3 +192,9 @@ def test_a_user_name_vm_is_renamed() -> None:
     assert "def f_value_and_grad(vm_):" in vg.source, vg.source
     close(val, np.sum(np.exp(x)), rtol=1e-15)
     close(grad, np.exp(x), rtol=1e-15)
+
+
+def test_the_import_names_a_digest_of_the_kernels(logistic: Any) -> None:
+    """numba caches a generated module by its text: a change to the kernels compiled into it must change it."""
+    on, _ = logistic
+    assert re.search(r"^from dcompile\.runtime import vecmath as vm  # kernels [0-9a-f]{12}$", on.source, re.M)

@@ -34,10 +34,13 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
+import hashlib
 import os
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -53,7 +56,7 @@ from dcompile.ir.types import DType, VType
 from dcompile.version import __version__
 
 INDENT = "    "
-VM_IMPORT = "from dcompile.runtime import vecmath as vm"
+VM_MODULE = "from dcompile.runtime import vecmath as vm"
 VECTOR_MATH_ENV = "DCOMPILE_VECTOR_MATH"
 _VIEW_KINDS: frozenset[str | None] = frozenset({"slice", "transpose"})  # fusion kinds whose arrays are views
 # Up to this many entries a vector is returned as np.array([a, b, ...]) (easy to
@@ -78,6 +81,21 @@ _UFUNCS = frozenset(
         *("floor", "ceil", "trunc", "rint", "mod", "fmod", "floor_divide"),
     }
 )
+
+
+@functools.cache
+def vm_import() -> str:
+    """The import line of the vector-math module, with a digest of its kernels' source.
+
+    numba's disk cache keys a generated module on its own text, and the kernels are compiled
+    into it: a change to them must change the text, or numba would load machine code built
+    from the old kernels.
+    """
+    runtime = Path(__file__).resolve().parent.parent / "runtime"
+    h = hashlib.sha256()
+    for path in sorted(runtime.glob("vecmath*.py")):
+        h.update(path.read_bytes())
+    return f"{VM_MODULE}  # kernels {h.hexdigest()[:12]}"
 
 
 def vector_math_default() -> bool:
@@ -361,12 +379,13 @@ class _Printer:
             else:
                 a, b = (self.loop_expr(x, c)[0] for x in e.inputs)
                 term = f"{a} * {b}"
-            line = f"{name} = {self._vm('add')}({name}, {term})" if self.vector_math else f"{name} += {term}"
-            inner.append(Stmt((line,), (name, *self._take()), frozenset({name})))
+            inner.append(Stmt((self._sum_line(name, term),), (name, *self._take()), frozenset({name})))
         elif kind == "sum_axes":
             kept = [var for k, var in enumerate(names) if k not in e.kwargs["axes"]]
             alloc(f"{name} = np.zeros({_shape(v.type.shape)})", zeros=True)
-            update(f"{name}[{', '.join(kept)}] += {self.loop_expr(e.inputs[0], c)[0]}")
+            entry = f"{name}[{', '.join(kept)}]"
+            # Along the inner loop the sum is a reduction; otherwise the inner loop runs over its entries.
+            update(self._sum_line(entry, self.loop_expr(e.inputs[0], c)[0], along=names[-1] not in kept))
         elif kind in ("scatter", "scatter_add"):
             if kind == "scatter":
                 alloc(f"{name} = np.zeros({_shape(v.type.shape)})", zeros=True)
@@ -382,6 +401,13 @@ class _Printer:
         else:
             line = f"{name} = {self.member_expr(e, c)[0]}"
             inner.append(Stmt((line,), self._take(), frozenset({name})))
+
+    def _sum_line(self, target: str, term: str, along: bool = True) -> str:
+        """``target += term`` in a loop; with vector math, a sum ``along`` the inner loop reassociates
+        (``target = vm.add(target, term)``) so that the loop vectorises."""
+        if self.vector_math and along:
+            return f"{target} = {self._vm('add')}({target}, {term})"
+        return f"{target} += {term}"
 
     def member_expr(self, e: Eqn, c: Cluster) -> tuple[str, int]:
         """One entry of a loop member, as a scalar expression."""
@@ -403,7 +429,7 @@ class _Printer:
 
     def _vm(self, function: str) -> str:
         """``vm.<function>``, the vector-math twin used in a fused loop; the module imports ``vm``."""
-        self.module.imports.add(VM_IMPORT)
+        self.module.imports.add(vm_import())
         return f"vm.{function}"
 
     def _indexed_member(self, e: Eqn, kind: str, c: Cluster) -> tuple[str, int]:

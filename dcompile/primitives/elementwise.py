@@ -548,10 +548,22 @@ cbrt_p = _define(
     d=(lambda t, ans, x: div(t, mul(3.0, integer_pow(ans, 2))),),
 )
 sin_p = _define(
-    "sin", np.sin, _call("np.sin"), "sin", spell=("numpy.sin", "math.sin"), d=(lambda t, ans, x: mul(t, cos(x)),)
+    "sin",
+    np.sin,
+    _call("np.sin"),
+    "sin",
+    spell=("numpy.sin", "math.sin"),
+    d=(lambda t, ans, x: mul(t, cos(x)),),
+    vector="sin",
 )
 cos_p = _define(
-    "cos", np.cos, _call("np.cos"), "cos", spell=("numpy.cos", "math.cos"), d=(lambda t, ans, x: neg(mul(t, sin(x))),)
+    "cos",
+    np.cos,
+    _call("np.cos"),
+    "cos",
+    spell=("numpy.cos", "math.cos"),
+    d=(lambda t, ans, x: neg(mul(t, sin(x))),),
+    vector="cos",
 )
 tan_p = _define(
     "tan",
@@ -592,6 +604,7 @@ log2_p = _define(
     lambda x: sp.log(x, 2),
     spell=("numpy.log2", "math.log2"),
     d=(lambda t, ans, x: div(t, mul(x, _LN2)),),
+    vector="log2",
 )
 log10_p = _define(
     "log10",
@@ -600,6 +613,7 @@ log10_p = _define(
     lambda x: sp.log(x, 10),
     spell=("numpy.log10", "math.log10"),
     d=(lambda t, ans, x: div(t, mul(x, _LN10)),),
+    vector="log10",
 )
 exp2_p = _define(
     "exp2",
@@ -608,6 +622,7 @@ exp2_p = _define(
     lambda x: 2**x,
     spell=("numpy.exp2", "math.exp2"),
     d=(lambda t, ans, x: mul(t, mul(ans, _LN2)),),
+    vector="exp2",
 )
 hypot_p = _define(
     "hypot",
@@ -629,10 +644,22 @@ arctan2_p = _define(
     ),
 )
 sinh_p = _define(
-    "sinh", np.sinh, _call("np.sinh"), "sinh", spell=("numpy.sinh", "math.sinh"), d=(lambda t, ans, x: mul(t, cosh(x)),)
+    "sinh",
+    np.sinh,
+    _call("np.sinh"),
+    "sinh",
+    spell=("numpy.sinh", "math.sinh"),
+    d=(lambda t, ans, x: mul(t, cosh(x)),),
+    vector="sinh",
 )
 cosh_p = _define(
-    "cosh", np.cosh, _call("np.cosh"), "cosh", spell=("numpy.cosh", "math.cosh"), d=(lambda t, ans, x: mul(t, sinh(x)),)
+    "cosh",
+    np.cosh,
+    _call("np.cosh"),
+    "cosh",
+    spell=("numpy.cosh", "math.cosh"),
+    d=(lambda t, ans, x: mul(t, sinh(x)),),
+    vector="cosh",
 )
 tanh_p = _define(
     "tanh",
