@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dcompile.backend import notice
+from dcompile.backend import memory, notice
 from dcompile.backend.cache import VerifiedFinder, VerifiedLoader, cache_error, drop_numba_cache, write_module
 from dcompile.backend.llvm_parts import lower_parts, split_parts
 from dcompile.backend.numba_private import cache_index, cache_load
@@ -242,6 +242,7 @@ def load_kernel(
     on stderr (see :mod:`dcompile.backend.notice`)."""
     if backend != "numba":
         return _load_kernel(emitted, arg_types, backend, retry=retry, cached=cached)
+    memory.tune_malloc()  # the kernels' temporaries stay in the heap between calls (backend/memory.py)
     with notice.compiling(f"{emitted.function}"):
         return _load_kernel(emitted, arg_types, backend, retry=retry, cached=cached)
 
