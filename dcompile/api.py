@@ -603,6 +603,8 @@ class Derivative:
 
     def _into_several(self, out: Any, args: tuple[Any, ...]) -> Any:
         """:meth:`into` with a tuple of buffers (several gradients): every call checks each buffer."""
+        if not self._plain(args):
+            return self._into_structured(out, args)
         sig, conv = self.fn.signature(args)
         self._sig = self.fn.default_sig = sig
         typ = into_shape_type(self.program, self.mode)
@@ -626,6 +628,17 @@ class Derivative:
                 f"({', '.join(names)}), each shaped like it; got {got}.\n"
                 "Fix: out = tuple(np.zeros_like(p, dtype=float) for p in (" + ", ".join(names) + "))."
             )
+        self._check_buffers(out, shapes, names, conv)
+        kernel = self.fn.compiled(sig, self.mode, self.wrt, into=True)
+        if kernel.backend == "python":
+            with np.errstate(all="ignore"):
+                return kernel.fn(out, *[_py_arg(a) for a in conv])
+        return kernel.fn(out, *conv)
+
+    def _check_buffers(
+        self, out: tuple[Any, ...], shapes: tuple[tuple[int, ...], ...], names: list[str], conv: list[Any]
+    ) -> None:
+        """Each buffer of ``out``: its shape, dtype and contiguity, and that it overlaps no argument nor buffer."""
         for k, (b, shape) in enumerate(zip(out, shapes, strict=True)):
             if type(b) is not np.ndarray or b.shape != shape or b.dtype != np.float64 or not b.flags.c_contiguous:
                 hint = " (a 0-d array, np.zeros(()), for a scalar argument)" if shape == () else ""
@@ -648,13 +661,30 @@ class Derivative:
                         f"written into it while {arg} is still read, so the result would be wrong.\n"
                         "Fix: pass a separate buffer, e.g. a copy."
                     )
-        kernel = self.fn.compiled(sig, self.mode, self.wrt, into=True)
-        if kernel.backend == "python":
-            with np.errstate(all="ignore"):
-                return kernel.fn(out, *[_py_arg(a) for a in conv])
-        return kernel.fn(out, *conv)
+
+    def _into_structured(self, out: Any, args: tuple[Any, ...]) -> Any:
+        """:meth:`into` for structured arguments: ``out`` mirrors the differentiated parameters
+        (one: its structure; several: a tuple of them), and its arrays are the flat buffers."""
+        conv = self.fn.convention
+        if conv is None:
+            self.fn.check_args(args)
+            raise SignatureError(f"{self.fn.name} takes positional arguments only")
+        plan, leaves = conv.plan(args, {})
+        d, params = self._plan_derivative(plan)
+        if not isinstance(d, Derivative) or d.mode not in ("grad", "value_and_grad"):
+            raise SignatureError(f"only grad and value_and_grad write into a buffer, not {self.mode}")
+        flat = flatten_like(plan, params, out, "out")
+        if d.wrt_for(d.fn.signature(leaves)[0]) != d._wrt:
+            raise SignatureError(
+                "out for structured arguments needs every leaf of the differentiated arguments to be a float "
+                "array or number.\nFix: call it without a buffer."
+            )
+        got = d.into(flat[0] if len(flat) == 1 else tuple(flat), *leaves)
+        return out if self.mode == "grad" else got
 
     def _first_into(self, out: np.ndarray, *args: Any) -> Any:
+        if not self._plain(args):
+            return self._into_structured(out, args)
         self._check_apart(out, args)
         sig, conv = self.fn.signature(args)
         self._sig = self.fn.default_sig = sig
