@@ -603,7 +603,7 @@ class Derivative:
 
     def _into_several(self, out: Any, args: tuple[Any, ...]) -> Any:
         """:meth:`into` with a tuple of buffers (several gradients): every call checks each buffer."""
-        if not self._plain(args):
+        if not self._plain(args) and any(isinstance(a, (dict, list, tuple)) for a in args):
             return self._into_structured(out, args)
         sig, conv = self.fn.signature(args)
         self._sig = self.fn.default_sig = sig
@@ -611,7 +611,7 @@ class Derivative:
         if not isinstance(typ, tuple):
             self._into_shapes = None
             if type(out) is tuple or type(out) is list:
-                what = "one array of shape " + str(typ.shape)
+                what = "one C-contiguous float64 array of shape " + str(typ.shape)
                 raise SignatureError(
                     f"out must be {what} here ({self.mode} of {self.fn.name} wrt "
                     f"({', '.join(self.fn.arg_names[i] for i in self.wrt)})), got a {type(out).__name__}."
@@ -683,7 +683,7 @@ class Derivative:
         return out if self.mode == "grad" else got
 
     def _first_into(self, out: np.ndarray, *args: Any) -> Any:
-        if not self._plain(args):
+        if not self._plain(args) and any(isinstance(a, (dict, list, tuple)) for a in args):
             return self._into_structured(out, args)
         self._check_apart(out, args)
         sig, conv = self.fn.signature(args)

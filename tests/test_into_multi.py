@@ -317,7 +317,7 @@ def test_wrong_buffers_are_refused():
 def test_one_array_in_wrt_still_takes_one_buffer():
     args = mlp_data(n=8, d=2, h=3)
     d = _vg(mlp, ("W1",))
-    with pytest.raises(SignatureError, match=r"out must be one array of shape \(2, 3\)"):
+    with pytest.raises(SignatureError, match=r"out must be one C-contiguous float64 array of shape \(2, 3\)"):
         d.into((np.zeros((2, 3)),), *args)
     out = np.zeros((2, 3))
     assert d.into(out, *args) == d(*args)[0]
