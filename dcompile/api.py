@@ -41,7 +41,7 @@ from dcompile.emit.emitter import Emitted, emit_module, vector_math_default
 from dcompile.errors import DcompileError, IntegerUse, SignatureError, StaticUse, TraceError, user_traceback
 from dcompile.frontend.pytree import TreeDef
 from dcompile.ir.graph import Graph
-from dcompile.ir.layout import Array
+from dcompile.ir.layout import Array, Vector
 from dcompile.ir.layout import into as into_layout
 from dcompile.ir.naming import sanitize
 from dcompile.ir.tracer import Tracer, lift
@@ -386,11 +386,10 @@ class Function:
         verb = "added to" if accumulate else "written into"
         doc = prog.doc.rstrip(".") + f", the gradient {verb} _out."
         try:
-            layout = into_layout(prog.layout, accumulate=accumulate)
+            layout = into_layout(prog.layout, value=mode == "value_and_grad", accumulate=accumulate)
         except ValueError:
             raise SignatureError(
-                "writing into a buffer needs one array argument or scalar arguments in wrt; "
-                f"{self.name} differentiates several arrays.\nFix: call it without a buffer."
+                f"{self.name}: this gradient cannot be written into buffers.\nFix: call it without a buffer."
             ) from None
         name = f"{prog.function}_{'add_' if accumulate else ''}into"
         return emit_module(prog.graph, name, layout, doc, guards=checked, vector_math=self.vector_math)
@@ -433,20 +432,24 @@ class Function:
                 return load_kernel(*found[:2], self.backend, cached=found[2])
         prog = self.program(sig, mode, wrt)
         emitted = self.emitted(sig, mode, wrt, into=into or accumulate, accumulate=accumulate, checked=checked)
-        types = [v.type for v in parameters(prog)]
+        types: list[VType | tuple[VType, ...]] = [v.type for v in parameters(prog)]
         if into or accumulate:
-            types.insert(0, into_shape_type(prog))
+            types.insert(0, into_shape_type(prog, mode))
         kernel = load_kernel(emitted, types, self.backend)
         if request is not None:
             program_cache.store(request, kernel.path, emitted, types)
         return kernel
 
 
-def into_shape_type(prog: Program) -> VType:
-    """The type of the ``_out`` buffer of a program's writing-into variant."""
-    layout = into_layout(prog.layout)
+def into_shape_type(prog: Program, mode: str) -> VType | tuple[VType, ...]:
+    """The type of the ``_out`` buffer of a program's writing-into variant; a tuple of array
+    types (a scalar argument's: rank 0, a 0-d array) where it writes several gradients."""
+    layout = into_layout(prog.layout, value=mode == "value_and_grad")
+    if layout.buffers:
+        return tuple(item.value.type for item in layout.buffers)
     if isinstance(layout.vector, Array):
         return layout.vector.value.type
+    assert isinstance(layout.vector, Vector)
     return VType((len(layout.vector.values),), DType.F64)
 
 
@@ -472,6 +475,7 @@ class Derivative:
         self._entry: Callable[..., Any] = self._first_call
         self._into_entry: Callable[..., Any] = self._first_into
         self._into_shape: tuple[int, ...] | None = None  # the buffer shape of the compiled variant
+        self._into_shapes: tuple[tuple[int, ...], ...] | None = None  # several gradients: each buffer's
         self._by_sig: dict[Signature, Callable[..., Any]] = {}
         debug.track(self)
 
@@ -524,7 +528,12 @@ class Derivative:
     def njit_into(self) -> Any:
         """The dispatcher of ``(_out, *args)``: writes the gradient into ``_out``.
 
-        ``value_and_grad`` returns the value, ``grad`` returns ``_out``. For
+        ``value_and_grad`` returns the value, ``grad`` returns ``_out``. With several
+        arguments in ``wrt``, one of them an array, ``_out`` is a tuple of buffers, one per
+        argument in ``wrt`` order, each shaped like its argument (a scalar argument's is a
+        0-d array, ``np.zeros(())``): ``out = tuple(np.empty_like(p) for p in params)``;
+        the generated code names them ``_out0 = _out[0]``, ... and builds each gradient in
+        its buffer where it can (with all-scalar ``wrt``, ``_out`` is one 1-D array). For
         loops in your own numba code that must not allocate per call: where
         the gradient is built by loops and in-place updates (elementwise
         terms, sums, slices and their scatters: Rosenbrock-like code), the
@@ -538,10 +547,10 @@ class Derivative:
         ``into`` variant's ``.source`` (``fn.emitted(..., into=True)``) shows
         which.
 
-        ``_out`` must be a C-contiguous float64 array of the gradient's shape
-        that shares no memory with an argument: the gradient is written while
-        the arguments are still read, and this dispatcher checks neither
-        (:meth:`into` does).
+        ``_out`` (each of its buffers) must be a C-contiguous float64 array of the
+        gradient's shape that shares no memory with an argument nor another buffer:
+        the gradient is written while the arguments are still read, and this
+        dispatcher checks neither shapes nor overlaps (:meth:`into` does).
         """
         return self.fn.compiled(self.sig, self.mode, self.wrt, into=True).njit
 
@@ -551,8 +560,12 @@ class Derivative:
         No gradient array is allocated where the generated code builds the gradient in
         ``out`` (see :attr:`njit_into` for what still allocates). ``out`` overlapping an
         argument raises :class:`SignatureError`: the code writes ``out`` while it reads
-        the arguments.
+        the arguments. With several arguments in ``wrt`` (one an array), ``out`` is a
+        tuple of buffers, one per argument in ``wrt`` order, each shaped like it (a
+        scalar's: a 0-d array); each is checked, and buffers sharing memory are refused.
         """
+        if type(out) is tuple or type(out) is list or self._into_shapes is not None:
+            return self._into_several(out, args)
         # The shape is checked here because the machine code does not check bounds;
         # dtype and contiguity are in the dispatcher's signature.
         if self._into_shape is not None and type(out) is np.ndarray and out.shape == self._into_shape:
@@ -588,12 +601,99 @@ class Derivative:
                     "Fix: pass a separate buffer, e.g. np.empty_like(out)."
                 )
 
+    def _into_several(self, out: Any, args: tuple[Any, ...]) -> Any:
+        """:meth:`into` with a tuple of buffers (several gradients): every call checks each buffer."""
+        if not self._plain(args) and any(isinstance(a, (dict, list, tuple)) for a in args):
+            return self._into_structured(out, args)
+        sig, conv = self.fn.signature(args)
+        self._sig = self.fn.default_sig = sig
+        typ = into_shape_type(self.program, self.mode)
+        if not isinstance(typ, tuple):
+            self._into_shapes = None
+            if type(out) is tuple or type(out) is list:
+                what = "one C-contiguous float64 array of shape " + str(typ.shape)
+                raise SignatureError(
+                    f"out must be {what} here ({self.mode} of {self.fn.name} wrt "
+                    f"({', '.join(self.fn.arg_names[i] for i in self.wrt)})), got a {type(out).__name__}."
+                )
+            return self._first_into(out, *args)
+        self._into_shapes = shapes = tuple(t.shape for t in typ)
+        names = [self.fn.arg_names[i] for i in self.wrt]
+        if type(out) is list:
+            out = tuple(out)
+        if type(out) is not tuple or len(out) != len(shapes):
+            got = f"a tuple of {len(out)}" if type(out) is tuple else type(out).__name__
+            raise SignatureError(
+                f"out must be a tuple of {len(shapes)} float64 arrays, one per argument in wrt "
+                f"({', '.join(names)}), each shaped like it; got {got}.\n"
+                "Fix: out = tuple(np.zeros_like(p, dtype=float) for p in (" + ", ".join(names) + "))."
+            )
+        self._check_buffers(out, shapes, names, conv)
+        kernel = self.fn.compiled(sig, self.mode, self.wrt, into=True)
+        if kernel.backend == "python":
+            with np.errstate(all="ignore"):
+                return kernel.fn(out, *[_py_arg(a) for a in conv])
+        return kernel.fn(out, *conv)
+
+    def _check_buffers(
+        self, out: tuple[Any, ...], shapes: tuple[tuple[int, ...], ...], names: list[str], conv: list[Any]
+    ) -> None:
+        """Each buffer of ``out``: its shape, dtype and contiguity, and that it overlaps no argument nor buffer."""
+        for k, (b, shape) in enumerate(zip(out, shapes, strict=True)):
+            if type(b) is not np.ndarray or b.shape != shape or b.dtype != np.float64 or not b.flags.c_contiguous:
+                hint = " (a 0-d array, np.zeros(()), for a scalar argument)" if shape == () else ""
+                raise SignatureError(
+                    f"out[{k}], the buffer for {names[k]}, must be a C-contiguous float64 array of shape "
+                    f"{shape}{hint}, got {getattr(b, 'dtype', type(b).__name__)} {getattr(b, 'shape', '')}"
+                    + ("" if not isinstance(b, np.ndarray) or b.flags.c_contiguous else " (not C-contiguous)")
+                )
+            for j in range(k):
+                if np.may_share_memory(b, out[j]) and np.shares_memory(b, out[j]):
+                    raise SignatureError(
+                        f"out[{j}] (for {names[j]}) and out[{k}] (for {names[k]}) share memory: "
+                        "each gradient needs a buffer of its own.\nFix: pass separate arrays."
+                    )
+            for i, a in enumerate(conv):
+                if type(a) is np.ndarray and np.may_share_memory(b, a) and np.shares_memory(b, a):
+                    arg = self.fn.arg_names[i] if i < len(self.fn.arg_names) else f"argument {i}"
+                    raise SignatureError(
+                        f"out[{k}] (for {names[k]}) shares memory with the argument {arg}: the gradient is "
+                        f"written into it while {arg} is still read, so the result would be wrong.\n"
+                        "Fix: pass a separate buffer, e.g. a copy."
+                    )
+
+    def _into_structured(self, out: Any, args: tuple[Any, ...]) -> Any:
+        """:meth:`into` for structured arguments: ``out`` mirrors the differentiated parameters
+        (one: its structure; several: a tuple of them), and its arrays are the flat buffers."""
+        conv = self.fn.convention
+        if conv is None:
+            self.fn.check_args(args)
+            raise SignatureError(f"{self.fn.name} takes positional arguments only")
+        plan, leaves = conv.plan(args, {})
+        d, params = self._plan_derivative(plan)
+        if not isinstance(d, Derivative) or d.mode not in ("grad", "value_and_grad"):
+            raise SignatureError(f"only grad and value_and_grad write into a buffer, not {self.mode}")
+        flat = flatten_like(plan, params, out, "out")
+        if d.wrt_for(d.fn.signature(leaves)[0]) != d._wrt:
+            raise SignatureError(
+                "out for structured arguments needs every leaf of the differentiated arguments to be a float "
+                "array or number.\nFix: call it without a buffer."
+            )
+        got = d.into(flat[0] if len(flat) == 1 else tuple(flat), *leaves)
+        return out if self.mode == "grad" else got
+
     def _first_into(self, out: np.ndarray, *args: Any) -> Any:
+        if not self._plain(args) and any(isinstance(a, (dict, list, tuple)) for a in args):
+            return self._into_structured(out, args)
         self._check_apart(out, args)
         sig, conv = self.fn.signature(args)
         self._sig = self.fn.default_sig = sig
         kernel = self.fn.compiled(sig, self.mode, self.wrt, into=True)
-        self._into_shape = into_shape_type(self.program).shape
+        typ = into_shape_type(self.program, self.mode)
+        if isinstance(typ, tuple):
+            self._into_shapes = tuple(t.shape for t in typ)
+            return self._into_several(out, args)
+        self._into_shape = typ.shape
         if (
             type(out) is not np.ndarray
             or out.shape != self._into_shape

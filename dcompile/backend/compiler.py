@@ -15,7 +15,7 @@ import importlib.util
 import sys
 import time
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,9 +99,15 @@ def load_module(path: Path) -> Any:
     return module
 
 
-def _numba_type(t: VType) -> Any:
+def _numba_type(t: VType | tuple[VType, ...]) -> Any:
+    """The numba type of a parameter; a tuple of types is a tuple of C arrays (the buffers of an
+    into-variant writing several gradients; rank 0: a 0-d array)."""
     import numba
 
+    if isinstance(t, tuple):
+        return numba.types.BaseTuple.from_types(
+            [numba.types.Array(_numba_type(VType((), x.dtype)), x.rank, "C") for x in t]
+        )
     scalar = {DType.F64: numba.float64, DType.BOOL: numba.boolean, DType.I64: numba.int64}[t.dtype]
     return scalar if t.rank == 0 else numba.types.Array(scalar, t.rank, "C")
 
@@ -236,7 +242,12 @@ def _load_from_numba_cache(module: types.ModuleType, emitted: Emitted, sig: tupl
 
 
 def load_kernel(
-    emitted: Emitted, arg_types: list[VType], backend: str, *, retry: bool = True, cached: Path | None = None
+    emitted: Emitted,
+    arg_types: Sequence[VType | tuple[VType, ...]],
+    backend: str,
+    *,
+    retry: bool = True,
+    cached: Path | None = None,
 ) -> Kernel:
     """Write, load and (for numba) compile ``emitted``; a compile longer than a second is announced
     on stderr (see :mod:`dcompile.backend.notice`)."""
@@ -248,7 +259,12 @@ def load_kernel(
 
 
 def _load_kernel(
-    emitted: Emitted, arg_types: list[VType], backend: str, *, retry: bool = True, cached: Path | None = None
+    emitted: Emitted,
+    arg_types: Sequence[VType | tuple[VType, ...]],
+    backend: str,
+    *,
+    retry: bool = True,
+    cached: Path | None = None,
 ) -> Kernel:
     """Write, load and (for numba) compile ``emitted``.
 

@@ -31,6 +31,7 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,16 +86,20 @@ def _directory(*, create: bool = False) -> Path:
     return path
 
 
-def _encode_type(t: VType) -> list[Any]:
+def _encode_type(t: VType | tuple[VType, ...]) -> list[Any]:
+    if isinstance(t, tuple):  # the buffers of an into-variant writing several gradients
+        return ["tuple", [_encode_type(x) for x in t]]
     return [list(t.shape), t.dtype.value]
 
 
-def _decode_type(item: Any) -> VType:
+def _decode_type(item: Any) -> VType | tuple[VType, ...]:
+    if item[0] == "tuple":
+        return tuple(_decode_type(x) for x in item[1])  # type: ignore[misc]
     shape, dtype = item
     return VType(tuple(int(n) for n in shape), DType(dtype))
 
 
-def lookup(key: str) -> tuple[Emitted, list[VType], Path] | None:
+def lookup(key: str) -> tuple[Emitted, list[VType | tuple[VType, ...]], Path] | None:
     """The generated module, signature types and module file recorded under ``key``, or None (a miss)."""
     try:
         record = json.loads((_directory() / f"{key}.json").read_text(encoding="utf-8"))
@@ -115,7 +120,7 @@ def lookup(key: str) -> tuple[Emitted, list[VType], Path] | None:
         return None  # missing, damaged or stale: trace as without the cache
 
 
-def store(key: str, module: Path, emitted: Emitted, types: list[VType]) -> None:
+def store(key: str, module: Path, emitted: Emitted, types: Sequence[VType | tuple[VType, ...]]) -> None:
     """Record that ``module`` answers ``key`` (atomically; a failure to write only costs the next miss)."""
     record = {
         "format": FORMAT,

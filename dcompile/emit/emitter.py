@@ -187,12 +187,17 @@ class _Printer:
         pinned.update(self.read_before_update)
         self.inlined = self._inlinable(uses, pinned)
         self._plan_loops(fuse, layout, shown)
-        # An Into layout's gradient array, built in the caller's buffer (see _built_in_out).
+        # An Into layout's gradient arrays, built in the caller's buffers (see _built_in_out):
+        # the values of every such chain, and the first of each (its statement fills the buffer).
         self.adding = isinstance(layout, Into) and layout.accumulate
-        self.in_out = self._built_in_out(layout)
-        if self.in_out:
-            self.namer.bind(self.in_out[-1], "_out")  # the in-place chain shares it (below)
-            self.inlined.discard(self.in_out[0])  # its statement fills _out: never an expression
+        self.buffers = _buffer_names(layout)
+        self.namer.reserve(*self.buffers)
+        chains = self._chains_in_out(layout)
+        self.in_out = frozenset(v for chain in chains.values() for v in chain)
+        self.out_roots = frozenset(chain[0] for chain in chains.values())
+        for buffer, chain in chains.items():
+            self.namer.bind(chain[-1], buffer)  # the in-place chain shares it (below)
+            self.inlined.discard(chain[0])  # its statement fills the buffer: never an expression
         for v in graph.inputs:
             self.namer(v)
         for e in reversed(graph.eqns):  # an updated array takes the name of its last update
@@ -365,7 +370,7 @@ class _Printer:
         def alloc(line: str, zeros: bool = False) -> None:
             if v in self.in_out:  # the gradient is built in _out: no array of its own
                 if zeros and not self.adding:
-                    pre.append(Stmt(("_out[:] = 0.0",), ("_out",), kind=Kind.STORE))
+                    pre.append(Stmt((f"{name}[:] = 0.0",), (name,), kind=Kind.STORE))
                 return
             pre.append(Stmt((line,), (), frozenset({name}), Kind.ALLOCATION))
 
@@ -506,8 +511,29 @@ class _Printer:
                         self.read_before_update.add(r.out)
         return out
 
-    def _built_in_out(self, layout: Layout) -> tuple[Value, ...]:
-        """The values of an ``Into`` layout's gradient that are the ``_out`` buffer itself, first to last.
+    def _chains_in_out(self, layout: Layout) -> dict[str, tuple[Value, ...]]:
+        """Each buffer of an ``Into`` layout that a gradient is built in (see :meth:`_built_in_out`), with its chain.
+
+        With several buffers (``_out0, _out1, ...``: an ``Into`` of several gradients) each
+        gradient is tried on its own; a value that is two arguments' gradient, or part of
+        another's chain, is built in the first buffer only and copied into the others.
+        """
+        if not isinstance(layout, Into):
+            return {}
+        if not layout.buffers:
+            chain = self._built_in_out(layout.vector.value) if isinstance(layout.vector, Array) else ()
+            return {"_out": chain} if chain else {}
+        out: dict[str, tuple[Value, ...]] = {}
+        taken: set[Value] = set()
+        for buffer, item in zip(self.buffers, layout.buffers, strict=True):
+            chain = self._built_in_out(item.value) if isinstance(item, Array) else ()
+            if chain and not taken.intersection(chain):
+                out[buffer] = chain
+                taken.update(chain)
+        return out
+
+    def _built_in_out(self, target: Value) -> tuple[Value, ...]:
+        """The values of an ``Into`` layout's gradient ``target`` that are the ``_out`` buffer itself, first to last.
 
         The gradient array is made by one statement or loop (its *root*) and then
         updated in place (the statements :meth:`_in_place` chose): when nothing reads
@@ -520,9 +546,6 @@ class _Printer:
         read after it is built, and, when adding, where an update stores rather than
         adds or a partial gradient is read (it would see ``_out``'s old contents).
         """
-        if not (isinstance(layout, Into) and isinstance(layout.vector, Array)):
-            return ()
-        target = layout.vector.value
         eqns = self.graph.eqns
         if target.type.dtype is not DType.F64 or any(target in e.inputs for e in eqns):
             return ()
@@ -666,7 +689,7 @@ class _Printer:
         return e.prim.emit(self.args(e), e.kwargs, [v.type for v in e.inputs])
 
     def statement(self, e: Eqn) -> list[Stmt]:
-        if self.in_out and e.out is self.in_out[0]:
+        if e.out in self.out_roots:
             return self._fill_out(e)
         target = self.namer(e.out)
         if e.prim.emit_lines is not None:
@@ -692,27 +715,31 @@ class _Printer:
         A broadcast scalar is ``_out[:] = s`` (adding: ``_out += s``, nothing for 0.0); ``pad``
         is ``_out[:] = 0.0`` and its template's store (adding: the store adds, ``_out[2] += v``).
         """
+        out = self.namer(e.out)  # the buffer: _out, or _out0, _out1, ... for several gradients
         self._reads = []
         if e.prim.name == "broadcast_to":
             value = self.expr(e.inputs[0])[0]
             if self.adding and value == "0.0":
                 return []
-            line = f"_out += {value}" if self.adding else f"_out[:] = {value}"
-            return [Stmt((line,), ("_out", *self._take()), kind=Kind.STORE)]
+            line = f"{out} += {value}" if self.adding else f"{out}[:] = {value}"
+            return [Stmt((line,), (out, *self._take()), kind=Kind.STORE)]
         srcs = [a for a, _ in self.args(e)]
         reads = self._take()
         assert e.prim.emit_lines is not None  # _out_start chose pad only so
-        zeros, store = e.prim.emit_lines("_out", srcs, e.kwargs, [v.type for v in e.inputs], e.out.type)
+        zeros, store = e.prim.emit_lines(out, srcs, e.kwargs, [v.type for v in e.inputs], e.out.type)
         # pad's template: _out = np.zeros(shape), then _out[index] = value (no "] = " inside an index)
-        assert zeros.startswith("_out = np.zeros(") and store.startswith("_out[") and "] = " in store, (zeros, store)
+        assert zeros.startswith(f"{out} = np.zeros(") and store.startswith(f"{out}[") and "] = " in store, (
+            zeros,
+            store,
+        )
         index, shape = e.kwargs["index"], e.out.type.shape
-        at = _element("_out", index, shape) if len(index) == len(shape) else None
+        at = _element(out, index, shape) if len(index) == len(shape) else None
         op = "+" if self.adding else None
-        tree = None if at is None else self.store_tree("_out", at.index, e.inputs[0], op)
+        tree = None if at is None else self.store_tree(out, at.index, e.inputs[0], op)
         if self.adding:
-            return [Stmt((store.replace("] = ", "] += ", 1),), ("_out", *reads), kind=Kind.STORE, tree=tree)]
-        zero = Stmt(("_out[:] = 0.0",), ("_out",), kind=Kind.STORE)
-        return [zero, Stmt((store,), ("_out", *reads), kind=Kind.STORE, tree=tree)]
+            return [Stmt((store.replace("] = ", "] += ", 1),), (out, *reads), kind=Kind.STORE, tree=tree)]
+        zero = Stmt((f"{out}[:] = 0.0",), (out,), kind=Kind.STORE)
+        return [zero, Stmt((store,), (out, *reads), kind=Kind.STORE, tree=tree)]
 
     def _template(self, e: Eqn, target: str, lines: list[str], reads: tuple[str, ...]) -> list[Stmt]:
         """Records of the lines a primitive's template printed for ``e``.
@@ -791,7 +818,7 @@ class _Printer:
             out.append(comment(f"# {self.namer(b.source.out)} = {self.eqn_expr_plain(b.source)}"))
         for name, v in b.aliases:
             if v in self.in_out:  # the gradient built in _out has no array of its own to name
-                out.append(comment(f"# {name}: {'added to' if self.adding else 'written into'} _out"))
+                out.append(comment(f"# {name}: {'added to' if self.adding else 'written into'} {self.namer(v)}"))
                 continue
             if not self._available(v, c):
                 continue  # a display alias of a value that lived in another loop: nothing to name
@@ -831,12 +858,14 @@ class _Printer:
         if isinstance(layout, Into):
             op = "+=" if layout.accumulate else "="
             lines: list[Stmt] = []
-            if isinstance(layout.vector, Array) and not self.in_out:
+            if layout.buffers:
+                lines = self._into_buffers(layout)
+            elif isinstance(layout.vector, Array) and not self.in_out:
                 whole = "_out" if layout.accumulate else "_out[:]"
                 line = f"{whole} {op} {self.expr(layout.vector.value)[0]}"
                 writes = frozenset({"_out"}) if layout.accumulate else frozenset()
                 lines.append(Stmt((line,), ("_out", *self._take()), writes, Kind.ASSIGN if writes else Kind.STORE))
-            elif not isinstance(layout.vector, Array):
+            elif isinstance(layout.vector, Vector):
                 for i, v in enumerate(layout.vector.values):
                     line = f"_out[{i}] {op} {self.expr(v)[0]}"
                     tree = self.store_tree("_out", (i,), v, "+" if layout.accumulate else None)
@@ -861,6 +890,28 @@ class _Printer:
         fill: list[Stmt] = []
         result = self.value_expr(layout, fill)
         return [*fill, Stmt((f"return {result}",), self._take(), kind=Kind.RETURN)]
+
+    def bindings(self) -> list[Stmt]:
+        """``_out0 = _out[0]``, ... : the buffers of an ``Into`` of several gradients, named once at the top."""
+        return [Stmt((f"{b} = _out[{k}]",), ("_out",), frozenset({b})) for k, b in enumerate(self.buffers)]
+
+    def _into_buffers(self, layout: Into) -> list[Stmt]:
+        """The stores of an ``Into`` of several gradients: each gradient not built in its buffer is copied
+        (``accumulate``: added) into it; a scalar argument's buffer is a 0-d array (``_out3[()] = ...``)."""
+        lines: list[Stmt] = []
+        for b, item in zip(self.buffers, layout.buffers, strict=True):
+            self._reads = []
+            if isinstance(item, Array):
+                if item.value in self.in_out and self.namer(item.value) == b:
+                    continue  # built in its buffer
+                whole = b if layout.accumulate else f"{b}[:]"
+                line = f"{whole} {'+=' if layout.accumulate else '='} {self.expr(item.value)[0]}"
+                writes = frozenset({b}) if layout.accumulate else frozenset()
+                lines.append(Stmt((line,), (b, *self._take()), writes, Kind.ASSIGN if writes else Kind.STORE))
+            else:
+                line = f"{b}[()] {'+=' if layout.accumulate else '='} {self.expr(item.value)[0]}"
+                lines.append(Stmt((line,), (b, *self._take()), kind=Kind.STORE))
+        return lines
 
     def value_expr(self, layout: Layout, fill: list[Stmt]) -> str:
         """The returned expression; long vectors are filled by statements added to ``fill``.
@@ -1110,7 +1161,7 @@ def emit_module(
         end = Stmt(("return _out",), ("_out",), kind=Kind.RETURN)
         body = [*pieces.outer, *looped.lines, end] if looped is not None else p.loop(layout)
     else:
-        body = p.body() + p.returns(layout)
+        body = p.bindings() + p.body() + p.returns(layout)
     split = split_body(function, param_names, body, scalars)
     lines_of_body = checks + (split.body if split is not None else text(body))
     doc_lines = doc.strip().splitlines()
@@ -1157,3 +1208,8 @@ def emit_module(
     hot += tuple(name for name, _ in module.functions)
     plans += module.plans
     return Emitted("\n".join(lines) + "\n", function, tuple(names), hot, tuple(plans))
+
+
+def _buffer_names(layout: Layout) -> tuple[str, ...]:
+    """The names ``_out0, _out1, ...`` of an ``Into`` layout's buffers (empty: one buffer, ``_out``)."""
+    return tuple(f"_out{k}" for k in range(len(layout.buffers))) if isinstance(layout, Into) else ()

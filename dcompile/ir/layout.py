@@ -74,24 +74,47 @@ class Into:
     returns ``_out``. With ``accumulate`` the vector is *added* to ``_out``
     (``_out[i] += ...`` inside the loop that computes it), the form a loop
     summing per-sample gradients wants.
+
+    A :class:`Pack` ``vector`` (the gradients of several arguments, one of them an
+    array) makes ``_out`` a tuple of arrays, one per argument in ``wrt`` order:
+    ``_out{k}`` (bound to ``_out[k]`` at the top) holds the ``k``-th gradient, a
+    0-d array for a scalar argument. Each array gradient is built in its buffer
+    where the single-array logic allows.
     """
 
     scalar: Scalar | None
-    vector: Vector | Array
+    vector: Vector | Array | Pack
     accumulate: bool = False
+
+    @property
+    def buffers(self) -> tuple[Scalar | Array, ...]:
+        """The gradients written into the buffers ``_out0, _out1, ...`` (empty: one buffer, ``_out``)."""
+        if not isinstance(self.vector, Pack):
+            return ()
+        items = self.vector.items
+        assert all(isinstance(i, (Scalar, Array)) for i in items), items
+        return items  # type: ignore[return-value]
 
 
 Layout = Scalar | Vector | Array | Matrix | Pack | Into | Loop
 
 
-def into(layout: Layout, *, accumulate: bool = False) -> Into:
-    """The writing-into-``_out`` (or adding-into, ``accumulate``) form of a gradient or value-and-gradient layout."""
-    if isinstance(layout, (Vector, Array)):
-        return Into(None, layout, accumulate)
-    if isinstance(layout, Pack) and len(layout.items) == 2:
+def _gradients(layout: Layout) -> bool:
+    """A gradient layout: a vector (scalar arguments), an array, or a tuple of arrays and scalars (several)."""
+    if isinstance(layout, Pack):
+        return bool(layout.items) and all(isinstance(i, (Scalar, Array)) for i in layout.items)
+    return isinstance(layout, (Vector, Array))
+
+
+def into(layout: Layout, *, value: bool, accumulate: bool = False) -> Into:
+    """The writing-into-``_out`` (or adding-into, ``accumulate``) form of a gradient layout
+    (``value``: of a value-and-gradient layout, ``Pack((Scalar, gradients))``)."""
+    if not value and _gradients(layout):
+        return Into(None, layout, accumulate)  # type: ignore[arg-type]
+    if value and isinstance(layout, Pack) and len(layout.items) == 2:
         scalar, vector = layout.items
-        if isinstance(scalar, Scalar) and isinstance(vector, (Vector, Array)):
-            return Into(scalar, vector, accumulate)
+        if isinstance(scalar, Scalar) and _gradients(vector):
+            return Into(scalar, vector, accumulate)  # type: ignore[arg-type]
     raise ValueError("only gradients and (value, gradient) pairs can be written into an array")
 
 

@@ -65,6 +65,10 @@ class Namer:
         self._names[v] = name
         self._used.add(name)
 
+    def reserve(self, *names: str) -> None:
+        """Names the generated module defines itself (``_out0, _out1, ...``): never given to a value."""
+        self._used.update(names)
+
     def share(self, v: Value, owner: Value) -> None:
         """Give ``v`` the name of ``owner`` (an array updated in place is one variable)."""
         self._names[v] = self(owner)
