@@ -198,3 +198,23 @@ def test_the_import_names_a_digest_of_the_kernels(logistic: Any) -> None:
     """numba caches a generated module by its text: a change to the kernels compiled into it must change it."""
     on, _ = logistic
     assert re.search(r"^from dcompile\.runtime import vecmath as vm  # kernels [0-9a-f]{12}$", on.source, re.M)
+
+
+@pytest.mark.parametrize("backend", ["numba", "python"])
+def test_partial_max_and_min_are_numpys_with_nan_and_infinities(backend: str) -> None:
+    """np.max/np.min along an axis, written out as a loop of comparisons: NumPy's values, NaN kept."""
+
+    def f(x):
+        parts = (np.max(x, axis=1), np.min(x, axis=1), np.max(x, axis=0), np.min(x, axis=(0, 2)))
+        return np.concatenate([p.ravel() for p in parts])
+
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(6, 5, 4))
+    x[0, 0, 0] = np.nan  # first entry of a row
+    x[1, 4, 3] = np.nan  # last
+    x[2, 2, 1] = np.inf
+    x[3, 1, 2] = -np.inf
+    x[4] = -0.0
+    fn = dc.compile(f, backend=backend, name=f"extremes_{backend}")
+    np.testing.assert_array_equal(fn(x), f(x))
+    assert "_m if " in fn.source  # the written-out loop
