@@ -218,3 +218,26 @@ def test_partial_max_and_min_are_numpys_with_nan_and_infinities(backend: str) ->
     fn = dc.compile(f, backend=backend, name=f"extremes_{backend}")
     np.testing.assert_array_equal(fn(x), f(x))
     assert "_m if " in fn.source  # the written-out loop
+
+
+def test_a_loop_with_an_opaque_call_keeps_numpys_functions() -> None:
+    """A special function (a C call) keeps the loop scalar: there vecmath would only be slower than libm."""
+    import scipy.special as sc
+
+    def poisson(w, X, y):
+        eta = X @ w
+        return np.sum(np.exp(eta) - y * eta + sc.gammaln(y + 1.0))
+
+    def plain(w, X, y):
+        eta = X @ w
+        return np.sum(np.exp(eta) - y * eta)
+
+    rng = np.random.default_rng(2)
+    X, y, w = rng.normal(size=(40, 3)), rng.poisson(2.0, 40).astype(float), 0.1 * rng.normal(size=3)
+    opaque = dc.value_and_grad(dc.compile(poisson), wrt="w")
+    f, g = opaque(w, X, y)
+    assert f == pytest.approx(poisson(w, X, y), rel=1e-13)
+    code = _code(opaque.source)
+    assert "_dcs.gammaln(" in code and "vm." not in code and "np.exp(" in code
+    assert "vm.exp(" in _code(dc.value_and_grad(dc.compile(plain), wrt="w").specialize(w, X, y).source)
+    close(g, fd_gradient(lambda w: poisson(w, X, y), w, 1e-5), "finite differences", rtol=1e-7)

@@ -58,6 +58,17 @@ from dcompile.version import __version__
 INDENT = "    "
 VM_MODULE = "from dcompile.runtime import vecmath as vm"
 VECTOR_MATH_ENV = "DCOMPILE_VECTOR_MATH"
+# Elementwise primitives without a vecmath twin whose loop code LLVM still vectorises: arithmetic,
+# comparisons, selects and the operations numba lowers to LLVM intrinsics (sqrt, floor, fabs, ...).
+# Any other elementwise primitive in a loop (a libm or C call) keeps the loop scalar: see _vectorises.
+VECTORISABLE = frozenset(
+    {
+        *("add", "sub", "mul", "div", "neg", "integer_pow", "abs", "sqrt", "sign", "signbit", "copysign"),
+        *("floor", "ceil", "trunc", "rint", "maximum", "minimum", "fmax", "fmin", "select", "astype"),
+        *("eq", "ne", "lt", "le", "gt", "ge", "isnan", "isinf", "isfinite"),
+        *("logical_and", "logical_or", "logical_not", "logical_xor"),
+    }
+)
 _VIEW_KINDS: frozenset[str | None] = frozenset({"slice", "transpose"})  # fusion kinds whose arrays are views
 # Up to this many entries a vector is returned as np.array([a, b, ...]) (easy to
 # read); longer ones are filled into np.empty (numba would build a list first).
@@ -158,6 +169,7 @@ class _Printer:
         self._reads: list[str] = []  # names the expressions printed since the last _take() read
         self.module = module if module is not None else ModuleParts()
         self.vector_math = self.module.vector_math
+        self._cluster_vectorises: dict[int, bool] = {}  # by id of the Cluster (see _vectorises)
         self.consts = {e.out: e.kwargs["value"] for e in graph.eqns if e.prim.literal}
         # Array constants are module globals (numba freezes them into the machine code).
         self.globals: dict[Value, str] = {}
@@ -384,13 +396,13 @@ class _Printer:
             else:
                 a, b = (self.loop_expr(x, c)[0] for x in e.inputs)
                 term = f"{a} * {b}"
-            inner.append(Stmt((self._sum_line(name, term),), (name, *self._take()), frozenset({name})))
+            inner.append(Stmt((self._sum_line(c, name, term),), (name, *self._take()), frozenset({name})))
         elif kind == "sum_axes":
             kept = [var for k, var in enumerate(names) if k not in e.kwargs["axes"]]
             alloc(f"{name} = np.zeros({_shape(v.type.shape)})", zeros=True)
             entry = f"{name}[{', '.join(kept)}]"
             # Along the inner loop the sum is a reduction; otherwise the inner loop runs over its entries.
-            update(self._sum_line(entry, self.loop_expr(e.inputs[0], c)[0], along=names[-1] not in kept))
+            update(self._sum_line(c, entry, self.loop_expr(e.inputs[0], c)[0], along=names[-1] not in kept))
         elif kind in ("scatter", "scatter_add"):
             if kind == "scatter":
                 alloc(f"{name} = np.zeros({_shape(v.type.shape)})", zeros=True)
@@ -407,10 +419,10 @@ class _Printer:
             line = f"{name} = {self.member_expr(e, c)[0]}"
             inner.append(Stmt((line,), self._take(), frozenset({name})))
 
-    def _sum_line(self, target: str, term: str, along: bool = True) -> str:
+    def _sum_line(self, c: Cluster, target: str, term: str, along: bool = True) -> str:
         """``target += term`` in a loop; with vector math, a sum ``along`` the inner loop reassociates
         (``target = vm.add(target, term)``) so that the loop vectorises."""
-        if self.vector_math and along:
+        if along and self._vectorises(c):
             return f"{target} = {self._vm('add')}({target}, {term})"
         return f"{target} += {term}"
 
@@ -428,9 +440,27 @@ class _Printer:
         if kind in ("transpose", "mask", "eye"):
             return self._indexed_member(e, kind, c)
         args = [self.loop_expr(v, c) for v in e.inputs]
-        if e.prim.vector is not None and self.vector_math and e.out.type.dtype is DType.F64:
+        if e.prim.vector is not None and e.out.type.dtype is DType.F64 and self._vectorises(c):
             return f"{self._vm(e.prim.vector)}({', '.join(a for a, _ in args)})", PREC_ATOM
         return e.prim.emit(args, e.kwargs, [VType((), v.type.dtype) for v in e.inputs])
+
+    def _vectorises(self, c: Cluster) -> bool:
+        """Whether the loop of ``c`` uses vector math: it is on, and every member vectorises with it.
+
+        One opaque call (a special function, ``np.arctan``, a float power) keeps LLVM from
+        vectorising the loop, and then the vecmath kernels, run one entry at a time, are slower
+        than libm (measured ~1.4x on a scalar logistic row loop): such a loop keeps NumPy's
+        functions and loop-order sums throughout.
+        """
+        if not self.vector_math:
+            return False
+        key = id(c)
+        if key not in self._cluster_vectorises:
+            eqns = [self.graph.eqns[i] for i in c.members]
+            self._cluster_vectorises[key] = all(
+                e.prim.vector is not None or e.prim.name in VECTORISABLE or not e.prim.elementwise for e in eqns
+            )
+        return self._cluster_vectorises[key]
 
     def _vm(self, function: str) -> str:
         """``vm.<function>``, the vector-math twin used in a fused loop; the module imports ``vm``."""
