@@ -100,6 +100,25 @@ def close(
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=floor, err_msg=what)
 
 
+# -- allocation counts ----------------------------------------------------------------------
+
+
+def nrt_report(child: str) -> Any:
+    """Run the script ``child`` in a fresh interpreter with numba's NRT statistics on; its last line of
+    output, parsed as JSON (``NUMBA_NRT_STATS=1`` must be set before numba is imported, hence the process)."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, NUMBA_NRT_STATS="1", PYTHONPATH=path)
+    cmd = [sys.executable, "-c", child]
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 # -- finite differences ---------------------------------------------------------------------
 
 

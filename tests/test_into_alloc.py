@@ -14,23 +14,16 @@ backend, where allocations do not matter.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 import dcompile as dc
-from tests.helpers import close, fd_gradient
+from tests.helpers import close, fd_gradient, nrt_report
 from tests.test_arrays import SCALAR_PROGS, inputs
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def rosen(x):
@@ -108,12 +101,7 @@ CHILD = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def measured() -> dict[str, Any]:
-    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    env = dict(os.environ, NUMBA_NRT_STATS="1", PYTHONPATH=path)
-    cmd = [sys.executable, "-c", CHILD]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return nrt_report(CHILD)
 
 
 LABELS = ["rosen50", "rosen1e4", "rosen50_grad", "terms", "grid", "rosen50_add", "terms_add"]

@@ -12,13 +12,8 @@ does); breadth is checked on the pure-Python backend.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,9 +21,8 @@ import pytest
 
 import dcompile as dc
 from dcompile.errors import SignatureError
-from tests.helpers import close, fd_gradient
+from tests.helpers import close, fd_gradient, nrt_report
 
-ROOT = Path(__file__).resolve().parents[1]
 WRT = ("W1", "b1", "W2", "b2")
 
 
@@ -128,12 +122,7 @@ CHILD = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def measured() -> dict[str, Any]:
-    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    env = dict(os.environ, NUMBA_NRT_STATS="1", PYTHONPATH=path)
-    cmd = [sys.executable, "-c", CHILD]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return nrt_report(CHILD)
 
 
 def _same(got: list[list[float]], expected: list[list[float]], rtol: float = 1e-14) -> None:
