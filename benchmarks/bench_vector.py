@@ -65,6 +65,7 @@ from bench_finite_sum import (  # noqa: E402
     hand_sgd_epoch,
     hand_sgd_epoch_dot,
     jax_sgd_epoch,
+    logreg_data,
     paired,
     restart_runner,
     time_round_robin,
@@ -135,14 +136,6 @@ def mlp_data(n: int) -> tuple[Any, ...]:
     X = rng.standard_normal((n, d))
     y = np.sin(X @ rng.standard_normal(d)) + 0.1 * rng.standard_normal(n)
     return W1, b1, W2, 0.1, X, y
-
-
-def logreg_data(n: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(1)
-    X = rng.standard_normal((n, d))
-    y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
-    w = 0.1 * rng.standard_normal(d)
-    return w, X, y
 
 
 def rosen_data(n: int) -> np.ndarray:
