@@ -206,12 +206,88 @@ def mp_error(name: str, x: np.ndarray, y: np.ndarray) -> float:
     return worst
 
 
+def pow_points(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) for pow: results over the whole range (subnormal to overflow), x near 1 with huge y, negative x with
+    integer y, y near integers, small y over the whole range of x, subnormal x."""
+    m = n // 7
+
+    def logu(lo: float, hi: float) -> np.ndarray:
+        return np.exp(rng.uniform(np.log(lo), np.log(hi), m))
+
+    x1 = logu(5e-324, 1.7e308)
+    x2 = 1.0 + rng.uniform(-1e-3, 1e-3, m) * np.exp(rng.uniform(np.log(1e-16), 0.0, m))
+    x2[x2 == 1.0] = 1.0 + 2.0**-52
+    xs = [x1, x2, logu(1e-3, 1e3), -logu(1e-5, 1e5), logu(0.5, 2.0), logu(1e-300, 1e300), logu(1e-320, 1e-300)]
+    ys = [
+        rng.uniform(-746.0, 709.8, m) / np.log(x1),
+        rng.uniform(-746.0, 709.8, m) / np.log(x2),
+        rng.uniform(-50.0, 50.0, m),
+        np.round(rng.uniform(-60.0, 60.0, m)),
+        np.round(rng.uniform(-1000.0, 1000.0, m)) + rng.choice([0.0, 1e-12, -1e-12, 1e-9], m),
+        rng.uniform(-3.0, 3.0, m),
+        rng.uniform(0.9, 1.1, m),
+    ]
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def make_loop2(fn: Callable[[Any, Any], Any]) -> Any:
+    """``out[i] = fn(a[i], b[i])`` compiled as dcompile compiles."""
+
+    @njit(error_model="numpy")
+    def loop(a, b, out):
+        for i in range(a.size):
+            out[i] = fn(a[i], b[i])
+
+    return loop
+
+
+def pow_row(args: argparse.Namespace, rng: np.random.Generator) -> dict[str, Any]:
+    """The row of ``vm.pow`` (against ``np.power`` per element under numba, and the ``np.power`` ufunc)."""
+    vm_loop, libm_loop = make_loop2(vm.pow), make_loop2(np.power)
+    a, b = pow_points(args.n, rng)
+    perm = rng.permutation(a.size)
+    a, b = a[perm], b[perm]
+    out = np.empty_like(a)
+    t = time.perf_counter()
+    vm_loop(a, b, out)
+    compile_vm = time.perf_counter() - t
+    libm_loop(a, b, out)
+    ir_text = vm_loop.inspect_llvm(vm_loop.signatures[0])
+    width = next((w for w in (8, 4, 2) if f"<{w} x double>" in ir_text), 1)
+    with np.errstate(all="ignore"):
+        t_vm = best_ns(vm_loop, (a, b, out), a.size, args.repeat)
+        t_libm = best_ns(libm_loop, (a, b, out), a.size, args.repeat)
+        t_np = best_ns(lambda a, b, o: np.power(a, b, out=o), (a, b, out), a.size, args.repeat)
+        x, y = pow_points(args.points, rng)
+        z = np.empty_like(x)
+        vm_loop(x, y, z)
+        ulp_ld = float(ulp_error(z, np.power(x.astype(LD), y.astype(LD))).max())
+    xm, ym = pow_points(args.mp_points, rng)
+    zm = np.empty_like(xm)
+    vm_loop(xm, ym, zm)
+    mpmath.mp.dps = 40
+    worst = 0.0
+    for xi, yi, zi in zip(xm.tolist(), ym.tolist(), zm.tolist(), strict=True):
+        ref = mpmath.power(mpmath.mpf(xi), mpmath.mpf(yi))
+        if not mpmath.isfinite(ref) or ref == 0 or float(ref) == zi:
+            continue
+        _, e = mpmath.frexp(ref)
+        worst = max(worst, float(abs(mpmath.mpf(zi) - ref) / mpmath.ldexp(1, max(int(e) - 53, -1074))))
+    return {
+        "function": "pow", "vector_width": width, "ns_vm": round(t_vm, 3), "ns_libm_numba": round(t_libm, 3),
+        "ns_numpy_ufunc": round(t_np, 3), "speedup_vs_libm": round(t_libm / t_vm, 1),
+        "max_ulp_longdouble": round(ulp_ld, 3), "max_ulp_mpmath": round(worst, 3), "bound_ulp": vm.BOUNDS["pow"],
+        "compile_s_vm": round(compile_vm, 3),
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="elements per timed loop")
     parser.add_argument("--points", type=int, default=12_000_000, help="points per function for the long-double check")
     parser.add_argument("--mp-points", type=int, default=20_000, help="points per function for the mpmath check")
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--only", nargs="*", default=[], help="run only these functions (default: all)")
     args = parser.parse_args()
     rng = np.random.default_rng(2024)
     rows: list[dict[str, Any]] = []
@@ -220,6 +296,8 @@ def main() -> None:
     make_loop(abs)(np.zeros(1), np.zeros(1))
     compile_abs = time.perf_counter() - t
     for name, fn in vm.UNARY.items():
+        if args.only and name not in args.only:
+            continue
         vm_loop, libm_loop = make_loop(fn), make_loop(LIBM_IN_NUMBA[name])
         a = points(name, args.n, rng)
         rng.shuffle(a)
@@ -249,6 +327,9 @@ def main() -> None:
             "compile_s_vm": round(compile_vm, 3),
         })  # fmt: skip
         print(rows[-1], flush=True)
+    if not args.only or "pow" in args.only:
+        rows.append(pow_row(args, rng))
+        print(rows[-1], flush=True)
     n = 1_000_000
     t1 = rng.normal(size=n)
     yy = np.sign(rng.normal(size=n))
@@ -271,7 +352,7 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "vecmath.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
-        "# vecmath: vectorisable exp/log/sinh/... under numba",
+        "# vecmath: vectorisable exp/log/sinh/pow/... under numba",
         "",
         f"Command: `{command.strip()}`  ",
         f"Machine: {result['machine']['cpu']}, {result['machine']['cores']} cores; numba {result['machine']['numba']}, "

@@ -491,3 +491,169 @@ def test_value_class_operators() -> None:
         bool(x < 1.0)
     assert vi.fma(0.1, 10.0, -1.0) == 5.551115123125783e-17  # exact product, one rounding
     assert vi.select(True, 1.0, 2.0) == 1.0 and vi.as_float(vi.as_int(-2.5)) == -2.5
+
+
+# --- pow: two arguments ------------------------------------------------------------------------
+POW_SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0, 1.5, -1.5, INF, -INF, NAN, TINY, -TINY,
+               1e308, -1e308, 1e-308, 0.9999999999999999, 1.0000000000000002, 2.0**53, 2.0**53 + 2.0, 1e300,
+               -(2.0**53) - 2.0]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pow_loop() -> Any:
+    @njit(error_model="numpy")
+    def loop(a, b, out):
+        for i in range(a.size):
+            out[i] = vm.pow(a[i], b[i])
+
+    loop(np.zeros(1), np.zeros(1), np.zeros(1))
+    return loop
+
+
+def run2(loop: Any, x: Any, y: Any) -> np.ndarray:
+    a, b = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    a, b = np.ascontiguousarray(a).ravel(), np.ascontiguousarray(b).ravel()
+    out = np.empty_like(a)
+    loop(a, b, out)
+    return out
+
+
+def pow_points(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) pairs over pow's whole range: results from the subnormals to overflow, x near 1 with huge y,
+    negative x with integer y, y near integers, subnormal x, small y on the whole range of x."""
+    rng = np.random.default_rng(seed)
+    m = n // 7
+
+    def logu(lo: float, hi: float) -> np.ndarray:
+        return np.exp(rng.uniform(np.log(lo), np.log(hi), m))
+
+    xs, ys = [], []
+    x = logu(TINY, 1.7e308)
+    xs.append(x)
+    ys.append(rng.uniform(-746.0, 709.8, m) / np.log(x))
+    x = 1.0 + rng.uniform(-1e-3, 1e-3, m) * np.exp(rng.uniform(np.log(1e-16), 0.0, m))
+    x[x == 1.0] = 1.0 + 2.0**-52
+    xs.append(x)
+    ys.append(rng.uniform(-746.0, 709.8, m) / np.log(x))
+    xs.append(logu(1e-3, 1e3))
+    ys.append(rng.uniform(-50.0, 50.0, m))
+    xs.append(-logu(1e-5, 1e5))
+    ys.append(np.round(rng.uniform(-60.0, 60.0, m)))
+    xs.append(logu(0.5, 2.0))
+    ys.append(np.round(rng.uniform(-1000.0, 1000.0, m)) + rng.choice([0.0, 1e-12, -1e-12, 1e-9], m))
+    xs.append(logu(1e-300, 1e300))
+    ys.append(rng.uniform(-3.0, 3.0, m))
+    xs.append(logu(1e-320, 1e-300))
+    ys.append(rng.uniform(0.9, 1.1, m))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def pow_reference(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    t = LD if EXTENDED else np.float64
+    with np.errstate(all="ignore"):
+        return np.power(np.asarray(x, t), np.asarray(y, t))
+
+
+def test_pow_random_points_within_bound(pow_loop: Any) -> None:
+    x, y = pow_points(1_050_000, seed=50)
+    err = ulp_error(run2(pow_loop, x, y), pow_reference(x, y))
+    worst = int(np.argmax(err))
+    assert err[worst] <= vm.BOUNDS["pow"] + SLACK, f"pow({x[worst]!r}, {y[worst]!r}): {err[worst]:.3f} ulp"
+
+
+def test_pow_special_values_bitwise(pow_loop: Any) -> None:
+    """Every pair of special values (signed zeros, ±inf, NaN, ±1, odd/even integers, huge, tiny): NumPy's bits."""
+    x, y = np.meshgrid(POW_SPECIAL, [*POW_SPECIAL, 0.25, -0.25, 1023.0, -1074.0, 1e-300, -1e-300])
+    x, y = x.ravel(), y.ravel()
+    with np.errstate(all="ignore"):
+        want = np.power(x, y)
+    got = run2(pow_loop, x, y)
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(got), nan), (x[np.isnan(got) != nan], y[np.isnan(got) != nan])
+    exact = ~np.isfinite(want) | (want == 0) | ~np.isfinite(x) | ~np.isfinite(y) | (x == 0) | (np.abs(x) == 1)
+    exact = (exact | (y == 0) | (y == 1)) & ~nan
+    bad = got[exact].view(np.int64) != want[exact].view(np.int64)
+    assert not bad.any(), list(zip(x[exact][bad], y[exact][bad], got[exact][bad], want[exact][bad], strict=True))[:5]
+    assert ulp_error(got, pow_reference(x, y)).max() <= vm.BOUNDS["pow"] + SLACK  # the rest (3**-1, 2**0.5)
+
+
+def test_pow_special_values_spelled_out(pow_loop: Any) -> None:
+    def one(x: float, y: float) -> float:
+        return float(run2(pow_loop, [x], [y])[0])
+
+    assert one(NAN, 0.0) == 1.0 and one(NAN, -0.0) == 1.0 and one(1.0, NAN) == 1.0 and one(1.0, -INF) == 1.0
+    assert one(-1.0, INF) == 1.0 and one(-1.0, -INF) == 1.0 and np.isnan(one(NAN, 1.0)) and np.isnan(one(2.0, NAN))
+    assert one(-0.0, -3.0) == -INF and one(0.0, -3.0) == INF and one(-0.0, -2.0) == INF and one(-0.0, -0.5) == INF
+    assert np.signbit(one(-0.0, 3.0)) and not np.signbit(one(-0.0, 2.0)) and not np.signbit(one(-0.0, 0.5))
+    assert one(-INF, 3.0) == -INF and one(-INF, 2.0) == INF and np.signbit(one(-INF, -3.0)) and one(-INF, -3.0) == 0.0
+    assert one(0.5, INF) == 0.0 and one(0.5, -INF) == INF and one(2.0, INF) == INF and one(2.0, -INF) == 0.0
+    assert one(-0.5, INF) == 0.0 and one(-2.0, -INF) == 0.0 and one(INF, -1.0) == 0.0 and one(INF, 0.5) == INF
+    assert np.isnan(one(-2.0, 0.5)) and np.isnan(one(-TINY, 1.5)) and one(-2.0, 3.0) == -8.0 and one(-2.0, 2.0) == 4.0
+    assert one(2.0, 1024.0) == INF and one(2.0, -1074.0) == TINY and one(2.0, -1075.0) == 0.0
+    assert one(10.0, 309.0) == INF and one(10.0, -400.0) == 0.0
+    assert one(-2.0, 1025.0) == -INF and np.signbit(one(-2.0, -1075.0)) and one(-(2.0**53) - 2.0, 2.0) > 0
+
+
+def test_pow_small_integers_exact(pow_loop: Any) -> None:
+    """x**n for integers where the result is exact (NumPy's is): bitwise NumPy's, negative bases included."""
+    x, n = np.meshgrid(np.arange(-30.0, 31.0), np.arange(-12.0, 25.0))
+    x, n = x.ravel(), n.ravel()
+    with np.errstate(all="ignore"):
+        want = np.power(x, n)
+    got = run2(pow_loop, x, n)
+    exact = np.abs(want) < 2.0**53
+    np.testing.assert_array_equal(got[exact & (n >= 0)], want[exact & (n >= 0)])
+    assert ulp_error(got, pow_reference(x, n)).max() <= vm.BOUNDS["pow"] + SLACK
+    halves = np.arange(0.0, 200.0) ** 2  # sqrt of perfect squares, x**0.5
+    np.testing.assert_array_equal(run2(pow_loop, halves, 0.5), np.arange(0.0, 200.0))
+
+
+def test_pow_mpmath_sample(pow_loop: Any) -> None:
+    x, y = pow_points(700, seed=150)
+    got = run2(pow_loop, x, y)
+    mpmath.mp.dps = 40
+    for xi, yi, gi in zip(x.tolist(), y.tolist(), got.tolist(), strict=True):
+        ref = mpmath.power(mpmath.mpf(xi), mpmath.mpf(yi))
+        if float(ref) == gi or ref == 0:
+            continue
+        _, e = mpmath.frexp(ref)
+        ulp = mpmath.ldexp(1, max(int(e) - 53, -1074))
+        assert float(abs(mpmath.mpf(gi) - ref) / ulp) <= vm.BOUNDS["pow"], (xi, yi, gi, ref)
+
+
+@pytest.mark.skipif(not has_simd(), reason="the host CPU has no SIMD unit: LLVM cannot vectorise anything")
+def test_pow_loop_vectorises(pow_loop: Any) -> None:
+    assert vectorised_without_libm(pow_loop)
+
+
+def test_pow_ir_path_equals_python_path(pow_loop: Any) -> None:
+    from dcompile.runtime.vecmath_core import BINARY_KERNELS
+
+    x, y = pow_points(2100, seed=250)
+    sx, sy = np.meshgrid(POW_SPECIAL, POW_SPECIAL)
+    x, y = np.concatenate([x, sx.ravel()]), np.concatenate([y, sy.ravel()])
+    got = run2(pow_loop, x, y)
+    want = np.array([BINARY_KERNELS["pow"](float(a), float(b)) for a, b in zip(x, y, strict=True)])
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(got), nan)
+    bad = got[~nan].view(np.int64) != want[~nan].view(np.int64)
+    assert not bad.any(), (x[~nan][bad][:5], y[~nan][bad][:5])
+
+
+def test_pow_python_level_and_argument_types() -> None:
+    x, y = pow_points(700, seed=7)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(vm.pow(x, y), np.power(x, y))
+    assert isinstance(vm.pow(2, 3), np.floating) and vm.pow(2, -1) == 0.5
+    assert set(vm.BINARY) == {"pow"} and "pow" in vm.BOUNDS
+
+    @njit(error_model="numpy")
+    def mixed(x, n, a):
+        return vm.pow(x, n), vm.pow(n, x), vm.pow(n, n), vm.pow(True, x), vm.pow(a, 2.0), vm.pow(2, a), vm.pow(a, a)
+
+    p1, p2, p3, p4, pa, pb, pc = mixed(1.5, 3, np.array([[1.0, 2.0], [3.0, 4.0]]))
+    assert p1 == 3.375 and p2 == pytest.approx(3**1.5, rel=2e-16) and p3 == 27.0 and p4 == 1.0
+    a = np.array([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(pa, a**2)
+    np.testing.assert_array_equal(pb, 2.0**a)
+    np.testing.assert_allclose(pc, a**a, rtol=2e-16)

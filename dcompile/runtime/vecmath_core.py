@@ -493,6 +493,136 @@ def softplus_kernel(x):
     return select(x > 0.0, x, 0.0) + log1p_kernel(e)
 
 
+# --- pow: log(|x|) as a double-double (table reduction), y times it, exp of a double-double ----
+POW_TABLE_BITS = 8  # 256 sub-intervals of m in [sqrt(2)/2, sqrt(2)), found from the top 8 bits above m's floor
+POW_OFF = EXP_HALF | (SQRT2_MANT + 1)  # the bits of the smallest m (just above sqrt(2)/2)
+POW_NEAR_ONE = 2.0**-7  # sub-intervals within this of 1 use c = 1: r = m - 1 exactly, no cancellation near x = 1
+
+
+def _pow_log_table() -> tuple[float, ...]:
+    """Three doubles per sub-interval i of m: c (about 1/m, 9 bits), and -log(c) as hi + lo.
+
+    Sub-interval i holds the m whose bits are ``POW_OFF + i 2**44 .. POW_OFF + (i+1) 2**44 - 1``.
+    c is 1/(its midpoint) rounded to a multiple of 2**-8 (so |m c - 1| < 2**-8), or 1 for the
+    sub-intervals that come within 2**-7 of 1. -log(c) from :mod:`decimal` at 50 digits.
+    """
+    import decimal
+
+    ctx = decimal.Context(prec=50)
+    out: list[float] = []
+    shift = 52 - POW_TABLE_BITS
+    for i in range(1 << POW_TABLE_BITS):
+        lo = as_float(POW_OFF + (i << shift))
+        hi = as_float(POW_OFF + ((i + 1) << shift) - 1)
+        c = round(256.0 * 2.0 / (lo + hi)) / 256.0
+        if lo - POW_NEAR_ONE <= 1.0 <= hi + POW_NEAR_ONE:
+            c = 1.0
+        neg_log = -ctx.ln(decimal.Decimal(c))
+        h = float(neg_log)
+        out += [c, h, float(ctx.subtract(neg_log, decimal.Decimal(h)))]
+    return tuple(out)
+
+
+POW_LOG = _pow_log_table()
+
+
+def _log_dd(u, kext):
+    """log(u) + kext ln2 as a double-double (hi, lo) for a positive normal finite u, relative error about 2**-66.
+
+    u = 2**e m, m in [sqrt(2)/2, sqrt(2)) from the bits; c from the table (:func:`_pow_log_table`),
+    m c = 1 + rh + pl exactly (pl by fma, rh = m c - 1 exact by Sterbenz; c = 1 near m = 1,
+    then pl = 0); log(m) = -log(c) + log1p(rh) + pl/(1 + rh), log1p(rh) = rh - rh**2/2 + rh**3 P(rh)
+    with rh - rh**2/2 as an exact Fast2Sum plus the fma error of rh**2, P the Taylor series to
+    rh**13 (|rh| < 0.013). k ln2 (ln2 in two parts, the product's error by fma), -log(c) and
+    log1p are summed by TwoSums.
+    """
+    ix = as_int(u)
+    mant = ix & MANT_MASK
+    big = mant > SQRT2_MANT
+    e = (ix >> 52) - select(big, 1022, 1023)
+    im = mant | select(big, EXP_HALF, EXP_ONE)
+    m = as_float(im)
+    idx = ((im - POW_OFF) >> (52 - POW_TABLE_BITS)) * 3
+    c = lookup(POW_LOG, "dcompile_vm_pow_log", idx)
+    th = lookup(POW_LOG, "dcompile_vm_pow_log", idx + 1)
+    tl = lookup(POW_LOG, "dcompile_vm_pow_log", idx + 2)
+    ph = m * c
+    pl = fma(m, c, -ph)
+    r = ph - 1.0
+    q = r * r
+    ql = fma(r, r, -q)
+    hq = -0.5 * q
+    s1 = r + hq
+    s2 = hq - (s1 - r)  # Fast2Sum: |r| > |q/2|
+    p = fma(r, -1.0 / 13.0, 1.0 / 12.0)
+    p = fma(p, r, -1.0 / 11.0)
+    p = fma(p, r, 1.0 / 10.0)
+    p = fma(p, r, -1.0 / 9.0)
+    p = fma(p, r, 1.0 / 8.0)
+    p = fma(p, r, -1.0 / 7.0)
+    p = fma(p, r, 1.0 / 6.0)
+    p = fma(p, r, -1.0 / 5.0)
+    p = fma(p, r, 1.0 / 4.0)
+    p = fma(p, r, -1.0 / 3.0)
+    low = fma(q * r, -p, fma(pl, -r, pl) - 0.5 * ql)  # r**3 P + pl (1 - r) - ql/2
+    k = to_float(e) + kext
+    ah = k * LN2
+    al = fma(k, LN2_LO, fma(k, LN2, -ah))
+    bh, bl = _two_sum(ah, th)
+    ch, cl = _two_sum(bh, s1)
+    lo = cl + (((bl + al) + tl) + (s2 + low))
+    yh = ch + lo
+    return yh, lo - (yh - ch)
+
+
+def _exp_dd(zh, zl):
+    """exp(zh + zl), |zl| <= ulp(zh): exp's reduction of zh, zl joined to r as a double-double, exp(r) (1 + rl)."""
+    zc = select(zh < EXP_MAX, zh, EXP_MAX)
+    zc = select(zc > EXP_MIN, zc, EXP_MIN)  # nan -> EXP_MIN (the caller selects)
+    inside = (zh < EXP_MAX) & (zh > EXP_MIN)
+    kd = fma(zc, INV_LN2, SHIFT)
+    ki = as_int(kd) - as_int(SHIFT)
+    k = kd - SHIFT
+    r1 = fma(-k, LN2, zc)  # exact
+    r2 = fma(-k, LN2_LO, select(inside, zl, 0.0))
+    r, rl = _two_sum(r1, r2)
+    q = _expm1_poly(r)
+    p = 1.0 + (q + fma(rl, q, rl))
+    k1 = ki >> 1
+    k2 = ki - k1
+    return p * as_float((k1 + 1023) << 52) * as_float((k2 + 1023) << 52)
+
+
+def pow_kernel(x, y):
+    """x**y as ``np.power`` on float64: exp(y log|x|) in double-double, the sign and the special cases by select.
+
+    log|x| is :func:`_log_dd` (subnormal |x| scaled by 2**54 first); y (hi + lo) is
+    yh + (fma error + y lo); :func:`_exp_dd` of that. Sign: negative iff x has its sign bit
+    set and y is an odd integer; x < 0 finite with y not an integer -> NaN. Special values as
+    C99's pow: x**±0 = 1 and 1**y = 1 (NaN included), ±0 and ±inf bases, y = ±inf by |x|
+    against 1 ((-1)**±inf = 1), NaN otherwise.
+    """
+    ax = fabs(x)
+    finite_x = (ax > 0.0) & (ax < INF)
+    u = select(finite_x, ax, 1.0)
+    sub = u < MIN_NORMAL
+    lh, ll = _log_dd(select(sub, u * TWO54, u), select(sub, -54.0, 0.0))
+    zh = y * lh
+    zl = fma(y, lh, -zh) + y * ll
+    mag = _exp_dd(zh, zl)
+    up = y > 0.0
+    yint = floor(y) == y  # inf: an (even) integer; nan: not one
+    yodd = yint & (floor(y * 0.5) != y * 0.5)
+    mag = select(ax == 0.0, select(up, 0.0, INF), mag)
+    mag = select(ax == INF, select(up, INF, 0.0), mag)
+    away = select(ax > 1.0, select(up, INF, 0.0), select(up, 0.0, INF))
+    mag = select(fabs(y) == INF, select(ax == 1.0, 1.0, away), mag)
+    res = select((as_int(x) < 0) & yodd, -mag, mag)
+    res = select((x < 0.0) & (ax < INF), select(yint, res, NAN), res)
+    res = select((fabs(x) <= INF) & (fabs(y) <= INF), res, x + y)  # nan (the exceptions below aside)
+    return select((y == 0.0) | (x == 1.0), 1.0, res)
+
+
 KERNELS: dict[str, Any] = {
     "exp": exp_kernel,
     "expm1": expm1_kernel,
@@ -535,6 +665,31 @@ def _kernel_intrinsic(name: str, kernel: Any) -> Any:
 
 INTRINSICS: dict[str, Any] = {name: _kernel_intrinsic(name, k) for name, k in KERNELS.items()}
 """One numba ``@intrinsic`` per function (float64 of any real scalar), emitting its kernel inline."""
+
+
+BINARY_KERNELS: dict[str, Any] = {"pow": pow_kernel}
+"""The kernels of two arguments, by name (as :data:`KERNELS`)."""
+
+
+def _binary_intrinsic(name: str, kernel: Any) -> Any:
+    """An ``@intrinsic`` ``float64(x, y)`` emitting ``kernel`` at the call site (both converted to float64)."""
+
+    def codegen(context, builder, signature, args):
+        x = context.cast(builder, args[0], signature.args[0], types.float64)
+        y = context.cast(builder, args[1], signature.args[1], types.float64)
+        return kernel(V(builder, x), V(builder, y)).v
+
+    def typer(typingctx, x, y):
+        if not (isinstance(x, _NUMBER) and isinstance(y, _NUMBER)):
+            return None
+        return types.float64(x, y), codegen
+
+    typer.__name__ = f"vm_{name}"
+    return intrinsic(typer)
+
+
+BINARY_INTRINSICS: dict[str, Any] = {name: _binary_intrinsic(name, k) for name, k in BINARY_KERNELS.items()}
+"""One numba ``@intrinsic`` per function of two arguments (float64 of two real scalars)."""
 
 
 def _fadd_reassoc(typingctx, a, b):
