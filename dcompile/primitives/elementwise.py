@@ -492,7 +492,7 @@ integer_pow_p = _define(
     simplify=_simplify_integer_pow,
     type_rule=lambda x, *, n: VType(x.shape, DType.I64 if x.dtype is DType.I64 and n >= 0 else DType.F64),
 )
-pow_p = _define("pow", np.power, _emit_pow, lambda x, y: x**y, simplify=_simplify_pow)
+pow_p = _define("pow", np.power, _emit_pow, lambda x, y: x**y, simplify=_simplify_pow, vector="pow")
 exp_p = _define(
     "exp",
     np.exp,
