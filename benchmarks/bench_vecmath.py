@@ -89,22 +89,7 @@ UFUNC: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {
     "sin": lambda a, o: np.sin(a, out=o),
     "cos": lambda a, o: np.cos(a, out=o),
 }
-MPMATH: dict[str, Callable[[Any], Any]] = {
-    "exp": mpmath.exp,
-    "expm1": mpmath.expm1,
-    "log": mpmath.log,
-    "log1p": mpmath.log1p,
-    "tanh": mpmath.tanh,
-    "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
-    "softplus": lambda x: mpmath.log1p(mpmath.exp(x)),
-    "exp2": lambda x: mpmath.power(2, x),
-    "log2": lambda x: mpmath.log(x, 2),
-    "log10": mpmath.log10,
-    "sinh": mpmath.sinh,
-    "cosh": mpmath.cosh,
-    "sin": mpmath.sin,
-    "cos": mpmath.cos,
-}
+MPMATH: dict[str, Callable[[Any], Any]] = vm.mpmath_reference()
 
 
 def points(name: str, n: int, rng: np.random.Generator) -> np.ndarray:

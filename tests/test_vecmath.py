@@ -42,22 +42,7 @@ REFERENCE: dict[str, Callable[[Any], Any]] = {
     "sin": np.sin,
     "cos": np.cos,
 }
-MPMATH: dict[str, Callable[[Any], Any]] = {
-    "exp": mpmath.exp,
-    "expm1": mpmath.expm1,
-    "log": mpmath.log,
-    "log1p": mpmath.log1p,
-    "tanh": mpmath.tanh,
-    "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
-    "softplus": lambda x: mpmath.log1p(mpmath.exp(x)),
-    "exp2": lambda x: mpmath.power(2, x),
-    "log2": lambda x: mpmath.log(x, 2),
-    "log10": mpmath.log10,
-    "sinh": mpmath.sinh,
-    "cosh": mpmath.cosh,
-    "sin": mpmath.sin,
-    "cos": mpmath.cos,
-}
+MPMATH: dict[str, Callable[[Any], Any]] = vm.mpmath_reference()
 
 INF, NAN, TINY = np.inf, np.nan, 5e-324
 HARD_PIO2 = 6381956970095103 * 2.0**797  # the double closest to a multiple of pi/2 (about 2**-61 away)
