@@ -329,3 +329,27 @@ def test_a_dict_of_arrays_takes_an_out_of_the_same_structure():
     assert g.into(out, p, X, y) is out
     with pytest.raises(SignatureError, match="must have its structure"):
         vg.into(tuple(out.values()), p, X, y)
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x, y: np.sum(np.exp(x + y)),
+        lambda x, y: np.sum(x + y),
+        lambda x, y: np.sum(np.exp(x[1:] + y[1:])),
+    ],
+    ids=["exp", "linear", "slices"],
+)
+def test_adding_a_gradient_two_arguments_share(backend: str, fn: Any) -> None:
+    """Adding into several buffers when x and y have one gradient value: each buffer gets its old contents
+    plus the gradient (the value is not built in the first buffer and then read back from it)."""
+    f = dc.compile(fn, backend=backend)
+    x, y = np.array([0.0, 0.5, 1.0]), np.array([0.0, -0.5, 1.0])
+    sig, conv = f.signature((x, y))
+    g = dc.grad(f, wrt=("x", "y"))(x, y)
+    for mode in ("grad", "value_and_grad"):
+        out = (np.full(3, 10.0), np.full(3, 100.0))
+        f.compiled(sig, mode, (0, 1), accumulate=True).fn(out, *conv)
+        close(out[0], 10.0 + g[0], f"{mode} x", rtol=1e-15)
+        close(out[1], 100.0 + g[1], f"{mode} y", rtol=1e-15)

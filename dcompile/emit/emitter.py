@@ -555,9 +555,12 @@ class _Printer:
             return {"_out": chain} if chain else {}
         out: dict[str, tuple[Value, ...]] = {}
         taken: set[Value] = set()
-        for buffer, item in zip(self.buffers, layout.buffers, strict=True):
+        for k, (buffer, item) in enumerate(zip(self.buffers, layout.buffers, strict=True)):
             chain = self._built_in_out(item.value) if isinstance(item, Array) else ()
-            if chain and not taken.intersection(chain):
+            # Adding, a buffer holds its old contents plus the gradient: another buffer that reads the
+            # same value must not read it there (it would add the first buffer's old contents too).
+            others = {o.value for j, o in enumerate(layout.buffers) if j != k} if layout.accumulate else set()
+            if chain and not taken.intersection(chain) and not others.intersection(chain):
                 out[buffer] = chain
                 taken.update(chain)
         return out
