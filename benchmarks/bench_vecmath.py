@@ -56,6 +56,10 @@ NUMPY: dict[str, Callable[[Any], Any]] = {
     "cosh": np.cosh,
     "sin": np.sin,
     "cos": np.cos,
+    "arctan": np.arctan,
+    "arcsinh": np.arcsinh,
+    "arctanh": np.arctanh,
+    "arccosh": np.arccosh,
 }
 LIBM_IN_NUMBA: dict[str, Callable[[Any], Any]] = {
     "exp": np.exp,
@@ -72,6 +76,10 @@ LIBM_IN_NUMBA: dict[str, Callable[[Any], Any]] = {
     "cosh": np.cosh,
     "sin": np.sin,
     "cos": np.cos,
+    "arctan": np.arctan,
+    "arcsinh": np.arcsinh,
+    "arctanh": np.arctanh,
+    "arccosh": np.arccosh,
 }
 UFUNC: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {
     "exp": lambda a, o: np.exp(a, out=o),
@@ -88,6 +96,10 @@ UFUNC: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {
     "cosh": lambda a, o: np.cosh(a, out=o),
     "sin": lambda a, o: np.sin(a, out=o),
     "cos": lambda a, o: np.cos(a, out=o),
+    "arctan": lambda a, o: np.arctan(a, out=o),
+    "arcsinh": lambda a, o: np.arcsinh(a, out=o),
+    "arctanh": lambda a, o: np.arctanh(a, out=o),
+    "arccosh": lambda a, o: np.arccosh(a, out=o),
 }
 MPMATH: dict[str, Callable[[Any], Any]] = vm.mpmath_reference()
 
@@ -110,7 +122,7 @@ def points(name: str, n: int, rng: np.random.Generator) -> np.ndarray:
         parts = [rng.uniform(-1080.0, 1025.0, h), logu(1e-300, 1100.0, n - h)]
     elif name in ("sinh", "cosh"):
         parts = [logu(1e-300, 720.0, h), rng.uniform(-5.0, 5.0, n - h)]
-    elif name in ("sin", "cos"):
+    elif name in ("sin", "cos", "arctan", "arcsinh"):
         parts = [logu(1e-300, 1.7e308, h), rng.uniform(-10.0, 10.0, n - h)]
     elif name == "log1p":
         t = n // 3
@@ -118,6 +130,17 @@ def points(name: str, n: int, rng: np.random.Generator) -> np.ndarray:
         parts = [big, rng.uniform(-1.0, 1.0, t), small]
     elif name == "tanh":
         parts = [logu(1e-300, 25.0, h), rng.uniform(-3.0, 3.0, n - h)]
+    elif name in ("arctanh", "arccosh"):  # the range, the middle, and just beside ±1 (1 - 1e-17 rounds to 1)
+        t = n // 3
+        beside_one = logu(1e-17, 1.0, n - 2 * t, signed=False)
+        if name == "arctanh":
+            parts = [
+                logu(1e-300, 1.0, t),
+                rng.uniform(-1.0, 1.0, t),
+                (1.0 - beside_one) * rng.choice([-1.0, 1.0], n - 2 * t),
+            ]
+        else:
+            parts = [logu(1.0, 1.7e308, t, signed=False), rng.uniform(1.0, 10.0, t), 1.0 + beside_one]
     else:
         parts = [logu(1e-300, 800.0, h), rng.uniform(-40.0, 40.0, n - h)]
     return np.concatenate(parts)

@@ -41,6 +41,10 @@ REFERENCE: dict[str, Callable[[Any], Any]] = {
     "cosh": np.cosh,
     "sin": np.sin,
     "cos": np.cos,
+    "arctan": np.arctan,
+    "arcsinh": np.arcsinh,
+    "arctanh": np.arctanh,
+    "arccosh": np.arccosh,
 }
 MPMATH: dict[str, Callable[[Any], Any]] = vm.mpmath_reference()
 
@@ -63,6 +67,12 @@ SPECIAL: dict[str, list[float]] = {
     "cosh": [0.0, -0.0, INF, -INF, NAN, 711.0, -711.0, 1e300, -1e300, TINY, -TINY, 1e-300],
     "sin": [0.0, -0.0, INF, -INF, NAN, TINY, -TINY, 1e-300, -1e-300, 1e-310, 1e-9, -1e-9, 2.0**-27],
     "cos": [0.0, -0.0, INF, -INF, NAN, TINY, -TINY, 1e-300, -1e-300, 1e-9, -1e-9, 2.0**-27],
+    "arctan": [0.0, -0.0, INF, -INF, NAN, TINY, -TINY, 1e-300, -1e-300, 1e-10, -1e-10, 1e300, -1e300, 1.0, -1.0,
+               1.7976931348623157e308],
+    "arcsinh": [0.0, -0.0, INF, -INF, NAN, TINY, -TINY, 1e-300, -1e-300, 1e-10, -1e-10, 1e-310],
+    "arctanh": [0.0, -0.0, INF, -INF, NAN, 1.0, -1.0, 1.0000000000000002, -1.0000000000000002, 2.0, -1e300, TINY,
+                -TINY, 1e-300, -1e-300, 1e-10, -1e-10],
+    "arccosh": [1.0, INF, -INF, NAN, 0.0, -0.0, 0.9999999999999999, -1.0, 0.5, -1e300, TINY],
 }  # fmt: skip
 # Hard but finite cases (thresholds, subnormal results, cancellation): within the bound.
 EDGE: dict[str, list[float]] = {
@@ -86,6 +96,14 @@ EDGE: dict[str, list[float]] = {
             0.7853981633974483, 0.7853981633974484, 2.0**-23, -1e300, 7.641053228459441e68, 1.9735119495402355e223],
     "cos": [HARD_PIO2, -HARD_PIO2, 1e22, 1.7976931348623157e308, 1.5707963267948966, 3.141592653589793,
             0.7853981633974483, 0.7853981633974484, 2.0**-23, -1e300, -9607.776923084053, 2.0879614658168034e154],
+    "arctan": [0.4375, 0.43749999999999994, 0.6875, 0.6874999999999999, 1.1875, 1.1874999999999998, 2.4375,
+               2.4374999999999996, 1e-8, -3e-9, 1e20, 2.0**66, 0.7667397326442101, 1e-100, 1.5e-100],
+    "arcsinh": [2.0**-28, 2.0**-29, 1.5, 1.4999999999999998, 2.0**28, 2.0**28 - 1.0, 1.7976931348623157e308,
+                -1.7976931348623157e308, 0.2502333940163055, 1e-8, -1.0, 1e154, 1e155],
+    "arctanh": [0.9999999999999999, -0.9999999999999999, 0.5, 0.49999999999999994, 2.0**-28, 2.0**-29, 1e-8,
+                0.16759858394372618, 0.999, -0.75, 1e-5],
+    "arccosh": [1.0000000000000002, 1.0000000000000004, 2.0, 2.0000000000000004, 2.0**28, 2.0**28 - 1.0,
+                1.7976931348623157e308, 1.0295566869919672, 1.5, 1e154, 1e155, 1.0 + 1e-10],
 }  # fmt: skip
 
 
@@ -125,7 +143,7 @@ def random_points(name: str, n: int, seed: int) -> np.ndarray:
         parts = [rng.uniform(-1080.0, 1025.0, h), logu(1e-300, 1100.0, n - h)]
     elif name in ("sinh", "cosh"):
         parts = [logu(1e-300, 720.0, h), rng.uniform(-5.0, 5.0, n - h)]
-    elif name in ("sin", "cos"):
+    elif name in ("sin", "cos", "arctan", "arcsinh"):
         parts = [logu(1e-300, 1.7e308, h), rng.uniform(-10.0, 10.0, n - h)]
     elif name == "log1p":
         t = n // 3
@@ -133,6 +151,17 @@ def random_points(name: str, n: int, seed: int) -> np.ndarray:
         parts = [big, rng.uniform(-1.0, 1.0, t), small]
     elif name == "tanh":
         parts = [logu(1e-300, 25.0, h), rng.uniform(-3.0, 3.0, n - h)]
+    elif name in ("arctanh", "arccosh"):  # the range, the middle, and just beside ±1 (1 - 1e-17 rounds to 1)
+        t = n // 3
+        beside_one = logu(1e-17, 1.0, n - 2 * t, signed=False)
+        if name == "arctanh":
+            parts = [
+                logu(1e-300, 1.0, t),
+                rng.uniform(-1.0, 1.0, t),
+                (1.0 - beside_one) * rng.choice([-1.0, 1.0], n - 2 * t),
+            ]
+        else:
+            parts = [logu(1.0, 1.7e308, t, signed=False), rng.uniform(1.0, 10.0, t), 1.0 + beside_one]
     else:
         parts = [logu(1e-300, 800.0, h), rng.uniform(-40.0, 40.0, n - h)]
     return np.concatenate(parts)
@@ -216,6 +245,28 @@ def test_special_values_spelled_out(loops: dict[str, Any]) -> None:
         assert np.isnan(one(name, NAN)), name
 
 
+def test_inverse_functions_spelled_out(loops: dict[str, Any]) -> None:
+    """arctan and the inverse hyperbolic functions at their special points, independently of NumPy's output."""
+
+    def one(name: str, v: float) -> float:
+        return float(run(loops[name], [v])[0])
+
+    big = 1.7976931348623157e308
+    assert one("arctan", INF) == 1.5707963267948966 and one("arctan", -INF) == -1.5707963267948966
+    assert np.signbit(one("arctan", -0.0)) and one("arctan", -1e-300) == -1e-300 and one("arctan", TINY) == TINY
+    assert one("arctan", 1.0) == 0.7853981633974483 and one("arctan", -big) == -1.5707963267948966
+    assert np.signbit(one("arcsinh", -0.0)) and one("arcsinh", -TINY) == -TINY and one("arcsinh", -INF) == -INF
+    # arcsinh(max double) = log(2 max) = 710.47586007394394203... (mpmath): no overflow on the way
+    assert abs(one("arcsinh", big) - 710.4758600739439) <= np.spacing(710.0) and one("arcsinh", -big) < -710.0
+    assert one("arctanh", 1.0) == INF and one("arctanh", -1.0) == -INF and np.signbit(one("arctanh", -0.0))
+    assert np.isnan(one("arctanh", 1.0000000000000002)) and np.isnan(one("arctanh", -INF))
+    assert np.isnan(one("arctanh", 2.0)) and np.isnan(one("arccosh", 0.0))
+    assert one("arctanh", -1e-300) == -1e-300 and np.isfinite(one("arctanh", 0.9999999999999999))
+    assert one("arccosh", 1.0) == 0.0 and not np.signbit(one("arccosh", 1.0)) and one("arccosh", INF) == INF
+    assert np.isnan(one("arccosh", 0.9999999999999999)) and np.isnan(one("arccosh", -INF))
+    assert abs(one("arccosh", big) - 710.4758600739439) <= np.spacing(710.0)
+
+
 def test_exact_powers(loops: dict[str, Any]) -> None:
     """exp2 of every integer, log2 of every power of two exact; log10 of the powers of ten bitwise NumPy's."""
     k = np.arange(-1080, 1030).astype(np.float64)
@@ -279,7 +330,8 @@ def vector_calls(dispatcher: Any, intrinsic: str) -> int:
 
 
 LIBM = re.compile(
-    r"call [^@]*@(llvm\.)?(exp|expm1|exp2|log|log1p|log2|log10|tanh|pow|sin|cos|sinh|cosh)(\.v?\d*f64)?\("
+    r"call [^@]*@(llvm\.)?(exp|expm1|exp2|log|log1p|log2|log10|tanh|pow|sin|cos|sinh|cosh|atan|asinh|atanh|acosh)"
+    r"(\.v?\d*f64)?\("
 )
 
 
@@ -350,7 +402,8 @@ def test_add_makes_reduction_vectorise() -> None:
 def test_python_level_functions_are_numpy() -> None:
     x = np.concatenate([random_points("exp", 5000, 7), [0.0, -0.0, INF, -INF, NAN, 709.79, -745.2]])
     with np.errstate(all="ignore"):
-        for name in ("exp", "expm1", "log", "log1p", "tanh", "exp2", "log2", "log10", "sinh", "cosh", "sin", "cos"):
+        for name in ("exp", "expm1", "log", "log1p", "tanh", "exp2", "log2", "log10", "sinh", "cosh", "sin", "cos",
+                     "arctan", "arcsinh", "arctanh", "arccosh"):  # fmt: skip
             np.testing.assert_array_equal(vm.UNARY[name](x), REFERENCE[name](x), err_msg=name)
         np.testing.assert_array_equal(vm.softplus(x), np.logaddexp(0.0, x))
         e = np.exp(-np.abs(x))
@@ -402,6 +455,10 @@ def scalar_all() -> Any:
             vm.cosh(x),
             vm.sin(x),
             vm.cos(x),
+            vm.arctan(x),
+            vm.arcsinh(x),
+            vm.arctanh(x),
+            vm.arccosh(x),
         )
 
     all_of(0.0)
@@ -422,7 +479,16 @@ def test_property_bound_symmetry_monotonicity(scalar_all: Any, x: float) -> None
         assert err <= vm.BOUNDS[name] + SLACK, (name, x, y)
     neg = scalar_all(-x)
     odd_even = [(4, -1.0)] + [
-        (NAMES.index(f), sign) for f, sign in (("sinh", -1.0), ("cosh", 1.0), ("sin", -1.0), ("cos", 1.0))
+        (NAMES.index(f), sign)
+        for f, sign in (
+            ("sinh", -1.0),
+            ("cosh", 1.0),
+            ("sin", -1.0),
+            ("cos", 1.0),
+            ("arctan", -1.0),
+            ("arcsinh", -1.0),
+            ("arctanh", -1.0),
+        )
     ]
     for i, sign in odd_even:
         assert np.array_equal(np.array(neg[i]).view(np.int64), np.array(sign * values[i]).view(np.int64)) or np.isnan(x)

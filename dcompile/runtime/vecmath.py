@@ -84,6 +84,21 @@ Algorithms (textbook methods, coefficients from the Taylor series):
   an odd integer; x < 0 with non-integer y -> NaN; zeros, infinities, NaN and y = ±inf by select
   (C99 / NumPy: x**0 = 1 and 1**y = 1 even for NaN, (-1)**±inf = 1). Exact results (2**k,
   3.0**2, (-3.0)**3, n**2 ** 0.5) come out exact.
+* ``arctan``: the classic reduction (fdlibm's intervals), branch-free: |x| in [0, 7/16),
+  [7/16, 11/16), [11/16, 19/16), [19/16, 39/16), above, with c = 0, 1/2, 1, 3/2, inf;
+  t = (|x| - c)/(1 + c|x|) (for c = inf, -1/|x|) as one division of two fmas whose
+  coefficients are selected; atan(t) = t - t**3 P(t**2) with P fitted here by weighted least
+  squares in mpmath (|t| <= 7/16; benchmarks/fit_atan.py; Taylor would need 24 terms), added to
+  atan(c) in two parts; the sign of x. Tiny x returns x, ±inf gives ±pi/2 rounded.
+* ``arcsinh``, ``arccosh``, ``arctanh``: one log kernel (log's, with its small-term input) of an
+  argument known as a double-double, so the only rounding that matters is the log's:
+  arcsinh(a) = log1p(a + (sqrt(1 + a**2) - 1)) for a = |x| < 1.5, log(a + sqrt(a**2 + 1)) up to
+  2**28, log(a) + ln2 above (no a**2, so no overflow up to the largest double), the sign of x,
+  x itself below 2**-28; arccosh(x) = log1p(t + sqrt(2t + t**2)), t = x - 1 exact, for x <= 2,
+  log(x + sqrt(x**2 - 1)) up to 2**28, log(x) + ln2 above; the squares and sums by fma and
+  TwoSum, the square roots (``llvm.sqrt``, correctly rounded) with one Newton correction;
+  arctanh(x) = sign(x) log1p(2a/(1 - a))/2 with 1 - a exact as a double-double and the quotient's
+  low part from the fma residual, x itself below 2**-28.
 * ``add(a, b)``: ``a + b`` as an LLVM ``fadd reassoc``: a reduction ``s = vm.add(s, term)``
   may be reordered, so LLVM vectorises it (partial sums per lane). Its result therefore
   depends on the vector width (the one operation here that does).
@@ -96,10 +111,14 @@ log1p(x < -1) = NaN; sigmoid and softplus of ±1e308 and ±inf; exp2(1024) = inf
 for subnormals; sinh(-0) = -0, sinh(710.4) and cosh(710.4) finite, sinh(±711) = ±inf,
 cosh(±711) = inf; sin(±0) = ±0, sin and cos of ±inf are NaN, sin(x) = x and cos(x) = 1 for
 tiny x; pow as NumPy for every pair of zeros, ±1, infinities, NaN, odd/even integers, overflow to
-±inf and underflow through the subnormals to ±0.
+±inf and underflow through the subnormals to ±0; arctan(±0) = ±0, arctan(±inf) = ±pi/2 (as NumPy
+rounds it), arctan(x) = x for tiny x; arcsinh(±0) = ±0, arcsinh(±inf) = ±inf, arcsinh of ±the largest
+double finite; arctanh(±1) = ±inf, arctanh(|x| > 1) = NaN, arctanh(±0) = ±0; arccosh(1) = 0,
+arccosh(x < 1) = NaN, arccosh(inf) = inf.
 
 Measured accuracy: max error in ulps of the exact value, against NumPy in 80-bit long double
-on 1.2e7 points per function (log-uniform magnitudes from 1e-300 — 5e-324 for log, log2, log10 — to the
+on 1.2e7 points per function (arctanh: within (-1, 1), down to 1e-17 from ±1; arccosh: from 1 + 1e-17
+up; the others: log-uniform magnitudes from 1e-300 — 5e-324 for log, log2, log10 — to the
 overflow limits, both signs, plus uniform points on the central range) and against mpmath at
 40 digits on 2e4 points (``benchmarks/bench_vecmath.py``, results in
 ``benchmarks/results/vecmath.md``). ``BOUNDS`` holds the bound the tests check (the measured
@@ -123,6 +142,10 @@ cosh       1.453                 1.336             2
 sin        0.729                 0.665             1
 cos        0.752                 0.654             1
 pow        0.985                 0.948             1
+arctan     0.751                 0.734             1
+arcsinh    0.874                 0.774             1
+arctanh    0.866                 0.779             1
+arccosh    0.888                 0.726             1
 =========  ====================  ===============  ===========
 
 sin and cos are also checked on the doubles next to k pi/2 (k up to 1e5 and log-uniform k up
@@ -137,7 +160,8 @@ for every element; a loop using them compiles in about 0.12 s, the 33 KB table i
 Inputs below about 1e-154 in magnitude make r*r subnormal inside the polynomial and run slower
 (about 2x on this machine; the results stay correct). pow (a table log in double-double and
 an exp) costs about 7 ns per element on a mix that includes subnormal x, against 20 ns for
-libm's pow in a numba loop.
+libm's pow in a numba loop. arctan 1.0 ns (libm 16 ns); arcsinh, arccosh, arctanh 2.0-3.7 ns
+(libm 10-14 ns; every branch's argument is computed, then one log).
 """
 
 from __future__ import annotations
@@ -164,6 +188,10 @@ BOUNDS: dict[str, float] = {
     "sin": 1.0,
     "cos": 1.0,
     "pow": 1.0,
+    "arctan": 1.0,
+    "arcsinh": 1.0,
+    "arctanh": 1.0,
+    "arccosh": 1.0,
 }
 """Max error in ulps of each numba implementation (the tests check it; see the table above)."""
 
@@ -245,6 +273,26 @@ def cos(x: Any) -> Any:
     return np.cos(x)
 
 
+def arctan(x: Any) -> Any:
+    """Inverse tangent (``np.arctan``): odd, ±inf -> ±pi/2."""
+    return np.arctan(x)
+
+
+def arcsinh(x: Any) -> Any:
+    """Inverse hyperbolic sine (``np.arcsinh``): odd, finite up to the largest double."""
+    return np.arcsinh(x)
+
+
+def arctanh(x: Any) -> Any:
+    """Inverse hyperbolic tangent (``np.arctanh``): ±1 -> ±inf, NaN outside [-1, 1]."""
+    return np.arctanh(x)
+
+
+def arccosh(x: Any) -> Any:
+    """Inverse hyperbolic cosine (``np.arccosh``): 1 -> 0, NaN below 1."""
+    return np.arccosh(x)
+
+
 def pow(x: Any, y: Any) -> Any:
     """x**y in float64 (``np.power`` on float64 arguments; integer arguments are converted, as under numba)."""
     out = np.power(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
@@ -271,6 +319,10 @@ UNARY: dict[str, Callable[[Any], Any]] = {
     "cosh": cosh,
     "sin": sin,
     "cos": cos,
+    "arctan": arctan,
+    "arcsinh": arcsinh,
+    "arctanh": arctanh,
+    "arccosh": arccosh,
 }
 """The elementwise functions of one argument, by name (the tests and the benchmark iterate it)."""
 
@@ -295,6 +347,10 @@ def mpmath_reference() -> dict[str, Callable[[Any], Any]]:
         "cosh": mpmath.cosh,
         "sin": mpmath.sin,
         "cos": mpmath.cos,
+        "arctan": mpmath.atan,
+        "arcsinh": mpmath.asinh,
+        "arctanh": mpmath.atanh,
+        "arccosh": mpmath.acosh,
     }
 
 

@@ -41,7 +41,7 @@ from typing import Any
 from numba import types
 from numba.extending import intrinsic
 
-from dcompile.runtime.vecmath_ir import V, as_float, as_int, copysign, fabs, floor, fma, lookup, select, to_float
+from dcompile.runtime.vecmath_ir import V, as_float, as_int, copysign, fabs, floor, fma, lookup, select, sqrt, to_float
 
 INF = float("inf")
 NAN = float("nan")
@@ -623,6 +623,173 @@ def pow_kernel(x, y):
     return select((y == 0.0) | (x == 1.0), 1.0, res)
 
 
+# --- arctan: the classic reduction to |t| < 7/16 (as in fdlibm) and a polynomial fitted here -------
+ATAN_HI = (0.0, 0.4636476090008061, 0.7853981633974483, 0.982793723247329, 1.5707963267948966)  # atan(c) rounded
+ATAN_LO = (0.0, 2.2698777452961687e-17, 3.061616997868383e-17, 1.3903311031230998e-17, 6.123233995736766e-17)
+# (t - atan(t))/t**3 as a polynomial in z = t**2 on |t| <= 7/16: weighted least squares (weight z + 1e-3) at
+# 200 Chebyshev nodes in 60-digit mpmath, rounded to doubles (benchmarks/fit_atan.py); the polynomial's own
+# error is below 0.06 ulp of atan(t).
+ATAN_T = (
+    0.3333333333333303,
+    -0.19999999999895568,
+    0.14285714273880007,
+    -0.11111110456926625,
+    0.09090888272586234,
+    -0.07691892131541021,
+    0.06661217697870465,
+    -0.05834420575818918,
+    0.04980007552584435,
+    -0.036597053998398126,
+    0.016345290188391814,
+)
+ATAN_TINY = 1e-100  # below: t**2 would be subnormal; atan(t) = t there
+
+
+def arctan_kernel(x):
+    """arctan(x): |x| reduced by atan(|x|) = atan(c) + atan((|x| - c)/(1 + c |x|)), c in {0, 1/2, 1, 3/2, inf}.
+
+    The classic intervals (breaks at 7/16, 11/16, 19/16, 39/16): t = (p a - q)/(r + s a) with the
+    coefficients chosen by select (a - 1/2 as (2a - 1)/(2 + a), c = inf as -1/a), one division,
+    the numerator and denominator each one fma; |t| <= 7/16. atan(t) = t - t**3 P(t**2) with
+    the fitted P (:data:`ATAN_T`; odd and even terms by two Horner chains in t**4), atan(c) as hi + lo,
+    hi - ((t**3 P - lo) - t). Sign of x (-0 kept); tiny x returns x; ±inf -> ±pi/2 rounded.
+    """
+    a = fabs(x)
+    i1 = a >= 0.4375
+    i2 = a >= 0.6875
+    i3 = a >= 1.1875
+    i4 = a >= 2.4375
+    p = select(i2, 1.0, select(i1, 2.0, 1.0))
+    q = select(i3, 1.5, select(i1, 1.0, 0.0))
+    r = select(i4, 0.0, select(i3, 1.0, select(i2, 1.0, select(i1, 2.0, 1.0))))
+    sc = select(i4, 1.0, select(i3, 1.5, select(i2, 1.0, select(i1, 1.0, 0.0))))
+    hi = select(i4, ATAN_HI[4], select(i3, ATAN_HI[3], select(i2, ATAN_HI[2], select(i1, ATAN_HI[1], 0.0))))
+    lo = select(i4, ATAN_LO[4], select(i3, ATAN_LO[3], select(i2, ATAN_LO[2], select(i1, ATAN_LO[1], 0.0))))
+    t = select(i4, -1.0, fma(a, p, -q)) / fma(a, sc, r)  # -1/a for a >= 39/16 (inf -> -0)
+    ts = select(fabs(t) < ATAN_TINY, 0.0, t)
+    z = ts * ts
+    w = z * z
+    s1 = fma(w, ATAN_T[10], ATAN_T[8])
+    s1 = fma(s1, w, ATAN_T[6])
+    s1 = fma(s1, w, ATAN_T[4])
+    s1 = fma(s1, w, ATAN_T[2])
+    s1 = fma(s1, w, ATAN_T[0])
+    s2 = fma(w, ATAN_T[9], ATAN_T[7])
+    s2 = fma(s2, w, ATAN_T[5])
+    s2 = fma(s2, w, ATAN_T[3])
+    s2 = fma(s2, w, ATAN_T[1])
+    s = fma(z, s1, w * s2)
+    y = hi - (fma(ts, s, -lo) - t)
+    y = copysign(y, x)
+    return select(a <= INF, y, x)  # nan -> nan
+
+
+# --- the inverse hyperbolic functions: one log kernel of a double-double argument ----------------
+AH_TINY = 2.0**-28  # arcsinh(x), arctanh(x) round to x below
+AH_BIG = 2.0**28  # above: sqrt(x**2 +- 1) rounds to x, so arcsinh, arccosh = log(x) + ln2
+AH_SMALL = 1.5  # arcsinh by log1p below, arccosh by log1p at or below 2
+
+
+def _log1p_dd(vh, vl):
+    """log1p(vh + vl) for vh >= 0 finite, |vl| <= ulp(vh): as :func:`log1p_kernel`, vl added to the correction."""
+    u = 1.0 + vh
+    return u, ((vh - (u - 1.0)) + vl) / u
+
+
+def _sqrt_dd(ph, pl):
+    """sqrt(ph + pl) as (s, sl) for ph > 0: the square root and one Newton correction."""
+    s = sqrt(ph)
+    return s, (fma(-s, s, ph) + pl) / (s + s)
+
+
+def arcsinh_kernel(x):
+    """arcsinh(x) = sign(x) log(a + sqrt(a**2 + 1)), a = |x|, as one log of a double-double (u, c).
+
+    a < 1.5: log1p(v), v = a + (sqrt(1 + a**2) - 1), 1 + a**2 and its square root as
+    double-doubles (fma errors, a Newton step), s - 1 exact (Sterbenz); 1.5 <= a < 2**28:
+    log(a + h), h = sqrt(a**2 + 1) the same way, the sum's error by TwoSum; a >= 2**28:
+    log(a) + ln2 (no a**2: no overflow). a < 2**-28 returns x (-0 kept); ±inf, nan -> x.
+    """
+    a = fabs(x)
+    ac = select(a < AH_TINY, 1.0, select(a < AH_BIG, a, 1.0))  # a normal, moderate value: no subnormal, no overflow
+    q = ac * ac
+    ql = fma(ac, ac, -q)
+    ph, pl = _two_sum(1.0, q)
+    s, sl = _sqrt_dd(ph, pl + ql)
+    # small: v = a + (s - 1) + sl
+    vh, vl = _two_sum(ac, s - 1.0)
+    vh, vl2 = _two_sum(vh, vl + sl)
+    u1, c1 = _log1p_dd(vh, vl2)
+    # mid: u = a + s + sl
+    uh, ul = _two_sum(s, ac)
+    u2 = uh + (ul + sl)
+    c2 = ((uh - u2) + (ul + sl)) / u2
+    small = a < AH_SMALL
+    big = a >= AH_BIG
+    u = select(big, a, select(small, u1, u2))
+    c = select(big, 0.0, select(small, c1, c2))
+    y = _log_kernel(select(a < INF, u, 1.0), select(big, 1.0, 0.0), c)
+    y = copysign(y, x)
+    return select((a >= AH_TINY) & (a < INF), y, x)  # tiny, ±inf, nan -> x
+
+
+def arctanh_kernel(x):
+    """arctanh(x) = sign(x) log1p(2a/(1 - a))/2, a = |x|, with 2a/(1 - a) as a double-double.
+
+    1 - a = d + dl exactly (Fast2Sum), the quotient q + ql with ql from the fma residual;
+    log1p of it as :func:`log1p_kernel`. a < 2**-28 returns x (-0 kept); ±1 -> ±inf,
+    |x| > 1 -> nan, nan -> nan.
+    """
+    a = fabs(x)
+    ac = select(a < 1.0, a, 0.5)
+    d = 1.0 - ac
+    dl = (1.0 - d) - ac
+    n = ac + ac
+    qh = n / d
+    ql = (fma(-qh, d, n) - qh * dl) / d
+    u, c = _log1p_dd(qh, ql)
+    y = 0.5 * _log_kernel(u, 0.0, c)
+    y = select(a == 1.0, INF, select(a < 1.0, y, NAN))
+    y = copysign(y, x)
+    return select((a >= AH_TINY) & (a <= 1.0), y, select(a < AH_TINY, x, NAN))  # nan: a <= 1 false -> NAN
+
+
+def arccosh_kernel(x):
+    """arccosh(x) = log(x + sqrt(x**2 - 1)) for x >= 1, as one log of a double-double (u, c).
+
+    x <= 2: log1p(v), t = x - 1 exact, v = t + sqrt(t (t + 2)) with t (t + 2) = 2t + t**2 and its
+    square root as double-doubles; 2 < x < 2**28: log(x + h), h = sqrt(x**2 - 1) likewise;
+    x >= 2**28: log(x) + ln2 (no overflow). x < 1 -> nan, 1 -> 0, inf -> inf, nan -> nan.
+    """
+    xc = select(x >= 1.0, select(x < AH_BIG, x, 2.0), 2.0)
+    t = xc - 1.0
+    tq = t * t
+    tql = fma(t, t, -tq)
+    ph, pl = _two_sum(t + t, tq)
+    s, sl = _sqrt_dd(select(ph > 0.0, ph, 1.0), pl + tql)
+    s = select(ph > 0.0, s, 0.0)
+    sl = select(ph > 0.0, sl, 0.0)
+    vh, vl = _two_sum(s, t)
+    vh, vl2 = _two_sum(vh, vl + sl)
+    u1, c1 = _log1p_dd(vh, vl2)
+    xm = select(x > 2.0, xc, 3.0)  # the mid branch's argument: x**2 - 1 >= 3
+    q = xm * xm
+    ql = fma(xm, xm, -q)
+    mh, ml = _two_sum(q, -1.0)
+    h, hl = _sqrt_dd(mh, ml + ql)
+    uh, ul = _two_sum(xm, h)
+    u2 = uh + (ul + hl)
+    c2 = ((uh - u2) + (ul + hl)) / u2
+    small = x <= 2.0
+    big = x >= AH_BIG
+    u = select(big, x, select(small, u1, u2))
+    c = select(big, 0.0, select(small, c1, c2))
+    y = _log_kernel(select(x < INF, u, 1.0), select(big, 1.0, 0.0), c)
+    y = select(x == 1.0, 0.0, y)
+    y = select(x < INF, y, x)
+    return select(x >= 1.0, y, NAN)  # x < 1 and nan -> nan
+
+
 KERNELS: dict[str, Any] = {
     "exp": exp_kernel,
     "expm1": expm1_kernel,
@@ -638,6 +805,10 @@ KERNELS: dict[str, Any] = {
     "cosh": cosh_kernel,
     "sin": sin_kernel,
     "cos": cos_kernel,
+    "arctan": arctan_kernel,
+    "arcsinh": arcsinh_kernel,
+    "arctanh": arctanh_kernel,
+    "arccosh": arccosh_kernel,
 }
 """The kernels by name: each runs on a Python float (the reference path) or a :class:`V` (IR)."""
 

@@ -19,8 +19,8 @@ so a kernel gives bitwise what it gave as a ``@register_jitable`` numba function
 
 Python numbers mixed with a :class:`V` become constants: ``float`` -> double, ``int`` -> i64
 (or double beside a double), ``bool`` -> i1. The functions :func:`fma`, :func:`select`,
-:func:`as_int`, :func:`as_float`, :func:`fabs`, :func:`copysign`, :func:`to_float`, :func:`floor`
-and :func:`lookup` (a load from a constant table) take either kind of argument.
+:func:`as_int`, :func:`as_float`, :func:`fabs`, :func:`copysign`, :func:`to_float`, :func:`floor`,
+:func:`sqrt` and :func:`lookup` (a load from a constant table) take either kind of argument.
 """
 
 from __future__ import annotations
@@ -241,6 +241,13 @@ def floor(x: Num) -> Num:
     if isinstance(x, V):
         return _call("floor", x)
     return float(math.floor(x)) if math.isfinite(x) else x
+
+
+def sqrt(x: Num) -> Num:
+    """The square root, correctly rounded (``llvm.sqrt.f64``: one vector instruction, no libm call); NaN below 0."""
+    if isinstance(x, V):
+        return _call("sqrt", x)
+    return math.sqrt(x) if x >= 0.0 else math.nan
 
 
 def lookup(table: tuple[float, ...], name: str, i: Num) -> Num:
