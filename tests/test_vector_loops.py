@@ -259,3 +259,43 @@ def test_float_powers_call_vecmath_pow_and_match_the_strict_loop() -> None:
     close(g1, fd_gradient(powers, x, 1e-5), "finite differences", rtol=1e-7)
     ir = on.njit.inspect_llvm(on.njit.signatures[0])
     assert re.search(r"@llvm\.fma\.v\d+f64", ir) and not re.search(r"@(llvm\.)?pow(\.v?\d*f64)?\(", ir)
+
+
+def inverse_trig(x):
+    return np.sum(np.arctan(3.0 * x) * x + np.arctanh(0.9 * x) * x + np.arccosh(1.5 + x**2) * x)
+
+
+def test_arctan_arctanh_arccosh_call_vecmath_and_match_the_strict_loop() -> None:
+    """np.arctan, np.arctanh, np.arccosh in a fused loop: ``vm.<name>(`` printed, the loop vectorised."""
+    x = np.linspace(-0.95, 0.97, 257)
+    on, off = _pair(inverse_trig)
+    (f1, g1), (f0, g0) = on(x), off(x)
+    code = _code(on.source)
+    for name in ("arctan", "arctanh", "arccosh"):
+        assert f"vm.{name}(" in code, code
+    assert "vm." not in _code(off.source)
+    assert abs(f1 - f0) <= 1e-13 * abs(f0)
+    close(g1, g0, "gradient", rtol=1e-13)
+    close(g1, fd_gradient(inverse_trig, x, 1e-5), "finite differences", rtol=1e-7)
+    ir = on.njit.inspect_llvm(on.njit.signatures[0])
+    assert re.search(r"@llvm\.fma\.v\d+f64", ir) and not re.search(r"@(llvm\.)?(atan|atanh|acosh)(\.v?\d*f64)?\(", ir)
+
+
+def asinh_sum(x):
+    return np.sum(np.arcsinh(4.0 * x) * x)
+
+
+def test_arcsinh_calls_vecmath_where_its_loop_vectorises() -> None:
+    """np.arcsinh has a twin; its derivative's ``np.hypot`` has none, so the gradient's loop stays scalar."""
+    x = np.linspace(-2.0, 3.0, 263)
+    value_on = dc.compile(asinh_sum, vector_math=True).specialize(x)
+    assert "vm.arcsinh(" in _code(value_on.source)
+    assert abs(value_on(x) - asinh_sum(x)) <= 1e-13 * abs(asinh_sum(x))
+    ir = value_on.njit.inspect_llvm(value_on.njit.signatures[0])
+    assert re.search(r"@llvm\.fma\.v\d+f64", ir) and not re.search(r"@(llvm\.)?asinh(\.v?\d*f64)?\(", ir)
+    on, off = _pair(asinh_sum)
+    (f1, g1), (f0, g0) = on(x), off(x)
+    assert "np.hypot(" in _code(on.source)
+    assert abs(f1 - f0) <= 1e-13 * abs(f0)
+    close(g1, g0, "gradient", rtol=1e-13)
+    close(g1, fd_gradient(asinh_sum, x, 1e-5), "finite differences", rtol=1e-7)

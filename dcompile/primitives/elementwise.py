@@ -596,6 +596,7 @@ arctan_p = _define(
     "atan",
     spell=("numpy.arctan", "math.atan"),
     d=(lambda t, ans, x: div(t, add(1.0, integer_pow(x, 2))),),
+    vector="arctan",
 )
 log2_p = _define(
     "log2",
@@ -679,6 +680,7 @@ arcsinh_p = _define(
     "asinh",
     spell=("numpy.arcsinh", "math.asinh"),
     d=(lambda t, ans, x: div(t, hypot(x, 1.0)),),
+    vector="arcsinh",
 )
 arccosh_p = _define(
     "arccosh",
@@ -687,6 +689,7 @@ arccosh_p = _define(
     "acosh",
     spell=("numpy.arccosh", "math.acosh"),
     d=(lambda t, ans, x: div(t, sqrt(mul(sub(x, 1.0), add(x, 1.0)))),),
+    vector="arccosh",
 )
 arctanh_p = _define(
     "arctanh",
@@ -695,6 +698,7 @@ arctanh_p = _define(
     "atanh",
     spell=("numpy.arctanh", "math.atanh"),
     d=(lambda t, ans, x: div(t, mul(sub(1.0, x), add(1.0, x))),),
+    vector="arctanh",
 )
 abs_p = _arith(
     "abs",
