@@ -1118,12 +1118,13 @@ def compile(
     process (a new process sees the new value).
 
     ``vector_math`` (default: on unless ``DCOMPILE_VECTOR_MATH=0``): inside the
-    generated loops over array entries, ``exp``, ``log``, ``log1p``, ``expm1``,
-    ``tanh``, ``sigmoid`` and ``softplus`` are :mod:`dcompile.runtime.vecmath`'s
-    branch-free versions, and sums may be reassociated, so the loops vectorise
-    (several times faster on data-heavy objectives). They agree with NumPy to
-    the few ulps that module documents; ``vector_math=False`` gives libm's
-    functions and sums in loop order.
+    generated loops over array entries, the transcendental functions (``exp``,
+    ``log``, ``log1p``, ``tanh``, ``sin``, ``pow``, ``sigmoid``, ... : the
+    ``UNARY``/``BINARY`` tables of :mod:`dcompile.runtime.vecmath`) are that
+    module's branch-free versions, and sums may be reassociated, so the loops
+    vectorise (several times faster on data-heavy objectives). They agree with
+    NumPy to the 1-3 ulps that module documents; ``vector_math=False`` gives
+    libm's functions and sums in loop order.
     """
     from dcompile.frontend.fingerprint import fingerprint
     from dcompile.frontend.pytree import LEAF

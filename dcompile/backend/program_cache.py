@@ -64,9 +64,9 @@ def _build() -> str:
 
 
 def _settings() -> tuple[Any, ...]:
-    from dcompile.emit import chunking
+    from dcompile.emit import chunking, emitter
 
-    return (chunking.THRESHOLD, chunking.PART_SIZE, chunking.HIGH)
+    return (chunking.THRESHOLD, chunking.PART_SIZE, chunking.HIGH, emitter.MAX_SPREAD)
 
 
 def request_key(fingerprint: str, parts: tuple[Any, ...]) -> str:
