@@ -60,6 +60,8 @@ NUMPY: dict[str, Callable[[Any], Any]] = {
     "arcsinh": np.arcsinh,
     "arctanh": np.arctanh,
     "arccosh": np.arccosh,
+    "arcsin": np.arcsin,
+    "arccos": np.arccos,
 }
 LIBM_IN_NUMBA: dict[str, Callable[[Any], Any]] = {
     "exp": np.exp,
@@ -80,6 +82,8 @@ LIBM_IN_NUMBA: dict[str, Callable[[Any], Any]] = {
     "arcsinh": np.arcsinh,
     "arctanh": np.arctanh,
     "arccosh": np.arccosh,
+    "arcsin": np.arcsin,
+    "arccos": np.arccos,
 }
 UFUNC: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {
     "exp": lambda a, o: np.exp(a, out=o),
@@ -100,6 +104,8 @@ UFUNC: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {
     "arcsinh": lambda a, o: np.arcsinh(a, out=o),
     "arctanh": lambda a, o: np.arctanh(a, out=o),
     "arccosh": lambda a, o: np.arccosh(a, out=o),
+    "arcsin": lambda a, o: np.arcsin(a, out=o),
+    "arccos": lambda a, o: np.arccos(a, out=o),
 }
 MPMATH: dict[str, Callable[[Any], Any]] = vm.mpmath_reference()
 
@@ -130,10 +136,10 @@ def points(name: str, n: int, rng: np.random.Generator) -> np.ndarray:
         parts = [big, rng.uniform(-1.0, 1.0, t), small]
     elif name == "tanh":
         parts = [logu(1e-300, 25.0, h), rng.uniform(-3.0, 3.0, n - h)]
-    elif name in ("arctanh", "arccosh"):  # the range, the middle, and just beside ±1 (1 - 1e-17 rounds to 1)
+    elif name in ("arctanh", "arccosh", "arcsin", "arccos"):  # the range, the middle, and just beside ±1
         t = n // 3
-        beside_one = logu(1e-17, 1.0, n - 2 * t, signed=False)
-        if name == "arctanh":
+        beside_one = logu(1e-17, 1.0, n - 2 * t, signed=False)  # 1 - 1e-17 rounds to 1
+        if name != "arccosh":
             parts = [
                 logu(1e-300, 1.0, t),
                 rng.uniform(-1.0, 1.0, t),
@@ -249,10 +255,34 @@ def make_loop2(fn: Callable[[Any, Any], Any]) -> Any:
     return loop
 
 
-def pow_row(args: argparse.Namespace, rng: np.random.Generator) -> dict[str, Any]:
-    """The row of ``vm.pow`` (against ``np.power`` per element under numba, and the ``np.power`` ufunc)."""
-    vm_loop, libm_loop = make_loop2(vm.pow), make_loop2(np.power)
-    a, b = pow_points(args.n, rng)
+def pair_points(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) for hypot and arctan2: both log-uniform over the whole range (subnormals included), both in
+    [-10, 10], ratios of 1e-20 .. 1e20 at magnitudes 1e-280 .. 1e280, and both in 1e-3 .. 1e3; both signs."""
+    m = n // 4
+
+    def logu(lo: float, hi: float, k: int) -> np.ndarray:
+        return np.exp(rng.uniform(np.log(lo), np.log(hi), k)) * rng.choice([-1.0, 1.0], k)
+
+    a3 = logu(1e-280, 1e280, m)
+    a = [logu(1e-320, 1.7e308, m), rng.uniform(-10.0, 10.0, m), a3, logu(1e-3, 1e3, n - 3 * m)]
+    b = [logu(1e-320, 1.7e308, m), rng.uniform(-10.0, 10.0, m), a3 * logu(1e-20, 1e20, m), logu(1e-3, 1e3, n - 3 * m)]
+    return np.concatenate(a), np.concatenate(b)
+
+
+BINARY_NUMPY: dict[str, Any] = {"pow": np.power, "hypot": np.hypot, "arctan2": np.arctan2}
+BINARY_POINTS: dict[str, Callable[[int, np.random.Generator], tuple[np.ndarray, np.ndarray]]] = {
+    "pow": pow_points,
+    "hypot": pair_points,
+    "arctan2": pair_points,
+}
+BINARY_MPMATH: dict[str, Callable[[Any, Any], Any]] = vm.mpmath_reference_binary()
+
+
+def binary_row(name: str, args: argparse.Namespace, rng: np.random.Generator) -> dict[str, Any]:
+    """The row of ``vm.<name>`` of two arguments (against NumPy's function per element under numba, and its ufunc)."""
+    npf = BINARY_NUMPY[name]
+    vm_loop, libm_loop = make_loop2(vm.BINARY[name]), make_loop2(npf)
+    a, b = BINARY_POINTS[name](args.n, rng)
     perm = rng.permutation(a.size)
     a, b = a[perm], b[perm]
     out = np.empty_like(a)
@@ -265,26 +295,26 @@ def pow_row(args: argparse.Namespace, rng: np.random.Generator) -> dict[str, Any
     with np.errstate(all="ignore"):
         t_vm = best_ns(vm_loop, (a, b, out), a.size, args.repeat)
         t_libm = best_ns(libm_loop, (a, b, out), a.size, args.repeat)
-        t_np = best_ns(lambda a, b, o: np.power(a, b, out=o), (a, b, out), a.size, args.repeat)
-        x, y = pow_points(args.points, rng)
+        t_np = best_ns(lambda a, b, o: npf(a, b, out=o), (a, b, out), a.size, args.repeat)
+        x, y = BINARY_POINTS[name](args.points, rng)
         z = np.empty_like(x)
         vm_loop(x, y, z)
-        ulp_ld = float(ulp_error(z, np.power(x.astype(LD), y.astype(LD))).max())
-    xm, ym = pow_points(args.mp_points, rng)
+        ulp_ld = float(ulp_error(z, npf(x.astype(LD), y.astype(LD))).max())
+    xm, ym = BINARY_POINTS[name](args.mp_points, rng)
     zm = np.empty_like(xm)
     vm_loop(xm, ym, zm)
     mpmath.mp.dps = 40
     worst = 0.0
     for xi, yi, zi in zip(xm.tolist(), ym.tolist(), zm.tolist(), strict=True):
-        ref = mpmath.power(mpmath.mpf(xi), mpmath.mpf(yi))
+        ref = BINARY_MPMATH[name](mpmath.mpf(xi), mpmath.mpf(yi))
         if not mpmath.isfinite(ref) or ref == 0 or float(ref) == zi:
             continue
         _, e = mpmath.frexp(ref)
         worst = max(worst, float(abs(mpmath.mpf(zi) - ref) / mpmath.ldexp(1, max(int(e) - 53, -1074))))
     return {
-        "function": "pow", "vector_width": width, "ns_vm": round(t_vm, 3), "ns_libm_numba": round(t_libm, 3),
+        "function": name, "vector_width": width, "ns_vm": round(t_vm, 3), "ns_libm_numba": round(t_libm, 3),
         "ns_numpy_ufunc": round(t_np, 3), "speedup_vs_libm": round(t_libm / t_vm, 1),
-        "max_ulp_longdouble": round(ulp_ld, 3), "max_ulp_mpmath": round(worst, 3), "bound_ulp": vm.BOUNDS["pow"],
+        "max_ulp_longdouble": round(ulp_ld, 3), "max_ulp_mpmath": round(worst, 3), "bound_ulp": vm.BOUNDS[name],
         "compile_s_vm": round(compile_vm, 3),
     }  # fmt: skip
 
@@ -335,8 +365,10 @@ def main() -> None:
             "compile_s_vm": round(compile_vm, 3),
         })  # fmt: skip
         print(rows[-1], flush=True)
-    if not args.only or "pow" in args.only:
-        rows.append(pow_row(args, rng))
+    for name in vm.BINARY:
+        if args.only and name not in args.only:
+            continue
+        rows.append(binary_row(name, args, rng))
         print(rows[-1], flush=True)
     n = 1_000_000
     t1 = rng.normal(size=n)

@@ -45,6 +45,8 @@ REFERENCE: dict[str, Callable[[Any], Any]] = {
     "arcsinh": np.arcsinh,
     "arctanh": np.arctanh,
     "arccosh": np.arccosh,
+    "arcsin": np.arcsin,
+    "arccos": np.arccos,
 }
 MPMATH: dict[str, Callable[[Any], Any]] = vm.mpmath_reference()
 
@@ -73,6 +75,10 @@ SPECIAL: dict[str, list[float]] = {
     "arctanh": [0.0, -0.0, INF, -INF, NAN, 1.0, -1.0, 1.0000000000000002, -1.0000000000000002, 2.0, -1e300, TINY,
                 -TINY, 1e-300, -1e-300, 1e-10, -1e-10],
     "arccosh": [1.0, INF, -INF, NAN, 0.0, -0.0, 0.9999999999999999, -1.0, 0.5, -1e300, TINY],
+    "arcsin": [0.0, -0.0, 1.0, -1.0, INF, -INF, NAN, 1.0000000000000002, -1.0000000000000002, 2.0, -1e300, TINY,
+               -TINY, 1e-300, -1e-300, 1e-10, -1e-10, 2.0**-29],
+    "arccos": [1.0, -1.0, 0.0, -0.0, INF, -INF, NAN, 1.0000000000000002, -1.0000000000000002, 2.0, -1e300, TINY,
+               -TINY, 1e-300, -1e-300, 1e-17, -1e-17],
 }  # fmt: skip
 # Hard but finite cases (thresholds, subnormal results, cancellation): within the bound.
 EDGE: dict[str, list[float]] = {
@@ -104,6 +110,10 @@ EDGE: dict[str, list[float]] = {
                 0.16759858394372618, 0.999, -0.75, 1e-5],
     "arccosh": [1.0000000000000002, 1.0000000000000004, 2.0, 2.0000000000000004, 2.0**28, 2.0**28 - 1.0,
                 1.7976931348623157e308, 1.0295566869919672, 1.5, 1e154, 1e155, 1.0 + 1e-10],
+    "arcsin": [0.9999999999999999, -0.9999999999999999, 0.5, -0.5, 0.7071067811865476, 2.0**-28, 2.0**-27, 1e-8,
+               0.9, 0.99999, -0.3, 0.43, 0.6, 0.8, 0.92],
+    "arccos": [0.9999999999999999, -0.9999999999999999, 0.5, -0.5, 0.7071067811865476, 1e-8, -1e-8, 0.9, 0.99999,
+               -0.99999, -0.3, 0.43, 0.34279130330079477, -0.6, 0.92],
 }  # fmt: skip
 
 
@@ -151,10 +161,10 @@ def random_points(name: str, n: int, seed: int) -> np.ndarray:
         parts = [big, rng.uniform(-1.0, 1.0, t), small]
     elif name == "tanh":
         parts = [logu(1e-300, 25.0, h), rng.uniform(-3.0, 3.0, n - h)]
-    elif name in ("arctanh", "arccosh"):  # the range, the middle, and just beside ±1 (1 - 1e-17 rounds to 1)
+    elif name in ("arctanh", "arccosh", "arcsin", "arccos"):  # the range, the middle, and just beside ±1
         t = n // 3
-        beside_one = logu(1e-17, 1.0, n - 2 * t, signed=False)
-        if name == "arctanh":
+        beside_one = logu(1e-17, 1.0, n - 2 * t, signed=False)  # 1 - 1e-17 rounds to 1
+        if name != "arccosh":
             parts = [
                 logu(1e-300, 1.0, t),
                 rng.uniform(-1.0, 1.0, t),
@@ -265,6 +275,13 @@ def test_inverse_functions_spelled_out(loops: dict[str, Any]) -> None:
     assert one("arccosh", 1.0) == 0.0 and not np.signbit(one("arccosh", 1.0)) and one("arccosh", INF) == INF
     assert np.isnan(one("arccosh", 0.9999999999999999)) and np.isnan(one("arccosh", -INF))
     assert abs(one("arccosh", big) - 710.4758600739439) <= np.spacing(710.0)
+    assert one("arcsin", 1.0) == 1.5707963267948966 and one("arcsin", -1.0) == -1.5707963267948966
+    assert np.signbit(one("arcsin", -0.0)) and one("arcsin", -TINY) == -TINY and one("arcsin", 1e-300) == 1e-300
+    assert np.isnan(one("arcsin", 1.0000000000000002)) and np.isnan(one("arcsin", -INF))
+    assert one("arcsin", 0.5) == 0.5235987755982989  # pi/6 = 0.52359877559829887307... (mpmath), rounded
+    assert one("arccos", 1.0) == 0.0 and not np.signbit(one("arccos", 1.0)) and one("arccos", -1.0) == np.pi
+    assert one("arccos", 0.0) == np.pi / 2 and one("arccos", -0.0) == np.pi / 2
+    assert np.isnan(one("arccos", -1.0000000000000002)) and np.isnan(one("arccos", INF))
 
 
 def test_exact_powers(loops: dict[str, Any]) -> None:
@@ -330,7 +347,8 @@ def vector_calls(dispatcher: Any, intrinsic: str) -> int:
 
 
 LIBM = re.compile(
-    r"call [^@]*@(llvm\.)?(exp|expm1|exp2|log|log1p|log2|log10|tanh|pow|sin|cos|sinh|cosh|atan|asinh|atanh|acosh)"
+    r"call [^@]*@(llvm\.)?(exp|expm1|exp2|log|log1p|log2|log10|tanh|pow|sin|cos|sinh|cosh|atan|asinh|atanh|acosh"
+    r"|asin|acos|atan2|hypot)"
     r"(\.v?\d*f64)?\("
 )
 
@@ -403,7 +421,7 @@ def test_python_level_functions_are_numpy() -> None:
     x = np.concatenate([random_points("exp", 5000, 7), [0.0, -0.0, INF, -INF, NAN, 709.79, -745.2]])
     with np.errstate(all="ignore"):
         for name in ("exp", "expm1", "log", "log1p", "tanh", "exp2", "log2", "log10", "sinh", "cosh", "sin", "cos",
-                     "arctan", "arcsinh", "arctanh", "arccosh"):  # fmt: skip
+                     "arctan", "arcsinh", "arctanh", "arccosh", "arcsin", "arccos"):  # fmt: skip
             np.testing.assert_array_equal(vm.UNARY[name](x), REFERENCE[name](x), err_msg=name)
         np.testing.assert_array_equal(vm.softplus(x), np.logaddexp(0.0, x))
         e = np.exp(-np.abs(x))
@@ -459,6 +477,8 @@ def scalar_all() -> Any:
             vm.arcsinh(x),
             vm.arctanh(x),
             vm.arccosh(x),
+            vm.arcsin(x),
+            vm.arccos(x),
         )
 
     all_of(0.0)
@@ -488,6 +508,7 @@ def test_property_bound_symmetry_monotonicity(scalar_all: Any, x: float) -> None
             ("arctan", -1.0),
             ("arcsinh", -1.0),
             ("arctanh", -1.0),
+            ("arcsin", -1.0),
         )
     ]
     for i, sign in odd_even:
@@ -495,7 +516,7 @@ def test_property_bound_symmetry_monotonicity(scalar_all: Any, x: float) -> None
     if np.isfinite(x) and abs(x) < 1.7e308:
         up = scalar_all(float(np.nextafter(x, INF)))
         for name, lo, hi in zip(NAMES, values, up, strict=True):
-            if (name == "cosh" and x < 0) or name in ("sin", "cos"):  # not increasing there
+            if (name == "cosh" and x < 0) or name in ("sin", "cos", "arccos"):  # not increasing there
                 continue
             if np.isfinite(lo) and not np.isnan(hi):  # monotone up to the rounding: one step down at most
                 assert hi >= lo - np.spacing(abs(lo)), (name, x)
@@ -696,7 +717,7 @@ def test_pow_python_level_and_argument_types() -> None:
     with np.errstate(all="ignore"):
         np.testing.assert_array_equal(vm.pow(x, y), np.power(x, y))
     assert isinstance(vm.pow(2, 3), np.floating) and vm.pow(2, -1) == 0.5
-    assert set(vm.BINARY) == {"pow"} and "pow" in vm.BOUNDS
+    assert set(vm.BINARY) == {"pow", "hypot", "arctan2"} and "pow" in vm.BOUNDS
 
     @njit(error_model="numpy")
     def mixed(x, n, a):
@@ -708,3 +729,163 @@ def test_pow_python_level_and_argument_types() -> None:
     np.testing.assert_array_equal(pa, a**2)
     np.testing.assert_array_equal(pb, 2.0**a)
     np.testing.assert_allclose(pc, a**a, rtol=2e-16)
+
+
+# --- hypot and arctan2: two arguments ----------------------------------------------------------
+BINARY_NUMPY: dict[str, Callable[[Any, Any], Any]] = {"hypot": np.hypot, "arctan2": np.arctan2}
+PAIR_SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 4.0, -4.0, 0.5, INF, -INF, NAN, TINY, -TINY, 1e308,
+                -1e308, 1.7976931348623157e308, 2.2250738585072014e-308, -1e-310, 1e-300, 1e300, 2.0**-1022,
+                0.9999999999999999, 1.0000000000000002]  # fmt: skip
+
+
+def pair_points(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b): both log-uniform over the whole range (subnormals included), both in [-10, 10], ratios 1e-20 .. 1e20
+    at magnitudes 1e-280 .. 1e280, ratios near 1 and both in 1e-3 .. 1e3; both signs."""
+    rng = np.random.default_rng(seed)
+    m = n // 5
+
+    def logu(lo: float, hi: float, k: int) -> np.ndarray:
+        return np.exp(rng.uniform(np.log(lo), np.log(hi), k)) * rng.choice([-1.0, 1.0], k)
+
+    a3, a4 = logu(1e-280, 1e280, m), logu(1e-280, 1e280, m)
+    a = [logu(1e-320, 1.7e308, m), rng.uniform(-10.0, 10.0, m), a3, a4, logu(1e-3, 1e3, n - 4 * m)]
+    b = [logu(1e-320, 1.7e308, m), rng.uniform(-10.0, 10.0, m), a3 * logu(1e-20, 1e20, m),
+         a4 * logu(0.5, 2.0, m), logu(1e-3, 1e3, n - 4 * m)]  # fmt: skip
+    return np.concatenate(a), np.concatenate(b)
+
+
+def pair_reference(name: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    t = LD if EXTENDED else np.float64
+    with np.errstate(all="ignore"):
+        return np.asarray(BINARY_NUMPY[name](np.asarray(x, t), np.asarray(y, t)))
+
+
+@pytest.fixture(scope="module")
+def pair_loops() -> dict[str, Any]:
+    compiled = {}
+    for name in BINARY_NUMPY:
+        fn = vm.BINARY[name]
+
+        @njit(error_model="numpy")
+        def loop(a, b, out, fn=fn):
+            for i in range(a.size):
+                out[i] = fn(a[i], b[i])
+
+        loop(np.zeros(1), np.zeros(1), np.zeros(1))
+        compiled[name] = loop
+    return compiled
+
+
+@pytest.mark.parametrize("name", list(BINARY_NUMPY))
+def test_pair_random_points_within_bound(pair_loops: dict[str, Any], name: str) -> None:
+    x, y = pair_points(1_000_000, seed=60 + list(BINARY_NUMPY).index(name))
+    err = ulp_error(run2(pair_loops[name], x, y), pair_reference(name, x, y))
+    worst = int(np.argmax(err))
+    assert err[worst] <= vm.BOUNDS[name] + SLACK, f"{name}({x[worst]!r}, {y[worst]!r}): {err[worst]:.3f} ulp"
+
+
+@pytest.mark.parametrize("name", list(BINARY_NUMPY))
+def test_pair_special_values_bitwise(pair_loops: dict[str, Any], name: str) -> None:
+    """Every pair of special values: NumPy's bits where the result is exact (zeros, infinities, NaN, 3-4-5, the
+    quadrant constants), within the bound elsewhere."""
+    gx, gy = np.meshgrid(PAIR_SPECIAL, PAIR_SPECIAL)
+    x, y = gx.ravel(), gy.ravel()
+    with np.errstate(all="ignore"):
+        want = BINARY_NUMPY[name](x, y)
+    got = run2(pair_loops[name], x, y)
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(got), nan), (x[np.isnan(got) != nan], y[np.isnan(got) != nan])
+    special = ~np.isfinite(x) | ~np.isfinite(y) | (x == 0) | (y == 0)
+    if name == "hypot":
+        special |= (np.abs(x) == np.abs(y) * 0.75) | (np.abs(y) == np.abs(x) * 0.75) | (np.abs(x) == np.abs(y))
+    else:
+        special |= np.abs(x) == np.abs(y)
+    exact = special & ~nan
+    bad = got[exact].view(np.int64) != want[exact].view(np.int64)
+    assert not bad.any(), list(zip(x[exact][bad], y[exact][bad], got[exact][bad], want[exact][bad], strict=True))[:5]
+    assert ulp_error(got, pair_reference(name, x, y)).max() <= vm.BOUNDS[name] + SLACK
+
+
+def test_hypot_special_values_spelled_out(pair_loops: dict[str, Any]) -> None:
+    def one(x: float, y: float) -> float:
+        return float(run2(pair_loops["hypot"], [x], [y])[0])
+
+    big = 1.7976931348623157e308
+    assert one(INF, NAN) == INF and one(NAN, -INF) == INF and np.isnan(one(NAN, 1.0)) and np.isnan(one(0.0, NAN))
+    assert one(3.0, 4.0) == 5.0 and one(-3.0, 4.0) == 5.0 and one(5.0, 12.0) == 13.0 and one(-0.0, -0.0) == 0.0
+    assert not np.signbit(one(-0.0, -0.0)) and one(-2.5, 0.0) == 2.5 and one(-TINY, 0.0) == TINY
+    assert one(3e300, 4e300) == 5e300 and one(3 * TINY, 4 * TINY) == 5 * TINY and one(3e-310, 4e-310) == 5e-310
+    assert one(big, big) == INF and one(big, 1.0) == big and one(1e308, 1e308) == float(np.hypot(1e308, 1e308))
+    assert one(2.0**-1074, 2.0**-1074) == float(np.hypot(TINY, TINY)) and one(1.0, 1e-300) == 1.0
+
+
+def test_arctan2_special_values_spelled_out(pair_loops: dict[str, Any]) -> None:
+    """C99 atan2 (arguments y, x): signed zeros, the axes, infinities, NaN, independently of NumPy's output."""
+
+    def one(y: float, x: float) -> float:
+        return float(run2(pair_loops["arctan2"], [y], [x])[0])
+
+    pi, pio2, pio4 = 3.141592653589793, 1.5707963267948966, 0.7853981633974483
+    assert one(0.0, 0.0) == 0.0 and not np.signbit(one(0.0, 0.0)) and np.signbit(one(-0.0, 0.0))
+    assert one(0.0, -0.0) == pi and one(-0.0, -0.0) == -pi and one(0.0, -1.0) == pi and one(-0.0, -1.0) == -pi
+    assert np.signbit(one(-0.0, 2.0)) and one(-0.0, 2.0) == 0.0 and one(1.0, 0.0) == pio2 and one(-1.0, -0.0) == -pio2
+    assert one(INF, 1.0) == pio2 and one(-INF, -1.0) == -pio2 and one(INF, INF) == pio4 and one(-INF, INF) == -pio4
+    assert one(INF, -INF) == 2.356194490192345 and one(-INF, -INF) == -2.356194490192345
+    assert one(1.0, INF) == 0.0 and np.signbit(one(-1.0, INF)) and one(1.0, -INF) == pi and one(-1.0, -INF) == -pi
+    assert np.isnan(one(NAN, INF)) and np.isnan(one(INF, NAN)) and np.isnan(one(NAN, 0.0)) and np.isnan(one(0.0, NAN))
+    assert one(1.0, 1.0) == pio4 and one(-1.0, -1.0) == -2.356194490192345 and one(1e-300, 1e10) == 1e-310
+    assert one(TINY, 1.0) == TINY and one(1.0, -1e300) == pi and one(1e300, 1e-300) == pio2
+
+
+@pytest.mark.parametrize("name", list(BINARY_NUMPY))
+def test_pair_mpmath_sample(pair_loops: dict[str, Any], name: str) -> None:
+    x, y = pair_points(500, seed=160 + list(BINARY_NUMPY).index(name))
+    got = run2(pair_loops[name], x, y)
+    ref_fn = vm.mpmath_reference_binary()[name]
+    mpmath.mp.dps = 40
+    for xi, yi, gi in zip(x.tolist(), y.tolist(), got.tolist(), strict=True):
+        ref = ref_fn(mpmath.mpf(xi), mpmath.mpf(yi))
+        if float(ref) == gi or ref == 0:
+            continue
+        _, e = mpmath.frexp(ref)
+        ulp = mpmath.ldexp(1, max(int(e) - 53, -1074))
+        assert float(abs(mpmath.mpf(gi) - ref) / ulp) <= vm.BOUNDS[name], (name, xi, yi, gi, ref)
+
+
+@pytest.mark.skipif(not has_simd(), reason="the host CPU has no SIMD unit: LLVM cannot vectorise anything")
+@pytest.mark.parametrize("name", list(BINARY_NUMPY))
+def test_pair_loop_vectorises(pair_loops: dict[str, Any], name: str) -> None:
+    assert vectorised_without_libm(pair_loops[name])
+
+
+@pytest.mark.parametrize("name", list(BINARY_NUMPY))
+def test_pair_ir_path_equals_python_path(pair_loops: dict[str, Any], name: str) -> None:
+    from dcompile.runtime.vecmath_core import BINARY_KERNELS
+
+    x, y = pair_points(1500, seed=260 + list(BINARY_NUMPY).index(name))
+    sx, sy = np.meshgrid(PAIR_SPECIAL, PAIR_SPECIAL)
+    x, y = np.concatenate([x, sx.ravel()]), np.concatenate([y, sy.ravel()])
+    got = run2(pair_loops[name], x, y)
+    want = np.array([BINARY_KERNELS[name](float(a), float(b)) for a, b in zip(x, y, strict=True)])
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(got), nan)
+    bad = got[~nan].view(np.int64) != want[~nan].view(np.int64)
+    assert not bad.any(), (x[~nan][bad][:5], y[~nan][bad][:5])
+
+
+def test_pair_python_level_and_argument_types() -> None:
+    x, y = pair_points(700, seed=8)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(vm.hypot(x, y), np.hypot(x, y))
+        np.testing.assert_array_equal(vm.arctan2(x, y), np.arctan2(x, y))
+    assert isinstance(vm.hypot(3, 4), np.floating) and vm.hypot(3, 4) == 5.0 and vm.arctan2(0, -1) == np.pi
+
+    @njit(error_model="numpy")
+    def mixed(x, n, a):
+        return vm.hypot(x, n), vm.hypot(n, n), vm.arctan2(n, x), vm.arctan2(True, 0), vm.hypot(a, 4.0), vm.arctan2(a, a)
+
+    h1, h2, t1, t2, ha, ta = mixed(3.0, 4, np.array([[3.0, -3.0]]))
+    assert h1 == 5.0 and h2 == float(np.hypot(4.0, 4.0)) and t1 == pytest.approx(np.arctan2(4.0, 3.0), rel=2e-16)
+    assert t2 == np.pi / 2
+    np.testing.assert_array_equal(ha, [[5.0, 5.0]])
+    np.testing.assert_array_equal(ta, [[np.pi / 4, -3 * np.pi / 4]])

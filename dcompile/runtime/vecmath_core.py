@@ -655,6 +655,18 @@ def arctan_kernel(x):
     hi - ((t**3 P - lo) - t). Sign of x (-0 kept); tiny x returns x; ±inf -> ±pi/2 rounded.
     """
     a = fabs(x)
+    hi, lo, t, ts, s = _atan_reduce(a)
+    y = hi - (fma(ts, s, -lo) - t)
+    y = copysign(y, x)
+    return select(a <= INF, y, x)  # nan -> nan
+
+
+def _atan_reduce(a):
+    """arctan's reduction and polynomial for a >= 0: (hi, lo, t, ts, s), atan(a) = hi - (fma(ts, s, -lo) - t).
+
+    hi + lo is atan(c), t the reduced argument (ts: t, or 0 where tiny), s = P(t**2) with
+    t - t**3 P = atan(t) (:func:`arctan_kernel`; a = inf gives t = -0, atan = hi = pi/2).
+    """
     i1 = a >= 0.4375
     i2 = a >= 0.6875
     i3 = a >= 1.1875
@@ -679,9 +691,7 @@ def arctan_kernel(x):
     s2 = fma(s2, w, ATAN_T[3])
     s2 = fma(s2, w, ATAN_T[1])
     s = fma(z, s1, w * s2)
-    y = hi - (fma(ts, s, -lo) - t)
-    y = copysign(y, x)
-    return select(a <= INF, y, x)  # nan -> nan
+    return hi, lo, t, ts, s
 
 
 # --- the inverse hyperbolic functions: one log kernel of a double-double argument ----------------
@@ -790,6 +800,140 @@ def arccosh_kernel(x):
     return select(x >= 1.0, y, NAN)  # x < 1 and nan -> nan
 
 
+# --- hypot, arcsin, arccos, arctan2 --------------------------------------------------------------
+PI_HI = 3.141592653589793  # pi rounded
+PI_LO = 1.2246467991473532e-16  # pi - PI_HI
+PIO2_HI = 1.5707963267948966  # pi/2 rounded
+PIO2_LO = 6.123233995736766e-17  # pi/2 - PIO2_HI
+ASIN_TINY = 2.0**-28  # arcsin(x) rounds to x below
+ATAN2_TINY = 2.0**-960  # below: atan(t) = t rounded, the quotient's low part is not needed
+
+
+def _pow2_scale(a):
+    """(down, up) powers of two for a >= 0 (inf and nan included): a down in [1, 4) for a normal, up = 1/down.
+
+    From a's exponent field f clamped to [1, 2045]: down = 2**(1023 - f), up = 2**(f - 1023), both normal.
+    """
+    f = as_int(a) >> 52
+    f = select(f < 1, 1, select(f > 2045, 2045, f))
+    return as_float((2046 - f) << 52), as_float(f << 52)
+
+
+def _atan_dd(ah, al):
+    """atan(ah + al) for ah >= 0, |al| <= ulp(ah), as hi + m (hi = atan(c) exact, m one rounding).
+
+    :func:`_atan_reduce` of ah, and al/(1 + ah**2) (the derivative's term) joined to the small part.
+    """
+    hi, lo, t, ts, s = _atan_reduce(ah)
+    corr = al / fma(ah, ah, 1.0)
+    return hi, t - (fma(ts, s, -lo) - corr)
+
+
+def hypot_kernel(x, y):
+    """hypot(x, y) = sqrt(x**2 + y**2): both scaled by a power of two from the larger's exponent.
+
+    a >= b the scaled magnitudes (a in [1, 4)); a**2 + b**2 as a double-double (fma errors, Fast2Sum),
+    its square root with one Newton correction, one rounding, scaled back (exact unless the result
+    is subnormal). ±inf with anything (nan included) -> inf; nan -> nan; hypot(0, 0) = 0.
+    """
+    ax = fabs(x)
+    ay = fabs(y)
+    big = select(ax >= ay, ax, ay)
+    small = select(ax >= ay, ay, ax)
+    down, up = _pow2_scale(big)
+    a = big * down
+    b = small * down
+    ph = a * a
+    pl = fma(a, a, -ph)
+    qh = b * b
+    ql = fma(b, b, -qh)
+    sh = ph + qh
+    sl = (qh - (sh - ph)) + (pl + ql)  # Fast2Sum: ph >= qh
+    sc = select(big > 0.0, sh, 1.0)
+    s = sqrt(sc)
+    r = (fma(-s, s, sc) + sl) / (s + s)
+    h = (s + r) * up
+    h = select(big > 0.0, h, 0.0)
+    h = select((ax <= INF) & (ay <= INF), h, x + y)  # nan
+    return select((ax == INF) | (ay == INF), INF, h)
+
+
+def arcsin_kernel(x):
+    """arcsin(x) = sign(x) atan(a / sqrt(1 - a**2)), a = |x|, with the argument as a double-double.
+
+    1 - a**2 exactly as dh + dl (a**2 by fma, TwoSum), its square root with a Newton correction,
+    the quotient's low part from the fma residual; atan by :func:`_atan_dd`. a < 2**-28 returns x
+    (-0 kept); ±1 -> ±pi/2 rounded; |x| > 1 and nan -> nan.
+    """
+    a = fabs(x)
+    ac = select((a < 1.0) & (a >= ASIN_TINY), a, 0.5)  # tiny: x is returned (no subnormal a**2)
+    q = ac * ac
+    ql = fma(ac, ac, -q)
+    dh, dl = _two_sum(1.0, -q)
+    s, sl = _sqrt_dd(dh, dl - ql)
+    th = ac / s
+    tl = (fma(-th, s, ac) - th * sl) / s
+    hi, m = _atan_dd(th, tl)
+    y = select(a < 1.0, hi + m, PIO2_HI)
+    y = copysign(y, x)
+    return select(a <= 1.0, select(a < ASIN_TINY, x, y), NAN)  # nan: a <= 1 false
+
+
+def arccos_kernel(x):
+    """arccos(x) = 2 atan(sqrt((1 - x)/(1 + x))), the argument as a double-double.
+
+    1 - x and 1 + x exactly as double-doubles (TwoSum), the quotient's low part from the fma
+    residual, the square root with a Newton correction; atan by :func:`_atan_dd`, doubled (exact).
+    1 -> 0, -1 -> pi rounded, 0 -> pi/2 rounded; |x| > 1 and nan -> nan.
+    """
+    xc = select(fabs(x) < 1.0, x, 0.5)
+    nh, nl = _two_sum(1.0, -xc)
+    dh, dl = _two_sum(1.0, xc)
+    qh = nh / dh
+    ql = ((fma(-qh, dh, nh) + nl) - qh * dl) / dh
+    s, sl = _sqrt_dd(qh, ql)
+    hi, m = _atan_dd(s, sl)
+    y = 2.0 * (hi + m)
+    y = select(x == 1.0, 0.0, select(x == -1.0, PI_HI, y))
+    return select(fabs(x) <= 1.0, y, NAN)  # nan: false
+
+
+def arctan2_kernel(y, x):
+    """arctan2(y, x) = sign(y) (C + sigma atan(t)), t = min(|x|, |y|)/max(|x|, |y|) <= 1, as a double-double.
+
+    C + sigma: 0 + (|y| <= |x|, x >= +0), pi/2 - (|y| > |x|, x >= +0), pi/2 + (|y| > |x|, x <= -0),
+    pi - (|y| <= |x|, x <= -0) (the sign bit of x decides); C in two parts, atan(t) = hi + m
+    (:func:`_atan_dd`; t's low part from the fma residual of the quotient of the two scaled by a
+    power of two), C_hi + sigma hi by TwoSum, one final rounding. Zeros and infinities as C99's
+    atan2 (both infinite: t = 1; one: t = 0; both zero: t = 0); nan -> nan.
+    """
+    ax = fabs(x)
+    ay = fabs(y)
+    both_inf = (ax == INF) & (ay == INF)
+    ax1 = select(both_inf, 1.0, select(ay == INF, 0.0, select(ax == INF, 1.0, ax)))
+    ay1 = select(both_inf, 1.0, select(ax == INF, 0.0, select(ay == INF, 1.0, ay)))
+    swap = ay1 > ax1
+    num = select(swap, ax1, ay1)
+    den = select(swap, ay1, ax1)
+    den = select(den > 0.0, den, 1.0)  # both zero: t = 0
+    th = num / den
+    down, _ = _pow2_scale(den)
+    dn = den * down
+    tl = fma(-th, dn, num * down) / dn
+    tl = select(th < ATAN2_TINY, 0.0, tl)
+    hi, m = _atan_dd(th, tl)
+    neg_x = as_int(x) < 0
+    ch = select(swap, PIO2_HI, select(neg_x, PI_HI, 0.0))
+    cl = select(swap, PIO2_LO, select(neg_x, PI_LO, 0.0))
+    minus = select(swap, select(neg_x, False, True), neg_x)  # swap xor neg_x
+    sh = select(minus, -hi, hi)
+    sm = select(minus, -m, m)
+    rh, rl = _two_sum(ch, sh)
+    r = rh + ((rl + cl) + sm)
+    r = copysign(r, y)
+    return select((ax <= INF) & (ay <= INF), r, x + y)  # nan
+
+
 KERNELS: dict[str, Any] = {
     "exp": exp_kernel,
     "expm1": expm1_kernel,
@@ -809,6 +953,8 @@ KERNELS: dict[str, Any] = {
     "arcsinh": arcsinh_kernel,
     "arctanh": arctanh_kernel,
     "arccosh": arccosh_kernel,
+    "arcsin": arcsin_kernel,
+    "arccos": arccos_kernel,
 }
 """The kernels by name: each runs on a Python float (the reference path) or a :class:`V` (IR)."""
 
@@ -838,7 +984,7 @@ INTRINSICS: dict[str, Any] = {name: _kernel_intrinsic(name, k) for name, k in KE
 """One numba ``@intrinsic`` per function (float64 of any real scalar), emitting its kernel inline."""
 
 
-BINARY_KERNELS: dict[str, Any] = {"pow": pow_kernel}
+BINARY_KERNELS: dict[str, Any] = {"pow": pow_kernel, "hypot": hypot_kernel, "arctan2": arctan2_kernel}
 """The kernels of two arguments, by name (as :data:`KERNELS`)."""
 
 

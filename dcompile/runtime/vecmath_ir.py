@@ -284,4 +284,4 @@ def _py_fma(a: float, b: float, c: float) -> float:
     try:
         return exact.numerator / exact.denominator  # int / int is correctly rounded
     except OverflowError:
-        return math.copysign(math.inf, exact)
+        return math.inf if exact > 0 else -math.inf
