@@ -286,7 +286,7 @@ def asinh_sum(x):
 
 
 def test_arcsinh_calls_vecmath_where_its_loop_vectorises() -> None:
-    """np.arcsinh has a twin; its derivative's ``np.hypot`` has none, so the gradient's loop stays scalar."""
+    """np.arcsinh has a twin, and so has its derivative's ``np.hypot``: the gradient's loop calls ``vm.hypot(``."""
     x = np.linspace(-2.0, 3.0, 263)
     value_on = dc.compile(asinh_sum, vector_math=True).specialize(x)
     assert "vm.arcsinh(" in _code(value_on.source)
@@ -295,7 +295,65 @@ def test_arcsinh_calls_vecmath_where_its_loop_vectorises() -> None:
     assert re.search(r"@llvm\.fma\.v\d+f64", ir) and not re.search(r"@(llvm\.)?asinh(\.v?\d*f64)?\(", ir)
     on, off = _pair(asinh_sum)
     (f1, g1), (f0, g0) = on(x), off(x)
-    assert "np.hypot(" in _code(on.source)
+    assert "vm.hypot(" in _code(on.source) and "np.hypot(" not in _code(on.source)
     assert abs(f1 - f0) <= 1e-13 * abs(f0)
     close(g1, g0, "gradient", rtol=1e-13)
     close(g1, fd_gradient(asinh_sum, x, 1e-5), "finite differences", rtol=1e-7)
+
+
+def hypot_sum(x):
+    return np.sum(np.hypot(x, 0.5 * x + 1.0) + np.arcsinh(2.0 * x) * x)
+
+
+def test_hypot_calls_vecmath_and_the_arcsinh_gradient_vectorises() -> None:
+    """np.hypot in a fused loop (and in arcsinh's derivative): ``vm.hypot(`` printed, the gradient loop vectorised."""
+    x = np.linspace(-2.0, 3.0, 263)
+    on, off = _pair(hypot_sum)
+    (f1, g1), (f0, g0) = on(x), off(x)
+    code = _code(on.source)
+    assert "vm.hypot(" in code and "vm.arcsinh(" in code and "np.hypot(" not in code, code
+    assert "vm." not in _code(off.source)
+    assert abs(f1 - f0) <= 1e-13 * abs(f0)
+    close(g1, g0, "gradient", rtol=1e-13)
+    close(g1, fd_gradient(hypot_sum, x, 1e-5), "finite differences", rtol=1e-7)
+    ir = on.njit.inspect_llvm(on.njit.signatures[0])
+    assert re.search(r"@llvm\.fma\.v\d+f64", ir) and not re.search(r"@(llvm\.)?(hypot|asinh)(\.v?\d*f64)?\(", ir)
+
+
+def arcsin_arccos_sum(x):
+    return np.sum(np.arcsin(0.9 * x) * x + np.arccos(0.8 * x + 0.1) * x)
+
+
+def test_arcsin_arccos_call_vecmath_and_match_the_strict_loop() -> None:
+    """np.arcsin and np.arccos in a fused loop: ``vm.arcsin(``, ``vm.arccos(`` printed, the loop vectorised."""
+    x = np.linspace(-0.97, 0.98, 257)
+    on, off = _pair(arcsin_arccos_sum)
+    (f1, g1), (f0, g0) = on(x), off(x)
+    code = _code(on.source)
+    assert "vm.arcsin(" in code and "vm.arccos(" in code, code
+    assert "vm." not in _code(off.source)
+    assert abs(f1 - f0) <= 1e-13 * abs(f0)
+    close(g1, g0, "gradient", rtol=1e-13)
+    close(g1, fd_gradient(arcsin_arccos_sum, x, 1e-6), "finite differences", rtol=1e-7)
+    ir = on.njit.inspect_llvm(on.njit.signatures[0])
+    assert re.search(r"@llvm\.fma\.v\d+f64", ir) and not re.search(r"@(llvm\.)?(asin|acos)(\.v?\d*f64)?\(", ir)
+
+
+def angle_sum(x, y):
+    return np.sum(np.arctan2(y, x) * x + np.arctan2(x - 1.0, y * y + 0.1))
+
+
+def test_arctan2_calls_vecmath_and_matches_the_strict_loop() -> None:
+    """np.arctan2 in a fused loop (all four quadrants): ``vm.arctan2(`` printed, the loop vectorised."""
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=241), rng.normal(size=241)
+    on, off = _pair(angle_sum, wrt="x")
+    (f1, g1), (f0, g0) = on(x, y), off(x, y)
+    code = _code(on.source)
+    assert "vm.arctan2(" in code, code
+    assert "vm." not in _code(off.source)
+    assert abs(f1 - f0) <= 1e-13 * abs(f0)
+    close(g1, g0, "gradient", rtol=1e-13)
+    close(g1, fd_gradient(lambda x: angle_sum(x, y), x, 1e-6), "finite differences", rtol=1e-7)
+    ir = on.njit.inspect_llvm(on.njit.signatures[0])
+    assert re.search(r"@llvm\.fma\.v\d+f64", ir) and not re.search(r"@(llvm\.)?atan2(\.v?\d*f64)?\(", ir)

@@ -580,6 +580,7 @@ arcsin_p = _define(
     "asin",
     spell=("numpy.arcsin", "math.asin"),
     d=(lambda t, ans, x: div(t, sqrt(sub(1.0, integer_pow(x, 2)))),),
+    vector="arcsin",
 )
 arccos_p = _define(
     "arccos",
@@ -588,6 +589,7 @@ arccos_p = _define(
     "acos",
     spell=("numpy.arccos", "math.acos"),
     d=(lambda t, ans, x: neg(div(t, sqrt(sub(1.0, integer_pow(x, 2))))),),
+    vector="arccos",
 )
 arctan_p = _define(
     "arctan",
@@ -632,6 +634,7 @@ hypot_p = _define(
     lambda x, y: sp.sqrt(x**2 + y**2),
     spell=("numpy.hypot",),
     d=(lambda t, ans, x, y: mul(t, div(x, ans)), lambda t, ans, x, y: mul(t, div(y, ans))),
+    vector="hypot",
 )
 arctan2_p = _define(
     "arctan2",
@@ -643,6 +646,7 @@ arctan2_p = _define(
         lambda t, ans, y, x: div(mul(t, x), _hypot2(y, x)),
         lambda t, ans, y, x: neg(div(mul(t, y), _hypot2(y, x))),
     ),
+    vector="arctan2",
 )
 sinh_p = _define(
     "sinh",
