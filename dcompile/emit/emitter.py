@@ -447,7 +447,7 @@ class _Printer:
     def _vectorises(self, c: Cluster) -> bool:
         """Whether the loop of ``c`` uses vector math: it is on, and every member vectorises with it.
 
-        One opaque call (a special function, ``np.arctan``, a float power) keeps LLVM from
+        One opaque call (a special function, ``np.tan``, ``np.cbrt``) keeps LLVM from
         vectorising the loop, and then the vecmath kernels, run one entry at a time, are slower
         than libm (measured ~1.4x on a scalar logistic row loop): such a loop keeps NumPy's
         functions and loop-order sums throughout.
