@@ -36,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from machine import machine_info
 
 from dcompile.runtime import vecmath as vm
+from dcompile.runtime import vecmath_check as check
+from dcompile.runtime.vecmath_check import ulp_error
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LD = np.longdouble
@@ -107,60 +109,7 @@ UFUNC: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {
     "arcsin": lambda a, o: np.arcsin(a, out=o),
     "arccos": lambda a, o: np.arccos(a, out=o),
 }
-MPMATH: dict[str, Callable[[Any], Any]] = vm.mpmath_reference()
-
-
-def points(name: str, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Test points for one function: log-uniform magnitudes over its range, both signs, and its central range."""
-
-    def logu(lo: float, hi: float, m: int, signed: bool = True) -> np.ndarray:
-        mag = np.exp(rng.uniform(np.log(lo), np.log(hi), m))
-        return mag * rng.choice([-1.0, 1.0], m) if signed else mag
-
-    h = n // 2
-    if name == "exp":
-        parts = [rng.uniform(-746.0, 710.0, h), logu(1e-300, 750.0, n - h)]
-    elif name == "expm1":
-        parts = [rng.uniform(-45.0, 710.0, h), logu(1e-300, 2.0, n - h)]
-    elif name in ("log", "log2", "log10"):
-        parts = [logu(5e-324, 1.7e308, h, signed=False), rng.uniform(0.5, 2.0, n - h)]
-    elif name == "exp2":
-        parts = [rng.uniform(-1080.0, 1025.0, h), logu(1e-300, 1100.0, n - h)]
-    elif name in ("sinh", "cosh"):
-        parts = [logu(1e-300, 720.0, h), rng.uniform(-5.0, 5.0, n - h)]
-    elif name in ("sin", "cos", "arctan", "arcsinh"):
-        parts = [logu(1e-300, 1.7e308, h), rng.uniform(-10.0, 10.0, n - h)]
-    elif name == "log1p":
-        t = n // 3
-        big, small = logu(1e-300, 1.7e308, t, signed=False), -logu(1e-300, 1.0, n - 2 * t, signed=False)
-        parts = [big, rng.uniform(-1.0, 1.0, t), small]
-    elif name == "tanh":
-        parts = [logu(1e-300, 25.0, h), rng.uniform(-3.0, 3.0, n - h)]
-    elif name in ("arctanh", "arccosh", "arcsin", "arccos"):  # the range, the middle, and just beside ±1
-        t = n // 3
-        beside_one = logu(1e-17, 1.0, n - 2 * t, signed=False)  # 1 - 1e-17 rounds to 1
-        if name != "arccosh":
-            parts = [
-                logu(1e-300, 1.0, t),
-                rng.uniform(-1.0, 1.0, t),
-                (1.0 - beside_one) * rng.choice([-1.0, 1.0], n - 2 * t),
-            ]
-        else:
-            parts = [logu(1.0, 1.7e308, t, signed=False), rng.uniform(1.0, 10.0, t), 1.0 + beside_one]
-    else:
-        parts = [logu(1e-300, 800.0, h), rng.uniform(-40.0, 40.0, n - h)]
-    return np.concatenate(parts)
-
-
-def ulp_error(y: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """|y - ref| in ulps of the exact value ``ref`` (long double); 0 where y is ref rounded (inf and nan included)."""
-    _, e = np.frexp(ref)
-    ulp = np.ldexp(np.ones(ref.shape, LD), np.maximum(e.astype(np.int64) - 53, -1074))
-    with np.errstate(all="ignore"):
-        err = np.abs(y.astype(LD) - ref) / ulp
-        rounded = ref.astype(np.float64)
-    same = (y == rounded) | (np.isnan(y) & np.isnan(ref))
-    return np.where(same, 0.0, err).astype(np.float64)
+MPMATH: dict[str, Callable[[Any], Any]] = check.mpmath_reference()
 
 
 def make_loop(fn: Callable[[Any], Any]) -> Any:
@@ -275,7 +224,7 @@ BINARY_POINTS: dict[str, Callable[[int, np.random.Generator], tuple[np.ndarray, 
     "hypot": pair_points,
     "arctan2": pair_points,
 }
-BINARY_MPMATH: dict[str, Callable[[Any, Any], Any]] = vm.mpmath_reference_binary()
+BINARY_MPMATH: dict[str, Callable[[Any, Any], Any]] = check.mpmath_reference_binary()
 
 
 def binary_row(name: str, args: argparse.Namespace, rng: np.random.Generator) -> dict[str, Any]:
@@ -337,7 +286,7 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         vm_loop, libm_loop = make_loop(fn), make_loop(LIBM_IN_NUMBA[name])
-        a = points(name, args.n, rng)
+        a = check.sample_points(name, args.n, rng)
         rng.shuffle(a)
         out = np.empty_like(a)
         t = time.perf_counter()
@@ -350,11 +299,11 @@ def main() -> None:
             t_vm = best_ns(vm_loop, (a, out), a.size, args.repeat)
             t_libm = best_ns(libm_loop, (a, out), a.size, args.repeat)
             t_np = best_ns(UFUNC[name], (a, out), a.size, args.repeat)
-            x = points(name, args.points, rng)
+            x = check.sample_points(name, args.points, rng)
             y = np.empty_like(x)
             vm_loop(x, y)
             ulp_ld = float(ulp_error(y, NUMPY[name](x.astype(LD))).max())
-        xm = points(name, args.mp_points, rng)
+        xm = check.sample_points(name, args.mp_points, rng)
         ym = np.empty_like(xm)
         vm_loop(xm, ym)
         ulp_mp = mp_error(name, xm, ym)

@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from numba import njit
 
 from dcompile.runtime import vecmath as vm
+from dcompile.runtime import vecmath_check as check
+from dcompile.runtime.vecmath_check import ulp_error
 
 NAMES = list(vm.UNARY)
 LD = np.longdouble
@@ -48,7 +50,7 @@ REFERENCE: dict[str, Callable[[Any], Any]] = {
     "arcsin": np.arcsin,
     "arccos": np.arccos,
 }
-MPMATH: dict[str, Callable[[Any], Any]] = vm.mpmath_reference()
+MPMATH: dict[str, Callable[[Any], Any]] = check.mpmath_reference()
 
 INF, NAN, TINY = np.inf, np.nan, 5e-324
 HARD_PIO2 = 6381956970095103 * 2.0**797  # the double closest to a multiple of pi/2 (about 2**-61 away)
@@ -117,64 +119,9 @@ EDGE: dict[str, list[float]] = {
 }  # fmt: skip
 
 
-def ulp_error(y: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """|y - ref| in ulps of the exact value ``ref``; 0 where y equals ref rounded to float64 (inf, nan included)."""
-    ref = np.asarray(ref, LD)
-    _, e = np.frexp(ref)
-    ulp = np.ldexp(np.ones(ref.shape, LD), np.maximum(e.astype(np.int64) - 53, -1074))
-    with np.errstate(all="ignore"):
-        err = np.abs(np.asarray(y, LD) - ref) / ulp
-        rounded = ref.astype(np.float64)
-    same = (y == rounded) | (np.isnan(y) & np.isnan(ref))
-    return np.where(same, 0.0, err).astype(np.float64)
-
-
 def reference(name: str, x: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
         return np.asarray(REFERENCE[name](np.asarray(x, LD if EXTENDED else np.float64)))
-
-
-def random_points(name: str, n: int, seed: int) -> np.ndarray:
-    """Log-uniform magnitudes over the function's whole range (both signs) plus its central range."""
-    rng = np.random.default_rng(seed)
-
-    def logu(lo: float, hi: float, m: int, signed: bool = True) -> np.ndarray:
-        mag = np.exp(rng.uniform(np.log(lo), np.log(hi), m))
-        return mag * rng.choice([-1.0, 1.0], m) if signed else mag
-
-    h = n // 2
-    if name == "exp":
-        parts = [rng.uniform(-746.0, 710.0, h), logu(1e-300, 750.0, n - h)]
-    elif name == "expm1":
-        parts = [rng.uniform(-45.0, 710.0, h), logu(1e-300, 2.0, n - h)]
-    elif name in ("log", "log2", "log10"):
-        parts = [logu(TINY, 1.7e308, h, signed=False), rng.uniform(0.5, 2.0, n - h)]
-    elif name == "exp2":
-        parts = [rng.uniform(-1080.0, 1025.0, h), logu(1e-300, 1100.0, n - h)]
-    elif name in ("sinh", "cosh"):
-        parts = [logu(1e-300, 720.0, h), rng.uniform(-5.0, 5.0, n - h)]
-    elif name in ("sin", "cos", "arctan", "arcsinh"):
-        parts = [logu(1e-300, 1.7e308, h), rng.uniform(-10.0, 10.0, n - h)]
-    elif name == "log1p":
-        t = n // 3
-        big, small = logu(1e-300, 1.7e308, t, signed=False), -logu(1e-300, 1.0, n - 2 * t, signed=False)
-        parts = [big, rng.uniform(-1.0, 1.0, t), small]
-    elif name == "tanh":
-        parts = [logu(1e-300, 25.0, h), rng.uniform(-3.0, 3.0, n - h)]
-    elif name in ("arctanh", "arccosh", "arcsin", "arccos"):  # the range, the middle, and just beside ±1
-        t = n // 3
-        beside_one = logu(1e-17, 1.0, n - 2 * t, signed=False)  # 1 - 1e-17 rounds to 1
-        if name != "arccosh":
-            parts = [
-                logu(1e-300, 1.0, t),
-                rng.uniform(-1.0, 1.0, t),
-                (1.0 - beside_one) * rng.choice([-1.0, 1.0], n - 2 * t),
-            ]
-        else:
-            parts = [logu(1.0, 1.7e308, t, signed=False), rng.uniform(1.0, 10.0, t), 1.0 + beside_one]
-    else:
-        parts = [logu(1e-300, 800.0, h), rng.uniform(-40.0, 40.0, n - h)]
-    return np.concatenate(parts)
 
 
 def make_loop(fn: Callable[[Any], Any]) -> Any:
@@ -206,7 +153,7 @@ def run(loop: Any, x: Any) -> np.ndarray:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_random_points_within_bound(loops: dict[str, Any], name: str) -> None:
-    x = random_points(name, 1_000_000, seed=NAMES.index(name))
+    x = check.sample_points(name, 1_000_000, np.random.default_rng(NAMES.index(name)))
     err = ulp_error(run(loops[name], x), reference(name, x))
     worst = int(np.argmax(err))
     assert err[worst] <= vm.BOUNDS[name] + SLACK, f"{name}({x[worst]!r}): {err[worst]:.3f} ulp"
@@ -316,7 +263,7 @@ def test_edge_values_within_bound(loops: dict[str, Any], name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_mpmath_sample(loops: dict[str, Any], name: str) -> None:
-    x = random_points(name, 300, seed=100 + NAMES.index(name))
+    x = check.sample_points(name, 300, np.random.default_rng(100 + NAMES.index(name)))
     y = run(loops[name], x)
     mpmath.mp.dps = 40
     for xi, yi in zip(x.tolist(), y.tolist(), strict=True):
@@ -418,7 +365,9 @@ def test_add_makes_reduction_vectorise() -> None:
 
 
 def test_python_level_functions_are_numpy() -> None:
-    x = np.concatenate([random_points("exp", 5000, 7), [0.0, -0.0, INF, -INF, NAN, 709.79, -745.2]])
+    x = np.concatenate(
+        [check.sample_points("exp", 5000, np.random.default_rng(7)), [0.0, -0.0, INF, -INF, NAN, 709.79, -745.2]]
+    )
     with np.errstate(all="ignore"):
         for name in ("exp", "expm1", "log", "log1p", "tanh", "exp2", "log2", "log10", "sinh", "cosh", "sin", "cos",
                      "arctan", "arcsinh", "arctanh", "arccosh", "arcsin", "arccos"):  # fmt: skip
@@ -534,7 +483,9 @@ def test_ir_path_equals_python_path(loops: dict[str, Any], name: str) -> None:
     """
     from dcompile.runtime.vecmath_core import KERNELS
 
-    x = np.concatenate([random_points(name, 600, seed=200 + NAMES.index(name)), SPECIAL[name], EDGE[name]])
+    x = np.concatenate(
+        [check.sample_points(name, 600, np.random.default_rng(200 + NAMES.index(name))), SPECIAL[name], EDGE[name]]
+    )
     got = run(loops[name], x)
     want = np.array([KERNELS[name](float(v)) for v in x])
     nan = np.isnan(want)
@@ -841,7 +792,7 @@ def test_arctan2_special_values_spelled_out(pair_loops: dict[str, Any]) -> None:
 def test_pair_mpmath_sample(pair_loops: dict[str, Any], name: str) -> None:
     x, y = pair_points(500, seed=160 + list(BINARY_NUMPY).index(name))
     got = run2(pair_loops[name], x, y)
-    ref_fn = vm.mpmath_reference_binary()[name]
+    ref_fn = check.mpmath_reference_binary()[name]
     mpmath.mp.dps = 40
     for xi, yi, gi in zip(x.tolist(), y.tolist(), got.tolist(), strict=True):
         ref = ref_fn(mpmath.mpf(xi), mpmath.mpf(yi))

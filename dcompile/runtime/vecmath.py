@@ -386,42 +386,6 @@ UNARY: dict[str, Callable[[Any], Any]] = {
 """The elementwise functions of one argument, by name (the tests and the benchmark iterate it)."""
 
 
-def mpmath_reference() -> dict[str, Callable[[Any], Any]]:
-    """The exact function each unary kernel is measured against, in mpmath (the bounds in ``BOUNDS``
-    come from it and from long double; ``tests/test_vecmath.py`` and ``benchmarks/bench_vecmath.py``)."""
-    import mpmath  # type: ignore[import-untyped]
-
-    return {
-        "exp": mpmath.exp,
-        "expm1": mpmath.expm1,
-        "log": mpmath.log,
-        "log1p": mpmath.log1p,
-        "tanh": mpmath.tanh,
-        "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
-        "softplus": lambda x: mpmath.log1p(mpmath.exp(x)),
-        "exp2": lambda x: mpmath.power(2, x),
-        "log2": lambda x: mpmath.log(x, 2),
-        "log10": mpmath.log10,
-        "sinh": mpmath.sinh,
-        "cosh": mpmath.cosh,
-        "sin": mpmath.sin,
-        "cos": mpmath.cos,
-        "arctan": mpmath.atan,
-        "arcsinh": mpmath.asinh,
-        "arctanh": mpmath.atanh,
-        "arccosh": mpmath.acosh,
-        "arcsin": mpmath.asin,
-        "arccos": mpmath.acos,
-    }
-
-
-def mpmath_reference_binary() -> dict[str, Callable[[Any, Any], Any]]:
-    """The exact function of each kernel of two arguments, in mpmath (as :func:`mpmath_reference`)."""
-    import mpmath  # type: ignore[import-untyped]
-
-    return {"pow": mpmath.power, "hypot": mpmath.hypot, "arctan2": mpmath.atan2}
-
-
 BINARY: dict[str, Callable[[Any, Any], Any]] = {"pow": pow, "hypot": hypot, "arctan2": arctan2}
 """The elementwise functions of two arguments, by name (the tests and the benchmark iterate it)."""
 
