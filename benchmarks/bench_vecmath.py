@@ -42,29 +42,7 @@ from dcompile.runtime.vecmath_check import ulp_error
 RESULTS = Path(__file__).resolve().parent / "results"
 LD = np.longdouble
 
-# NumPy's function for each name: under numba (libm per element) and as the reference in long double.
-NUMPY: dict[str, Callable[[Any], Any]] = {
-    "exp": np.exp,
-    "expm1": np.expm1,
-    "log": np.log,
-    "log1p": np.log1p,
-    "tanh": np.tanh,
-    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
-    "softplus": lambda x: np.logaddexp(0.0, x),
-    "exp2": np.exp2,
-    "log2": np.log2,
-    "log10": np.log10,
-    "sinh": np.sinh,
-    "cosh": np.cosh,
-    "sin": np.sin,
-    "cos": np.cos,
-    "arctan": np.arctan,
-    "arcsinh": np.arcsinh,
-    "arctanh": np.arctanh,
-    "arccosh": np.arccosh,
-    "arcsin": np.arcsin,
-    "arccos": np.arccos,
-}
+NUMPY: dict[str, Callable[[Any], Any]] = check.NUMPY
 LIBM_IN_NUMBA: dict[str, Callable[[Any], Any]] = {
     "exp": np.exp,
     "expm1": np.expm1,
