@@ -586,17 +586,18 @@ class Derivative:
             f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
         )
 
-    def _check_apart(self, out: np.ndarray, args: Sequence[Any], names: Sequence[str] = ()) -> None:
+    def _check_apart(self, out: np.ndarray, args: Sequence[Any], names: Sequence[str] = (), what: str = "out") -> None:
         """Refuse an ``out`` that shares memory with an array in ``args`` (the code writes it while reading them).
 
-        ``names``: the arguments' names, where ``args`` are the parameters as given (default: the function's).
+        ``names``: the arguments' names, where ``args`` are the parameters as given (default: the
+        function's); ``what``: the buffer as the message names it.
         """
         names = names or self.fn.arg_names
         for k, a in enumerate(args):
             if type(a) is np.ndarray and np.may_share_memory(out, a) and np.shares_memory(out, a):
                 name = names[k] if k < len(names) else f"argument {k}"
                 raise SignatureError(
-                    f"out shares memory with the argument {name}: the gradient is written into out "
+                    f"{what} shares memory with the argument {name}: the gradient is written into it "
                     f"while {name} is still read, so the result would be wrong.\n"
                     "Fix: pass a separate buffer, e.g. np.empty_like(out)."
                 )
@@ -653,14 +654,7 @@ class Derivative:
                         f"out[{j}] (for {names[j]}) and out[{k}] (for {names[k]}) share memory: "
                         "each gradient needs a buffer of its own.\nFix: pass separate arrays."
                     )
-            for i, a in enumerate(conv):
-                if type(a) is np.ndarray and np.may_share_memory(b, a) and np.shares_memory(b, a):
-                    arg = self.fn.arg_names[i] if i < len(self.fn.arg_names) else f"argument {i}"
-                    raise SignatureError(
-                        f"out[{k}] (for {names[k]}) shares memory with the argument {arg}: the gradient is "
-                        f"written into it while {arg} is still read, so the result would be wrong.\n"
-                        "Fix: pass a separate buffer, e.g. a copy."
-                    )
+            self._check_apart(b, conv, what=f"out[{k}] (for {names[k]})")
 
     def _into_structured(self, out: Any, args: tuple[Any, ...]) -> Any:
         """:meth:`into` for structured arguments: ``out`` mirrors the differentiated parameters
