@@ -168,7 +168,6 @@ class _Printer:
         self.namer = Namer(dict(graph.hints))
         self._reads: list[str] = []  # names the expressions printed since the last _take() read
         self.module = module if module is not None else ModuleParts()
-        self.vector_math = self.module.vector_math
         self._cluster_vectorises: dict[int, bool] = {}  # by id of the Cluster (see _vectorises)
         self.consts = {e.out: e.kwargs["value"] for e in graph.eqns if e.prim.literal}
         # Array constants are module globals (numba freezes them into the machine code).
@@ -452,7 +451,7 @@ class _Printer:
         than libm (measured ~1.4x on a scalar logistic row loop): such a loop keeps NumPy's
         functions and loop-order sums throughout.
         """
-        if not self.vector_math:
+        if not self.module.vector_math:
             return False
         key = id(c)
         if key not in self._cluster_vectorises:
@@ -894,10 +893,7 @@ class _Printer:
             if layout.buffers:
                 lines = self._into_buffers(layout)
             elif isinstance(layout.vector, Array) and not self.in_out:
-                whole = "_out" if layout.accumulate else "_out[:]"
-                line = f"{whole} {op} {self.expr(layout.vector.value)[0]}"
-                writes = frozenset({"_out"}) if layout.accumulate else frozenset()
-                lines.append(Stmt((line,), ("_out", *self._take()), writes, Kind.ASSIGN if writes else Kind.STORE))
+                lines.append(self._copy_into("_out", layout.vector.value, layout.accumulate))
             elif isinstance(layout.vector, Vector):
                 for i, v in enumerate(layout.vector.values):
                     line = f"_out[{i}] {op} {self.expr(v)[0]}"
@@ -937,14 +933,19 @@ class _Printer:
             if isinstance(item, Array):
                 if item.value in self.in_out and self.namer(item.value) == b:
                     continue  # built in its buffer
-                whole = b if layout.accumulate else f"{b}[:]"
-                line = f"{whole} {'+=' if layout.accumulate else '='} {self.expr(item.value)[0]}"
-                writes = frozenset({b}) if layout.accumulate else frozenset()
-                lines.append(Stmt((line,), (b, *self._take()), writes, Kind.ASSIGN if writes else Kind.STORE))
+                lines.append(self._copy_into(b, item.value, layout.accumulate))
             else:
                 line = f"{b}[()] {'+=' if layout.accumulate else '='} {self.expr(item.value)[0]}"
                 lines.append(Stmt((line,), (b, *self._take()), kind=Kind.STORE))
         return lines
+
+    def _copy_into(self, buffer: str, v: Value, adding: bool) -> Stmt:
+        """``buffer[:] = v`` (``adding``: ``buffer += v``): an array gradient not built in its buffer."""
+        self._reads = []
+        whole = buffer if adding else f"{buffer}[:]"
+        line = f"{whole} {'+=' if adding else '='} {self.expr(v)[0]}"
+        writes = frozenset({buffer}) if adding else frozenset()
+        return Stmt((line,), (buffer, *self._take()), writes, Kind.ASSIGN if adding else Kind.STORE)
 
     def value_expr(self, layout: Layout, fill: list[Stmt]) -> str:
         """The returned expression; long vectors are filled by statements added to ``fill``.
