@@ -48,40 +48,13 @@ LIBM_IN_NUMBA: dict[str, Callable[[Any], Any]] = {  # NumPy's functions; the two
     "sigmoid": njit(lambda x: 1.0 / (1.0 + np.exp(-x))),
     "softplus": njit(lambda x: np.logaddexp(0.0, x)),
 }
-UFUNC: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {
-    "exp": lambda a, o: np.exp(a, out=o),
-    "expm1": lambda a, o: np.expm1(a, out=o),
-    "log": lambda a, o: np.log(a, out=o),
-    "log1p": lambda a, o: np.log1p(a, out=o),
-    "tanh": lambda a, o: np.tanh(a, out=o),
+UFUNC: dict[str, Callable[[np.ndarray, np.ndarray], Any]] = {  # NumPy on whole arrays, into o
+    **{name: (lambda a, o, f=f: f(a, out=o)) for name, f in check.NUMPY.items() if isinstance(f, np.ufunc)},
     "sigmoid": lambda a, o: scipy.special.expit(a, out=o),
     "softplus": lambda a, o: np.logaddexp(0.0, a, out=o),
-    "exp2": lambda a, o: np.exp2(a, out=o),
-    "log2": lambda a, o: np.log2(a, out=o),
-    "log10": lambda a, o: np.log10(a, out=o),
-    "sinh": lambda a, o: np.sinh(a, out=o),
-    "cosh": lambda a, o: np.cosh(a, out=o),
-    "sin": lambda a, o: np.sin(a, out=o),
-    "cos": lambda a, o: np.cos(a, out=o),
-    "arctan": lambda a, o: np.arctan(a, out=o),
-    "arcsinh": lambda a, o: np.arcsinh(a, out=o),
-    "arctanh": lambda a, o: np.arctanh(a, out=o),
-    "arccosh": lambda a, o: np.arccosh(a, out=o),
-    "arcsin": lambda a, o: np.arcsin(a, out=o),
-    "arccos": lambda a, o: np.arccos(a, out=o),
 }
 MPMATH: dict[str, Callable[[Any], Any]] = check.mpmath_reference()
-
-
-def make_loop(fn: Callable[[Any], Any]) -> Any:
-    """``out[i] = fn(a[i])`` compiled as dcompile compiles (error_model="numpy")."""
-
-    @njit(error_model="numpy")
-    def loop(a, out):
-        for i in range(a.size):
-            out[i] = fn(a[i])
-
-    return loop
+make_loop = check.elementwise_loop
 
 
 @njit(error_model="numpy")

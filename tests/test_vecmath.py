@@ -103,13 +103,7 @@ def reference(name: str, x: np.ndarray) -> np.ndarray:
         return np.asarray(REFERENCE[name](np.asarray(x, LD if EXTENDED else np.float64)))
 
 
-def make_loop(fn: Callable[[Any], Any]) -> Any:
-    @njit(error_model="numpy")
-    def loop(a, out):
-        for i in range(a.size):
-            out[i] = fn(a[i])
-
-    return loop
+make_loop = check.elementwise_loop
 
 
 @pytest.fixture(scope="module")

@@ -231,6 +231,16 @@ BOUNDS: dict[str, float] = {
 """Max error in ulps of each numba implementation (the tests check it; see the table above)."""
 
 
+def _scalar_if_0d(out: np.ndarray) -> Any:
+    """A NumPy result as NumPy gives it for scalar operands: a 0-d array becomes its scalar."""
+    return out[()] if out.ndim == 0 else out
+
+
+def _on_float64(ufunc: Callable[..., Any], *args: Any) -> Any:
+    """``ufunc`` on the arguments converted to float64 (as under numba, where integers are converted)."""
+    return _scalar_if_0d(ufunc(*(np.asarray(a, dtype=np.float64) for a in args)))
+
+
 def exp(x: Any) -> Any:
     """e**x (``np.exp``)."""
     return np.exp(x)
@@ -264,8 +274,7 @@ def sigmoid(x: Any) -> Any:
     """
     a = np.asarray(x, dtype=np.float64)
     e = np.exp(-np.abs(a))
-    out = np.where(a >= 0.0, 1.0, e) / (1.0 + e)
-    return out[()] if out.ndim == 0 else out
+    return _scalar_if_0d(np.where(a >= 0.0, 1.0, e) / (1.0 + e))
 
 
 def softplus(x: Any) -> Any:
@@ -340,20 +349,17 @@ def arccos(x: Any) -> Any:
 
 def hypot(x: Any, y: Any) -> Any:
     """sqrt(x**2 + y**2) without overflow or underflow (``np.hypot`` on float64): ±inf with NaN -> inf."""
-    out = np.hypot(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-    return out[()] if out.ndim == 0 else out
+    return _on_float64(np.hypot, x, y)
 
 
 def arctan2(y: Any, x: Any) -> Any:
     """The angle of the point (x, y) in (-pi, pi] (``np.arctan2`` on float64): C99's zeros and infinities."""
-    out = np.arctan2(np.asarray(y, dtype=np.float64), np.asarray(x, dtype=np.float64))
-    return out[()] if out.ndim == 0 else out
+    return _on_float64(np.arctan2, y, x)
 
 
 def pow(x: Any, y: Any) -> Any:
     """x**y in float64 (``np.power`` on float64 arguments; integer arguments are converted, as under numba)."""
-    out = np.power(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-    return out[()] if out.ndim == 0 else out
+    return _on_float64(np.power, x, y)
 
 
 def add(a: Any, b: Any) -> Any:

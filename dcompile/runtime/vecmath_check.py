@@ -95,6 +95,18 @@ def sample_points(name: str, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def elementwise_loop(fn: Callable[[Any], Any]) -> Any:
+    """``out[i] = fn(a[i])`` compiled as dcompile compiles its kernels (``error_model="numpy"``)."""
+    from numba import njit
+
+    @njit(error_model="numpy")
+    def loop(a, out):
+        for i in range(a.size):
+            out[i] = fn(a[i])
+
+    return loop
+
+
 def mpmath_reference() -> dict[str, Callable[[Any], Any]]:
     """The exact function each unary kernel is measured against, in mpmath (the bounds in ``BOUNDS``
     come from it and from long double)."""
